@@ -1,0 +1,3 @@
+from ganrecon.cli import run
+
+run()

@@ -1,0 +1,507 @@
+"""Conventional reconstruction methods: the bar every GAN in ganrecon has to clear.
+
+All baselines share one call shape, ``fn(observed, mask, *, value_range, scale, **options) -> estimate``:
+`observed` and `mask` are N x C x H x W tensors as returned by a degradation (mask 1 = known, 0 = missing;
+``None`` means everything known), and the estimate is a float32 tensor of the clean shape on the input's device
+(``H*scale x W*scale`` for super-resolution). Work is done per 2-D slice (every image and channel) in numpy,
+with the library the field trusts: scipy, scikit-image, pylops.
+
+Families and decisions:
+
+* mask -- ``zero-fill`` (the observation itself), ``nearest`` / ``linear`` / ``cubic`` interpolation along
+  each row (across traces) over that row's known pixels, so missing columns and scattered missing pixels are
+  both handled. Outside the first/last known pixel of a row the edge value is repeated (constant extension:
+  extrapolating a slope or a cubic into a gap at the border diverges). Cubic is a not-a-knot cubic spline
+  (exact on cubic polynomials) and falls back to linear with fewer than 4 known pixels in a row. A row with
+  no known pixel stays zero. Interpolation keeps the known pixels exactly. ``biharmonic`` is
+  scikit-image's biharmonic inpainting. ``fk`` is FK-domain sparse inversion (seismic only, below).
+* noise -- ``noisy`` (identity), ``median3`` / ``median5`` (scipy median filter with mirror borders, so an
+  impulse in a corner is not counted four times), ``adaptive-median`` (the classical adaptive median filter for
+  salt & pepper: the window grows 3 -> 5 -> 7 until its median is not an impulse, the 7x7 median otherwise;
+  only pixels equal to the value-range ends are replaced, so clean pixels are untouched), ``tv`` (Chambolle TV
+  with weight = TV_WEIGHT x sigma^2 / range width, sigma the image's noise estimate) and ``nlm`` (non-local means, fast mode, 5x5 patches,
+  h = NLM_H x the noise estimate, as in scikit-image's example). The noise estimate is Donoho's median
+  absolute finest-scale (Haar) wavelet coefficient / 0.6745.
+* down -- ``bicubic`` (torch bicubic upsampling by `scale`).
+* blur -- ``identity``, ``wiener`` and ``richardson-lucy`` (scikit-image). Both take a ``psf`` option (2-D
+  array, default a Gaussian of sigma 1 pixel) so the turbulence task can pass its mean PSF; both work on the
+  image reflect-padded by the PSF size, which avoids the wrap-around ringing of FFT deconvolution.
+
+Estimates of methods that create new values are clamped to `value_range` (the clean data lives there, so
+this can only reduce error); interpolation clamps only the filled pixels.
+
+FK sparse inversion (``fk``)
+----------------------------
+Each gather d (time x traces) is written d = F^H x with F the orthonormal 2-D FFT (pylops ``FFT2D``, padded
+to `nfft_factor` x the size), and ``min_x 1/2 ||y - R F^H x||^2 + eps' ||x||_1`` is solved with pylops' FISTA,
+where R (pylops ``Restriction``) keeps the known pixels (any mask, not only whole traces). R F^H has orthonormal
+rows, so the FISTA step is 1 and no eigenvalue estimate is needed. eps' = `eps` x max|F R^H y| makes the
+sparsity weight independent of the data amplitude, and the threshold decays geometrically from eps' to
+`decay_end` x eps' over the iterations (continuation: strong events first, weaker ones later). The known
+pixels are put back in the result (noise-free observations).
+
+Tuning (``benchmarks/tune_fk.py``): 128 x 64 synthetic gathers (linear, parabolic and hyperbolic events,
+Ricker wavelets of 12-35 Hz, dt 4 ms, dips up to about 1 sample per trace), with 50% of the traces missing
+at random and with every other trace missing (regular x2 decimation). Grid: eps in {0.3, 0.1, 0.03, 0.01,
+0.003} x decay_end in {1, 0.1, 0.01} x niter in {50, 100, 200} x nfft_factor in {1, 2}, 8 tuning gathers per
+mask; defaults chosen by mean SNR over both masks, then checked on 8 held-out gathers. See FK_TUNING below
+for the numbers.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganrecon.errors import GanreconError
+
+# FK defaults from benchmarks/tune_fk.py (see the module docstring and FK_TUNING).
+FK_EPS = 0.01
+FK_NITER = 200
+FK_NFFT_FACTOR = 2
+FK_DECAY_END = 0.01
+FK_MAX_DIP: float | None = 1.25
+FK_DIP_TAPER = 0.05
+FK_TUNING = """(filled in from benchmarks/tune_fk.py)"""
+
+# Checked on 16 64x64 crops of scikit-image photographs (Gaussian sigma 0.05/0.1/0.2; Gaussian blur sigma 1
+# plus noise 0.01): a TV weight proportional to sigma (as often used) is best at one noise level only, while
+# 10 sigma^2 is within 0.3 dB of the best weight tried at each level; NLM h = 0.6 sigma beat 0.8 and 1.2 sigma at all
+# three (by 0.1-0.3 dB); Wiener balance 0.01 and 10 Richardson-Lucy iterations were best (+2.0 dB over
+# the blurred image, each).
+TV_WEIGHT = 10.0
+NLM_H = 0.6
+WIENER_BALANCE = 0.01
+RL_ITERATIONS = 10
+
+
+@dataclass(frozen=True)
+class Baseline:
+    name: str                 # "zero-fill", "linear", "cubic", "nearest", "fk", "bicubic", "median3", ...
+    families: frozenset[str]  # degradation families it applies to
+    fn: Callable              # fn(observed, mask, *, value_range, scale) -> estimate (clean-shaped tensor)
+    signed_only: bool = False  # e.g. FK sparse inversion: seismic only
+    help: str = ""
+
+
+# --------------------------------------------------------------------------------------------- plumbing
+
+def _prepare(observed, mask) -> tuple[np.ndarray, np.ndarray]:
+    """-> (observed as float64 N x C x H x W, known as bool of the same shape)."""
+    if not isinstance(observed, torch.Tensor):
+        observed = torch.as_tensor(np.asarray(observed))
+    if observed.ndim != 4:
+        raise GanreconError(f"The observed images must be a batch N x C x H x W, got shape {tuple(observed.shape)}.")
+    obs = observed.detach().to("cpu", torch.float64).numpy()
+    if mask is None:
+        return obs, np.ones(obs.shape, dtype=bool)
+    mask = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+    try:
+        known = np.broadcast_to(mask != 0, obs.shape)
+    except ValueError:
+        raise GanreconError(
+            f"The mask shape {tuple(mask.shape)} does not fit the observed images {tuple(obs.shape)}.") from None
+    return obs, known
+
+
+def _device(observed) -> torch.device:
+    return observed.device if isinstance(observed, torch.Tensor) else torch.device("cpu")
+
+
+def _finish(estimate: np.ndarray, observed, value_range=None) -> torch.Tensor:
+    if value_range is not None:
+        estimate = np.clip(estimate, value_range[0], value_range[1])
+    return torch.from_numpy(np.ascontiguousarray(estimate, dtype=np.float32)).to(_device(observed))
+
+
+def _per_slice(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], obs: np.ndarray, known: np.ndarray):
+    out = np.empty_like(obs)
+    for n in range(obs.shape[0]):
+        for c in range(obs.shape[1]):
+            out[n, c] = fn(obs[n, c], known[n, c])
+    return out
+
+
+# --------------------------------------------------------------------------------------------- mask family
+
+def _fill_rows(values: np.ndarray, known: np.ndarray, kind: str) -> np.ndarray:
+    """Fill the unknown columns of rows `values` (R x W) sharing the known pattern `known` (W,)."""
+    out = values.copy()
+    xs = np.flatnonzero(known)
+    miss = np.flatnonzero(~known)
+    if miss.size == 0:
+        return out
+    if xs.size == 0:
+        out[:, miss] = 0.0
+        return out
+    yk = values[:, xs]
+    pos = np.searchsorted(xs, miss)
+    left = np.clip(pos - 1, 0, xs.size - 1)
+    right = np.clip(pos, 0, xs.size - 1)
+    if kind == "nearest":
+        nearest = np.where(miss - xs[left] <= xs[right] - miss, left, right)
+        out[:, miss] = yk[:, nearest]
+        return out
+    span = (xs[right] - xs[left]).astype(np.float64)
+    t = np.divide(miss - xs[left], span, out=np.zeros_like(span), where=span > 0)
+    out[:, miss] = yk[:, left] * (1.0 - t) + yk[:, right] * t  # constant outside [xs[0], xs[-1]]
+    if kind == "cubic" and xs.size >= 4:
+        from scipy.interpolate import CubicSpline
+
+        inside = (miss > xs[0]) & (miss < xs[-1])
+        if inside.any():
+            out[:, miss[inside]] = CubicSpline(xs, yk, axis=1, bc_type="not-a-knot")(miss[inside])
+    return out
+
+
+def _interpolate_slice(image: np.ndarray, known: np.ndarray, kind: str) -> np.ndarray:
+    """Row-wise interpolation; rows with the same known pattern (e.g. missing traces) are done together."""
+    if known.all():
+        return image.copy()
+    patterns, which = np.unique(known, axis=0, return_inverse=True)
+    which = np.asarray(which).reshape(-1)
+    out = np.empty_like(image)
+    for p, pattern in enumerate(patterns):
+        rows = which == p
+        out[rows] = _fill_rows(image[rows], pattern, kind)
+    return out
+
+
+def _interpolator(kind: str) -> Callable:
+    def fn(observed, mask, *, value_range=(0.0, 1.0), scale=1):
+        obs, known = _prepare(observed, mask)
+        est = _per_slice(lambda im, kn: _interpolate_slice(im, kn, kind), obs, known)
+        est = np.where(known, obs, np.clip(est, value_range[0], value_range[1]))
+        return _finish(est, observed)
+
+    fn.__name__ = f"{kind}_interpolation"
+    fn.__doc__ = f"{kind.capitalize()} interpolation along rows over each row's known pixels."
+    return fn
+
+
+def zero_fill(observed, mask, *, value_range=(0.0, 1.0), scale=1):
+    """The observation itself, missing pixels set to 0: the "no reconstruction" reference."""
+    obs, known = _prepare(observed, mask)
+    return _finish(np.where(known, obs, 0.0), observed)
+
+
+def biharmonic(observed, mask, *, value_range=(0.0, 1.0), scale=1):
+    """scikit-image biharmonic inpainting of the missing pixels (smooth, keeps known pixels)."""
+    from skimage.restoration import inpaint_biharmonic
+
+    obs, known = _prepare(observed, mask)
+
+    def one(image, kn):
+        if kn.all():
+            return image
+        if not kn.any():
+            return np.zeros_like(image)
+        return inpaint_biharmonic(image, ~kn)
+
+    est = _per_slice(one, obs, known)
+    return _finish(np.where(known, obs, np.clip(est, value_range[0], value_range[1])), observed)
+
+
+def fk_interpolate(data: np.ndarray, known: np.ndarray, *, eps: float = FK_EPS, niter: int = FK_NITER,
+                   nfft_factor: float = FK_NFFT_FACTOR, decay_end: float = FK_DECAY_END,
+                   max_dip: float | None = FK_MAX_DIP) -> np.ndarray:
+    """FK-domain sparse inversion of one gather (H time samples x W traces); see the module docstring."""
+    import pylops
+    from pylops.optimization.sparsity import fista
+    from pylops.signalprocessing import FFT2D
+    from scipy.fft import next_fast_len
+
+    data = np.asarray(data, dtype=np.float64)
+    known = np.asarray(known, dtype=bool)
+    if known.all():
+        return data.copy()
+    if not known.any():
+        return np.zeros_like(data)
+    h, w = data.shape
+    nffts = (next_fast_len(int(np.ceil(h * nfft_factor))), next_fast_len(int(np.ceil(w * nfft_factor))))
+    fft = FFT2D(dims=(h, w), nffts=nffts, real=True, dtype=np.complex128)
+    restrict = pylops.Restriction(h * w, np.flatnonzero(known.ravel()), dtype=np.complex128)
+    op = restrict @ fft.H
+    if max_dip is not None:
+        # Dip cone: an event of slope p samples/trace lives at |k| = p |f|; outside |k| <= max_dip |f| (plus a
+        # taper of FK_DIP_TAPER cycles/trace) only aliases of decimated traces live, so those are switched off.
+        f = np.abs(np.fft.fftfreq(nffts[0]))[:, None]
+        k = np.abs(np.fft.rfftfreq(nffts[1]))[None, :]
+        weights = np.clip(1.0 - (k - max_dip * f) / FK_DIP_TAPER, 0.0, 1.0)
+        cone = pylops.Diagonal(weights.ravel().astype(np.complex128))
+        op = op @ cone
+    y = data[known].astype(np.complex128)
+    reference = float(np.abs(op.H @ y).max())
+    if reference == 0.0:
+        return np.where(known, data, 0.0)
+    decay = np.geomspace(1.0, decay_end, niter) if decay_end < 1 else None
+    coeffs, _, _ = fista(op, y, niter=niter, eps=eps * reference, alpha=1.0, decay=decay, tol=0.0)
+    if max_dip is not None:
+        coeffs = cone @ coeffs
+    estimate = np.real(fft.H @ coeffs).reshape(h, w)
+    return np.where(known, data, estimate)
+
+
+def fk(observed, mask, *, value_range=(-1.0, 1.0), scale=1, eps: float = FK_EPS, niter: int = FK_NITER,
+       nfft_factor: float = FK_NFFT_FACTOR, decay_end: float = FK_DECAY_END, max_dip: float | None = FK_MAX_DIP):
+    """FK-domain sparse inversion (pylops FFT2D + FISTA) per gather: the seismic industry's baseline."""
+    obs, known = _prepare(observed, mask)
+    est = _per_slice(lambda im, kn: fk_interpolate(im, kn, eps=eps, niter=niter, nfft_factor=nfft_factor,
+                                                   decay_end=decay_end, max_dip=max_dip), obs, known)
+    return _finish(np.where(known, obs, np.clip(est, value_range[0], value_range[1])), observed)
+
+
+# --------------------------------------------------------------------------------------------- noise family
+
+def noisy(observed, mask, *, value_range=(0.0, 1.0), scale=1):
+    """The noisy observation itself: what you get by doing nothing."""
+    obs, _ = _prepare(observed, mask)
+    return _finish(obs, observed)
+
+
+def _median(size: int) -> Callable:
+    def fn(observed, mask, *, value_range=(0.0, 1.0), scale=1):
+        from scipy.ndimage import median_filter
+
+        obs, _ = _prepare(observed, mask)
+        return _finish(median_filter(obs, size=(1, 1, size, size), mode="mirror"), observed, value_range)
+
+    fn.__name__ = f"median{size}"
+    fn.__doc__ = f"{size}x{size} median filter per image and channel."
+    return fn
+
+
+def adaptive_median_filter(image: np.ndarray, value_range=(0.0, 1.0), max_window: int = 7) -> np.ndarray:
+    """Adaptive median filter for salt & pepper on an N x C x H x W (or H x W) array, vectorised by window size.
+
+    A pixel equal to either end of `value_range` is an impulse candidate; it is replaced by the median of the
+    smallest window (3, 5, ..., max_window) whose median is not itself an impulse (strictly inside the value
+    range), or by the largest window's median. Other pixels are kept. Gonzalez & Woods' stage A test
+    (min < median < max) is not used: next to a brighter region the median of a dark pixel's 3x3 window
+    equals the window max, the window grows, and the 7x7 median then comes from the wrong region.
+    """
+    from scipy.ndimage import median_filter
+
+    image = np.asarray(image, dtype=np.float64)
+    lo, hi = float(value_range[0]), float(value_range[1])
+    tol = 1e-6 * (hi - lo)
+
+    def is_impulse(v: np.ndarray) -> np.ndarray:
+        return (v <= lo + tol) | (v >= hi - tol)
+
+    undecided = is_impulse(image)
+    out = image.copy()
+    lead = (1,) * (image.ndim - 2)
+    for k in range(3, max_window + 1, 2):
+        if not undecided.any():
+            break
+        med = median_filter(image, size=lead + (k, k), mode="mirror")
+        take = undecided & (~is_impulse(med) | (k + 2 > max_window))
+        out[take] = med[take]
+        undecided &= ~take
+    return out
+
+
+def adaptive_median(observed, mask, *, value_range=(0.0, 1.0), scale=1, max_window: int = 7):
+    """Classical adaptive median filter for salt & pepper noise (windows 3 -> 5 -> 7)."""
+    obs, _ = _prepare(observed, mask)
+    return _finish(adaptive_median_filter(obs, value_range, max_window), observed, value_range)
+
+
+def _noise_sigma(image: np.ndarray) -> float:
+    """Donoho's robust noise estimate: median |finest diagonal Haar coefficient| / 0.6745.
+
+    Same idea as skimage.restoration.estimate_sigma, without needing PyWavelets (not a dependency).
+    """
+    h, w = (image.shape[0] // 2) * 2, (image.shape[1] // 2) * 2
+    if h == 0 or w == 0:
+        return 0.0
+    x = image[:h, :w]
+    hh = (x[0::2, 0::2] - x[0::2, 1::2] - x[1::2, 0::2] + x[1::2, 1::2]) / 2.0
+    return float(np.median(np.abs(hh)) / 0.6745)
+
+
+def tv(observed, mask, *, value_range=(0.0, 1.0), scale=1, weight: float | None = None):
+    """Chambolle TV denoising; weight = TV_WEIGHT x sigma^2 / range width (sigma estimated) unless given."""
+    from skimage.restoration import denoise_tv_chambolle
+
+    obs, known = _prepare(observed, mask)
+    width = float(value_range[1]) - float(value_range[0])
+
+    def one(image, _kn):
+        w = weight if weight is not None else TV_WEIGHT * _noise_sigma(image) ** 2 / width
+        return denoise_tv_chambolle(image, weight=w) if w > 0 else image
+
+    return _finish(_per_slice(one, obs, known), observed, value_range)
+
+
+def nlm(observed, mask, *, value_range=(0.0, 1.0), scale=1):
+    """Non-local means (fast mode, 5x5 patches, distance 6, h = NLM_H x estimated sigma)."""
+    from skimage.restoration import denoise_nl_means
+
+    obs, known = _prepare(observed, mask)
+
+    def one(image, _kn):
+        sigma = _noise_sigma(image)
+        if sigma <= 0:
+            return image
+        return denoise_nl_means(image, patch_size=5, patch_distance=6, h=NLM_H * sigma, sigma=sigma,
+                                fast_mode=True, preserve_range=True)
+
+    return _finish(_per_slice(one, obs, known), observed, value_range)
+
+
+# --------------------------------------------------------------------------------------------- down family
+
+def bicubic(observed, mask, *, value_range=(0.0, 1.0), scale=1):
+    """Bicubic upsampling by `scale` (torch), clamped to the value range."""
+    if not isinstance(observed, torch.Tensor):
+        observed = torch.as_tensor(np.asarray(observed))
+    if observed.ndim != 4:
+        raise GanreconError(f"The observed images must be a batch N x C x H x W, got shape {tuple(observed.shape)}.")
+    scale = int(scale)
+    if scale < 1:
+        raise GanreconError(f"The upsampling scale must be a positive whole number, got {scale}.")
+    x = observed.detach().float()
+    if scale > 1:
+        x = F.interpolate(x, scale_factor=scale, mode="bicubic", align_corners=False)
+    return x.clamp(value_range[0], value_range[1])
+
+
+# --------------------------------------------------------------------------------------------- blur family
+
+def gaussian_psf(sigma: float = 1.0) -> np.ndarray:
+    """Normalised 2-D Gaussian PSF of size 2*ceil(3 sigma)+1."""
+    r = max(1, int(np.ceil(3 * sigma)))
+    ax = np.arange(-r, r + 1, dtype=np.float64)
+    g = np.exp(-(ax[:, None] ** 2 + ax[None, :] ** 2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def _psf(psf) -> np.ndarray:
+    if psf is None:
+        return gaussian_psf(1.0)
+    psf = psf.detach().cpu().numpy() if isinstance(psf, torch.Tensor) else np.asarray(psf)
+    psf = np.asarray(psf, dtype=np.float64).squeeze()
+    if psf.ndim != 2 or psf.sum() <= 0:
+        raise GanreconError(f"The PSF must be a 2-D array with a positive sum, got shape {psf.shape}.")
+    return psf / psf.sum()
+
+
+def _padded(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray, pad: int) -> np.ndarray:
+    big = np.pad(image, pad, mode="reflect" if min(image.shape) > pad else "edge")
+    return fn(big)[pad:pad + image.shape[0], pad:pad + image.shape[1]]
+
+
+def identity(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None):
+    """Do nothing: the distorted image itself."""
+    obs, _ = _prepare(observed, mask)
+    return _finish(obs, observed)
+
+
+def wiener(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None, balance: float = WIENER_BALANCE):
+    """Wiener-Hunt deconvolution (scikit-image) with `psf` (default Gaussian, sigma 1)."""
+    from skimage.restoration import wiener as sk_wiener
+
+    kernel = _psf(psf)
+    pad = max(kernel.shape)
+    obs, known = _prepare(observed, mask)
+    est = _per_slice(lambda im, _kn: _padded(lambda b: sk_wiener(b, kernel, balance, clip=False), im, pad),
+                     obs, known)
+    return _finish(est, observed, value_range)
+
+
+def richardson_lucy(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None,
+                    num_iter: int = RL_ITERATIONS):
+    """Richardson-Lucy deconvolution (scikit-image), run on the image shifted to be non-negative."""
+    from skimage.restoration import richardson_lucy as sk_rl
+
+    kernel = _psf(psf)
+    pad = max(kernel.shape)
+    lo = float(value_range[0])
+    obs, known = _prepare(observed, mask)
+
+    def one(im, _kn):
+        shifted = np.clip(im - lo, 0.0, None)
+        return _padded(lambda b: sk_rl(b, kernel, num_iter=num_iter, clip=False), shifted, pad) + lo
+
+    return _finish(_per_slice(one, obs, known), observed, value_range)
+
+
+# --------------------------------------------------------------------------------------------- registry
+
+def _b(name, families, fn, signed_only=False, help=""):
+    return Baseline(name, frozenset(families), fn, signed_only, help)
+
+
+BASELINES: dict[str, Baseline] = {b.name: b for b in [
+    _b("zero-fill", {"mask"}, zero_fill, help="observation with missing pixels at 0"),
+    _b("nearest", {"mask"}, _interpolator("nearest"), help="nearest known pixel along the row"),
+    _b("linear", {"mask"}, _interpolator("linear"), help="linear interpolation across traces/columns"),
+    _b("cubic", {"mask"}, _interpolator("cubic"), help="cubic-spline interpolation across traces/columns"),
+    _b("biharmonic", {"mask"}, biharmonic, help="scikit-image biharmonic inpainting"),
+    _b("fk", {"mask"}, fk, signed_only=True, help="FK-domain sparse inversion (pylops FISTA)"),
+    _b("noisy", {"noise"}, noisy, help="the noisy observation"),
+    _b("median3", {"noise"}, _median(3), help="3x3 median filter"),
+    _b("median5", {"noise"}, _median(5), help="5x5 median filter"),
+    _b("adaptive-median", {"noise"}, adaptive_median, help="adaptive median filter for salt & pepper"),
+    _b("tv", {"noise"}, tv, help="total-variation denoising (Chambolle)"),
+    _b("nlm", {"noise"}, nlm, help="non-local means denoising"),
+    _b("bicubic", {"down"}, bicubic, help="bicubic upsampling"),
+    _b("identity", {"blur"}, identity, help="the distorted image"),
+    _b("wiener", {"blur"}, wiener, help="Wiener deconvolution with a known PSF"),
+    _b("richardson-lucy", {"blur"}, richardson_lucy, help="Richardson-Lucy deconvolution with a known PSF"),
+]}
+
+# Families that change which pixels exist (missing ones, a coarser grid): a baseline must handle these to give
+# a clean-shaped estimate at all. Noise and blur only perturb values.
+STRUCTURAL_FAMILIES = frozenset({"mask", "down"})
+
+
+def _families(degradation) -> set[str]:
+    if isinstance(degradation, str):
+        from ganrecon.degrade import parse_degradation
+
+        degradation = parse_degradation(degradation)
+    families = getattr(degradation, "families", degradation)
+    if isinstance(families, str):
+        return {families}
+    if not isinstance(families, Iterable):
+        raise GanreconError(f"Cannot tell the degradation families of {degradation!r}.")
+    return set(families)
+
+
+def applicable_baselines(degradation, value_range) -> list[Baseline]:
+    """Baselines for a degradation (object with `.families`, a spec string, or a set of family names).
+
+    A baseline applies when its families meet the degradation's, it covers every structural family present
+    (so `keep-first:400+gauss:0.05` gets the mask baselines, not denoisers that would leave the hole at 0 and
+    `down:4+gauss:0.1` gets bicubic, not a low-resolution median), and it is not seismic-only on unsigned data.
+    """
+    families = _families(degradation)
+    signed = float(value_range[0]) < 0
+    chosen = []
+    for b in BASELINES.values():
+        if not (b.families & families) or not (families & STRUCTURAL_FAMILIES) <= b.families:
+            continue
+        if b.signed_only and not signed:
+            continue
+        chosen.append(b)
+    return chosen
+
+
+def run_baseline(name, observed, mask, *, value_range=(0.0, 1.0), scale=1, **options) -> torch.Tensor:
+    """Run the baseline called `name`; `options` go to its function (e.g. ``psf=`` for wiener, ``eps=`` for fk)."""
+    baseline = BASELINES.get(str(name).strip().lower())
+    if baseline is None:
+        raise GanreconError(f"Unknown baseline {name!r}; known baselines: {', '.join(BASELINES)}.")
+    accepted = inspect.signature(baseline.fn).parameters
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise GanreconError(f"The {baseline.name} baseline does not take the option(s) {', '.join(unknown)}.")
+    return baseline.fn(observed, mask, value_range=tuple(value_range), scale=scale, **options)

@@ -1,0 +1,154 @@
+"""Checkpoints and model bundles, in safetensors + JSON only: loading weights never executes code.
+
+A *checkpoint* (run_dir/checkpoints/step_XXXXXXX/) holds everything needed to resume exactly: generator,
+discriminator, EMA generator, both optimizers and the torch RNG state. A *model bundle* (model.safetensors +
+model.json) holds only what reconstruction needs: the EMA generator weights and how to build and feed it.
+Both are written to a temporary name and renamed, so a kill mid-write never leaves a broken file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ganrecon.errors import GanreconError
+from ganrecon.io_utils import atomic_path, atomic_write_json, atomic_write_text
+
+PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".bin")
+BUNDLE_FORMAT = "ganrecon-model"
+
+
+def _flatten_optimizer(prefix: str, state: dict) -> tuple[dict[str, torch.Tensor], dict]:
+    """Split an optimizer state dict into tensors (for safetensors) and plain data (for JSON)."""
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict = {"param_groups": state["param_groups"], "state": {}}
+    for idx, entry in state["state"].items():
+        plain["state"][str(idx)] = {}
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"{prefix}.{idx}.{key}"] = value.detach().cpu().contiguous()
+                plain["state"][str(idx)][key] = "__tensor__"
+            else:
+                plain["state"][str(idx)][key] = value
+    return tensors, plain
+
+
+def _unflatten_optimizer(prefix: str, tensors: dict[str, torch.Tensor], plain: dict) -> dict:
+    state = {}
+    for idx, entry in plain["state"].items():
+        state[int(idx)] = {k: (tensors[f"{prefix}.{idx}.{k}"] if v == "__tensor__" else v) for k, v in entry.items()}
+    return {"state": state, "param_groups": plain["param_groups"]}
+
+
+def _module_tensors(prefix: str, module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+
+
+def _load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> None:
+    sub = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    try:
+        module.load_state_dict(sub)
+    except RuntimeError as exc:
+        raise GanreconError(
+            f"The checkpoint's {prefix} weights do not match the configured architecture "
+            f"({str(exc).splitlines()[0]}).") from None
+
+
+def save_checkpoint(run_dir: Path, step: int, *, generator, discriminator, ema, opt_g, opt_d,
+                    extra: dict, keep: int = 2) -> Path:
+    """Write checkpoints/step_N atomically (temp folder, then rename) and point checkpoints/latest at it."""
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step_{step:07d}"
+    tmp = root / f".tmp_step_{step:07d}_{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    tensors = {**_module_tensors("G", generator), **_module_tensors("D", discriminator)}
+    if ema is not None:
+        tensors.update(_module_tensors("EMA", ema))
+    tg, pg = _flatten_optimizer("optG", opt_g.state_dict())
+    td, pd = _flatten_optimizer("optD", opt_d.state_dict())
+    tensors.update(tg)
+    tensors.update(td)
+    tensors["rng.torch"] = torch.get_rng_state()
+    save_file(tensors, str(tmp / "state.safetensors"))
+    atomic_write_json(tmp / "state.json", {"step": step, "optG": pg, "optD": pd, **extra})
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    atomic_write_text(root / "latest", final.name + "\n")
+    older = sorted(p for p in root.glob("step_*") if p != final)
+    for old in older[:max(len(older) - (keep - 1), 0)]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    pointer = Path(run_dir) / "checkpoints" / "latest"
+    if not pointer.is_file():
+        return None
+    path = pointer.parent / pointer.read_text().strip()
+    return path if (path / "state.json").is_file() else None
+
+
+def load_checkpoint(path: Path, *, generator, discriminator, ema, opt_g, opt_d) -> dict:
+    """Restore all training state from a checkpoint folder; returns its JSON metadata (step, ...)."""
+    tensors = _read_safetensors(path / "state.safetensors")
+    try:
+        meta = json.loads((path / "state.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise GanreconError(f"The checkpoint metadata {path / 'state.json'} is missing or corrupted.") from None
+    _load_module("G", generator, tensors)
+    _load_module("D", discriminator, tensors)
+    if ema is not None:
+        _load_module("EMA", ema, tensors)
+    opt_g.load_state_dict(_unflatten_optimizer("optG", tensors, meta["optG"]))
+    opt_d.load_state_dict(_unflatten_optimizer("optD", tensors, meta["optD"]))
+    torch.set_rng_state(tensors["rng.torch"])
+    return meta
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    path = Path(path)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        raise GanreconError(
+            f"{path.name} is a pickle-based PyTorch file, which can run code when loaded, so ganrecon refuses it; "
+            "convert it once in a trusted session with "
+            "`safetensors.torch.save_file(torch.load(f, weights_only=True), 'model.safetensors')`.")
+    if not path.is_file():
+        raise GanreconError(f"Weights file {path} does not exist.")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise GanreconError(f"Weights file {path} is truncated or corrupted ({exc}).") from None
+
+
+def save_bundle(path_stem: Path, generator: torch.nn.Module, meta: dict) -> None:
+    """Write <stem>.safetensors + <stem>.json: the EMA generator and how to rebuild it."""
+    path_stem = Path(path_stem)
+    weights = path_stem.with_suffix(".safetensors")
+    with atomic_path(weights) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}, str(tmp))
+    atomic_write_json(path_stem.with_suffix(".json"), {"format": BUNDLE_FORMAT, "version": 1, **meta})
+
+
+def read_bundle(weights: Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a bundle's weights and metadata (the JSON file beside the weights)."""
+    weights = Path(weights)
+    tensors = _read_safetensors(weights)
+    meta_path = weights.with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_text())
+    except FileNotFoundError:
+        raise GanreconError(f"{meta_path} is missing; a model needs its JSON description beside its weights.") from None
+    except json.JSONDecodeError:
+        raise GanreconError(f"{meta_path} is not valid JSON.") from None
+    if meta.get("format") != BUNDLE_FORMAT:
+        raise GanreconError(f"{meta_path} is not a ganrecon model description.")
+    return tensors, meta

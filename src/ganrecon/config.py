@@ -1,0 +1,145 @@
+"""Training configuration as plain data: a dataclass loadable from YAML and overridable with `key=value`.
+
+Every run writes its resolved config next to its outputs, so a result can be reproduced from its folder alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ganrecon.errors import GanreconError
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on. Defaults come from the task record (`ganrecon.tasks`)."""
+
+    task: str = "traces"
+    # data
+    data: str = "mnist"
+    data_root: str | None = None
+    val_data: str | None = None          # default: the `val` split of `data`
+    degrade: str | list[str] = "columns:random:0.5"   # a list: one spec drawn per batch (e.g. blind denoising)
+    val_degrade: str | None = None       # default: the first of `degrade`
+    patch: str | None = None             # "HxW": cut large images into patches
+    limit: int | None = None             # at most this many training images
+    val_images: int = 256
+    # models
+    generator: str = "unet"
+    generator_options: dict = field(default_factory=dict)
+    discriminator: str = "patch"
+    discriminator_options: dict = field(default_factory=dict)
+    data_consistency: bool = True        # keep observed entries exactly in the output
+    # losses
+    adversarial: str = "vanilla"
+    adversarial_weight: float = 1.0
+    content: str = "l1"
+    content_weight: float = 100.0
+    missing_weight: float = 1.0
+    # optimisation
+    steps: int = 2000
+    max_seconds: float | None = None     # wall-clock budget: stop early (and finish normally) once exceeded
+    batch_size: int = 32
+    lr: float = 2e-4
+    lr_d: float | None = None            # default: lr
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_decay: str = "none"               # "linear": constant for the first half, then linearly to 0 (pix2pix)
+    warmup_steps: int = 0                # content-only steps before the adversarial game starts
+    ema: float = 0.999                   # EMA decay of generator weights (0 disables)
+    seed: int = 0
+    # engineering
+    device: str = "auto"
+    amp: bool = False                    # bf16 autocast on CPU, fp16 + GradScaler on CUDA
+    channels_last: bool = True
+    threads: int | None = None
+    eval_every: int = 500
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 10
+
+    def degrade_list(self) -> list[str]:
+        return [self.degrade] if isinstance(self.degrade, str) else list(self.degrade)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
+
+
+def _coerce(key: str, value):
+    """Check a value against the field it sets; YAML already typed it, this catches the wrong kind early."""
+    top = key.split(".")[0]
+    if top not in FIELDS:
+        raise GanreconError(f"Unknown config key {top!r}; known keys: {', '.join(FIELDS)}.")
+    default = FIELDS[top].default
+    if "." in key or value is None or isinstance(default, type(dataclasses.MISSING)):
+        return value
+    if isinstance(default, bool) and not isinstance(value, bool):
+        raise GanreconError(f"Config key {key!r} must be true or false, got {value!r}.")
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and not isinstance(value, (int, float)):
+        raise GanreconError(f"Config key {key!r} must be a number, got {value!r}.")
+    return value
+
+
+def apply_overrides(config: TrainConfig, overrides: dict | list[str]) -> TrainConfig:
+    """Apply {"key": value} or ["key=value", "generator_options.width=16"] (values parsed as YAML)."""
+    if isinstance(overrides, list):
+        pairs = {}
+        for item in overrides:
+            key, eq, raw = item.partition("=")
+            if not eq or not key.strip():
+                raise GanreconError(f"Override {item!r} must look like key=value.")
+            try:
+                pairs[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+            except yaml.YAMLError:
+                pairs[key.strip()] = raw
+        overrides = pairs
+    data = config.to_dict()
+    for key, value in overrides.items():
+        value = _coerce(key, value)
+        if "." in key:
+            top, sub = key.split(".", 1)
+            if not isinstance(data[top], dict):
+                raise GanreconError(f"Config key {top!r} has no sub-keys, so {key!r} cannot be set.")
+            data[top] = {**data[top], sub: value}
+        else:
+            data[key] = value
+    return TrainConfig(**data)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | dict | None = None) -> TrainConfig:
+    """Task defaults <- YAML file <- overrides."""
+    from ganrecon.tasks import task_defaults
+
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise GanreconError(f"Config file {path} does not exist.")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise GanreconError(f"Config file {path} is not valid YAML ({str(exc).splitlines()[0]}).") from None
+        if not isinstance(raw, dict):
+            raise GanreconError(f"Config file {path} must hold a mapping of keys to values.")
+    task = (overrides or {}).get("task") if isinstance(overrides, dict) else None
+    task = task or raw.get("task", "traces")
+    config = apply_overrides(TrainConfig(), task_defaults(task))
+    config = apply_overrides(config, raw)
+    if overrides:
+        config = apply_overrides(config, overrides)
+    return config
+
+
+def save_config(config: TrainConfig, path: Path) -> None:
+    from ganrecon.io_utils import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

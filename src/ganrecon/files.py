@@ -1,0 +1,159 @@
+"""Single-file input and output for `ganrecon reconstruct`: PNG/JPEG, TIFF (also stacks), NPY and SEG-Y.
+
+The output keeps the input's format, shape and dtype; SEG-Y output is a copy of the input with only the trace
+samples replaced, so every header survives. Every write is atomic.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ganrecon.errors import GanreconError
+from ganrecon.io_utils import atomic_path
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+TIFF_SUFFIXES = {".tif", ".tiff"}
+SEGY_SUFFIXES = {".sgy", ".segy"}
+
+
+@dataclass
+class FileData:
+    """Images as float32 N x C x H x W in their natural range, plus what is needed to write them back."""
+
+    images: np.ndarray
+    kind: str            # "image" | "tiff" | "npy" | "segy"
+    dtype: np.dtype
+    shape: tuple         # the original array shape
+    signed: bool
+    path: Path
+
+
+def _kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in TIFF_SUFFIXES:
+        return "tiff"
+    if suffix == ".npy":
+        return "npy"
+    if suffix in SEGY_SUFFIXES:
+        return "segy"
+    raise GanreconError(f"{path.name}: unsupported file type {suffix or '(none)'}; use PNG, JPEG, TIFF, NPY or SEG-Y.")
+
+
+def _to_unit(arr: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Integers scaled to [0, 1]; floats kept (signed floats are seismic-like amplitudes)."""
+    if np.issubdtype(arr.dtype, np.integer):
+        info = np.iinfo(arr.dtype)
+        if info.min < 0:
+            return arr.astype(np.float32), True
+        return arr.astype(np.float32) / info.max, False
+    if arr.dtype == bool:
+        return arr.astype(np.float32), False
+    arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise GanreconError("The input holds NaN or infinite values.")
+    return arr, bool(arr.min() < 0 or arr.max() > 1)
+
+
+def _as_nchw(arr: np.ndarray, path: Path) -> np.ndarray:
+    if arr.ndim == 2:
+        return arr[None, None]
+    if arr.ndim == 3:
+        if arr.shape[-1] in (3, 4) and arr.shape[0] not in (3, 4):  # H x W x RGB(A)
+            return np.moveaxis(arr[..., :3], -1, 0)[None]
+        return arr[:, None]  # a stack of slices
+    raise GanreconError(f"{path.name}: expected a 2-D image or a stack of images, got shape {arr.shape}.")
+
+
+def read_file(path: str | Path) -> FileData:
+    path = Path(path)
+    kind = _kind(path)
+    if not path.is_file():
+        raise GanreconError(f"Input file {path} does not exist.")
+    if path.stat().st_size == 0:
+        raise GanreconError(f"Input file {path} is empty.")
+    try:
+        if kind == "image":
+            from PIL import Image
+
+            with Image.open(path) as im:
+                if im.mode in ("P", "PA", "RGBA", "LA"):
+                    im = im.convert("RGB" if im.mode in ("RGBA", "P") else "L")
+                arr = np.asarray(im)
+        elif kind == "tiff":
+            import tifffile
+
+            arr = tifffile.imread(path)
+        elif kind == "npy":
+            arr = np.load(path, allow_pickle=False)
+        else:
+            import segyio
+
+            with segyio.open(path, "r", ignore_geometry=True) as f:
+                arr = np.asarray(segyio.tools.collect(f.trace[:]), dtype=np.float32).T  # time x traces
+    except GanreconError:
+        raise
+    except Exception as exc:  # every reader has its own exception types; all mean "not a readable file"
+        raise GanreconError(f"{path.name} could not be read as {kind.upper()} ({type(exc).__name__}: {exc}).") \
+            from None
+    if arr.size == 0:
+        raise GanreconError(f"{path.name} holds no samples.")
+    dtype, shape = arr.dtype, arr.shape
+    unit, signed = _to_unit(arr)
+    if kind == "segy":
+        signed = True
+    return FileData(_as_nchw(unit, path), kind, dtype, shape, signed, path)
+
+
+def _from_unit(images: np.ndarray, data: FileData) -> np.ndarray:
+    arr = images
+    if len(data.shape) == 3 and data.shape[-1] in (3, 4) and arr.shape[1] == 3:
+        arr = np.moveaxis(arr[0], 0, -1)
+    else:
+        arr = arr[:, 0] if len(data.shape) == 3 else arr[0, 0]
+    if np.issubdtype(data.dtype, np.integer) and not data.signed:
+        info = np.iinfo(data.dtype)
+        return np.clip(np.rint(arr * info.max), 0, info.max).astype(data.dtype)
+    if np.issubdtype(data.dtype, np.integer):
+        info = np.iinfo(data.dtype)
+        return np.clip(np.rint(arr), info.min, info.max).astype(data.dtype)
+    return arr.astype(data.dtype)
+
+
+def write_like(data: FileData, images: np.ndarray, out: str | Path) -> Path:
+    """Write `images` (N x C x H x W, same layout as read) to `out` in the input's format and dtype."""
+    out = Path(out)
+    if _kind(out) != data.kind:
+        raise GanreconError(f"The output {out.name} must have the input's format ({data.kind}).")
+    arr = _from_unit(images, data)
+    with atomic_path(out) as tmp:
+        if data.kind == "image":
+            from PIL import Image
+
+            Image.fromarray(arr).save(tmp, format="PNG" if out.suffix.lower() == ".png" else "JPEG")
+        elif data.kind == "tiff":
+            import tifffile
+
+            tifffile.imwrite(tmp, arr)
+        elif data.kind == "npy":
+            with open(tmp, "wb") as fh:
+                np.save(fh, arr)
+        else:
+            import segyio
+
+            shutil.copyfile(data.path, tmp)
+            with segyio.open(tmp, "r+", ignore_geometry=True) as f:
+                for i in range(f.tracecount):
+                    f.trace[i] = np.ascontiguousarray(arr[:, i], dtype=np.float32)
+    return out
+
+
+def dead_trace_mask(images: np.ndarray) -> np.ndarray:
+    """Missing = columns (traces) that are all zero in every channel; everything else is observed."""
+    alive = np.any(images != 0, axis=(1, 2), keepdims=True)  # N x 1 x 1 x W
+    return np.broadcast_to(alive, images.shape).astype(np.float32)

@@ -1,0 +1,166 @@
+"""Trained models as reconstruction functions: load by run directory, weights file or shipped name, then apply
+to images of any size (overlapping tiles with smooth blending, bounded memory), restoring the input's amplitude
+scale for signed data such as seismic gathers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ganrecon.checkpoints import PICKLE_SUFFIXES, read_bundle
+from ganrecon.errors import GanreconError
+from ganrecon.models import build_generator
+
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+
+
+def pretrained_names() -> list[str]:
+    return sorted(p.stem for p in PRETRAINED_DIR.glob("*.safetensors"))
+
+
+def _bundle_path(ref: str | Path) -> Path:
+    """A run directory, a weights file or a shipped model's name -> the bundle's .safetensors path."""
+    path = Path(ref)
+    if path.suffix.lower() in PICKLE_SUFFIXES:
+        return path  # read_bundle refuses it with the conversion hint
+    if path.is_dir():
+        if (path / "model.safetensors").is_file():
+            return path / "model.safetensors"
+        raise GanreconError(f"{path} holds no model.safetensors; is it a finished or checkpointed training run?")
+    if path.is_file():
+        return path
+    shipped = PRETRAINED_DIR / f"{ref}.safetensors"
+    if shipped.is_file():
+        return shipped
+    names = ", ".join(pretrained_names()) or "none yet"
+    raise GanreconError(f"Model {str(ref)!r} is neither a run directory, a weights file nor a shipped model "
+                        f"(shipped: {names}).")
+
+
+@dataclass
+class ReconstructionModel:
+    generator: torch.nn.Module
+    meta: dict
+    name: str
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return tuple(self.meta["value_range"])
+
+    @property
+    def tile(self) -> tuple[int, int]:
+        return tuple(self.meta["image_size"])
+
+    @property
+    def scale(self) -> int:
+        return int(self.meta.get("scale", 1))
+
+    @property
+    def fixed_size(self) -> bool:
+        return self.meta["generator"] == "linear"
+
+    def to(self, device) -> "ReconstructionModel":
+        self.generator.to(device)
+        return self
+
+    @torch.no_grad()
+    def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None, *, overlap: float = 0.25,
+                 batch_tiles: int = 16) -> torch.Tensor:
+        """Reconstruct a batch N x C x H x W; observed in the model's value range (signed data: any amplitude,
+        normalised per tile and restored)."""
+        if observed.dim() != 4:
+            raise GanreconError(f"Expected images shaped N x C x H x W, got shape {tuple(observed.shape)}.")
+        if observed.shape[1] != self.meta["channels"]:
+            raise GanreconError(f"The model {self.name} takes {self.meta['channels']}-channel images, got "
+                                f"{observed.shape[1]}.")
+        if mask is None:
+            mask = torch.ones_like(observed)
+        device = next(self.generator.parameters()).device
+        observed = torch.nan_to_num(observed.float()) * mask  # missing entries carry no value, even NaN
+        out = tiled_apply(self._apply_tiles, observed, mask.float(), self.tile, self.scale, overlap=overlap,
+                          batch_tiles=batch_tiles, pad_to_tile=self.fixed_size, device=device)
+        if self.meta.get("data_consistency") and out.shape == observed.shape:
+            out = mask * observed + (1 - mask) * out
+        return out
+
+    def _apply_tiles(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        signed = self.value_range[0] < 0
+        if signed:  # per-tile amplitude normalisation, as the training patches were normalised
+            amp = obs.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+            return self.generator(obs / amp, mask) * amp
+        return self.generator(obs, mask)
+
+
+def load_model(ref: str | Path, device: str | torch.device = "cpu") -> ReconstructionModel:
+    """Load a model bundle; weights never go through pickle, and a mismatch with its description is one sentence."""
+    weights = _bundle_path(ref)
+    tensors, meta = read_bundle(weights)
+    try:
+        generator = build_generator(meta["generator"], channels=int(meta["channels"]),
+                                    image_size=tuple(meta["image_size"]), value_range=tuple(meta["value_range"]),
+                                    **meta.get("generator_options", {}))
+    except KeyError as exc:
+        raise GanreconError(f"The model description of {weights} lacks the field {exc}.") from None
+    try:
+        generator.load_state_dict(tensors)
+    except RuntimeError as exc:
+        raise GanreconError(f"The weights in {weights} do not match the architecture in its description "
+                            f"({str(exc).splitlines()[0]}).") from None
+    name = weights.parent.name if weights.name == "model.safetensors" else weights.stem
+    return ReconstructionModel(generator.eval().to(device), meta, name)
+
+
+def _positions(length: int, tile: int, step: int) -> list[int]:
+    if length <= tile:
+        return [0]
+    pos = list(range(0, length - tile, step)) + [length - tile]
+    return sorted(set(pos))
+
+
+def _window(h: int, w: int, overlap_h: int, overlap_w: int) -> torch.Tensor:
+    """Blending weights: 1 in the middle, a raised-cosine ramp over the overlap, never exactly 0."""
+    def ramp(n: int, ov: int) -> torch.Tensor:
+        wgt = torch.ones(n)
+        if ov > 0:
+            r = 0.5 - 0.5 * torch.cos(torch.linspace(0, torch.pi, ov + 2)[1:-1])
+            wgt[:ov] = r
+            wgt[-ov:] = torch.minimum(wgt[-ov:], r.flip(0))
+        return wgt
+    return ramp(h, overlap_h)[:, None] * ramp(w, overlap_w)[None, :]
+
+
+def tiled_apply(fn, observed: torch.Tensor, mask: torch.Tensor, tile: tuple[int, int], scale: int = 1, *,
+                overlap: float = 0.25, batch_tiles: int = 16, pad_to_tile: bool = False,
+                device: torch.device | str = "cpu") -> torch.Tensor:
+    """Apply `fn(observed_tiles, mask_tiles)` over overlapping tiles and blend; holds at most `batch_tiles` tiles
+    (plus the output and weight canvases) in memory. Images no larger than a tile go through in one piece."""
+    n, c, h, w = observed.shape
+    th, tw = tile
+    if h <= th and w <= tw and not pad_to_tile:
+        return fn(observed.to(device), mask.to(device)).float().cpu()
+    if h < th or w < tw:  # fixed-size model and a smaller image: pad, run, crop
+        ph, pw = max(th - h, 0), max(tw - w, 0)
+        obs = torch.nn.functional.pad(observed, (0, pw, 0, ph))
+        msk = torch.nn.functional.pad(mask, (0, pw, 0, ph))
+        return tiled_apply(fn, obs, msk, tile, scale, overlap=overlap, batch_tiles=batch_tiles,
+                           pad_to_tile=pad_to_tile, device=device)[..., :h * scale, :w * scale]
+    ov_h, ov_w = int(th * overlap), int(tw * overlap)
+    ys, xs = _positions(h, th, th - ov_h), _positions(w, tw, tw - ov_w)
+    window = _window(th * scale, tw * scale, ov_h * scale, ov_w * scale)
+    out = torch.zeros(n, c, h * scale, w * scale)
+    weight = torch.zeros(1, 1, h * scale, w * scale)
+    boxes = [(y, x) for y in ys for x in xs]
+    for i in range(n):
+        for start in range(0, len(boxes), batch_tiles):
+            chunk = boxes[start:start + batch_tiles]
+            obs = torch.stack([observed[i, :, y:y + th, x:x + tw] for y, x in chunk]).to(device)
+            msk = torch.stack([mask[i, :, y:y + th, x:x + tw] for y, x in chunk]).to(device)
+            res = fn(obs, msk).float().cpu()
+            for (y, x), r in zip(chunk, res):
+                ys_, xs_ = slice(y * scale, (y + th) * scale), slice(x * scale, (x + tw) * scale)
+                out[i, :, ys_, xs_] += r * window
+                if i == 0:
+                    weight[0, 0, ys_, xs_] += window
+    return out / weight

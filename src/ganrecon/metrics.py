@@ -1,0 +1,143 @@
+"""Per-image reconstruction metrics, the same for every model and baseline so their numbers can share a table.
+
+Every metric is computed per image (a tensor of shape [N]) so that a results table can show spread, not only a
+mean; `summarise` turns them into nan-aware means.
+
+Decisions worth knowing:
+
+* PSNR and SSIM come from torchmetrics (the implementation the field trusts) with an explicit
+  ``data_range = value_range[1] - value_range[0]`` (1 for images, 2 for signed seismic gathers). A float data
+  range is passed, never the tuple: torchmetrics would silently clamp the estimate to the range with a tuple,
+  which would hide overshoot.
+* SNR is the geophysicists' measure, ``10 log10(sum x^2 / sum (x - x_hat)^2)`` per image, in dB.
+* Perfect reconstructions would give +inf dB (PSNR and SNR). All dB values are clipped to
+  ``[-MAX_DB, MAX_DB]`` (100 dB): anything above is float32 round-off, and finite numbers keep means and JSON
+  valid. A clean image of zeros with a non-zero error gives -100 dB SNR.
+* "Missing region" metrics (``mse_missing``, ``psnr_missing``, ``snr_missing``) use the pixels where
+  ``mask == 0``; they are NaN for an image with nothing missing (noise, blur, super-resolution), and
+  `summarise` ignores NaNs.
+* SSIM uses the standard 11-pixel Gaussian window (sigma 1.5). Images smaller than 11 pixels on a side get
+  the largest odd window that fits, with sigma scaled by window/11; SSIM is NaN below 3 pixels.
+* Arithmetic is float64 on the CPU (metrics are cheap, and a 60 dB SNR needs more than float32 to be exact).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torchmetrics.functional.image import peak_signal_noise_ratio, structural_similarity_index_measure
+
+from ganrecon.errors import GanreconError
+
+MAX_DB = 100.0
+METRIC_NAMES = ("mse", "mse_missing", "psnr", "psnr_missing", "ssim", "snr", "snr_missing")
+
+
+def _as_batch(x, what: str) -> torch.Tensor:
+    if not isinstance(x, torch.Tensor):
+        try:
+            x = torch.as_tensor(x)
+        except (TypeError, ValueError, RuntimeError):
+            raise GanreconError(f"The {what} must be an array of numbers.") from None
+    if x.ndim != 4:
+        raise GanreconError(f"The {what} must be a batch N x C x H x W, got shape {tuple(x.shape)}.")
+    return x.detach().to("cpu", torch.float64)
+
+
+def _missing_region(mask, clean: torch.Tensor) -> torch.Tensor | None:
+    """Boolean N x C x H x W map of missing pixels, or None when nothing is missing anywhere."""
+    if mask is None:
+        return None
+    mask = _as_batch(mask, "mask")
+    if mask.shape[-2:] != clean.shape[-2:]:
+        # down:S gives a low-resolution mask of ones: nothing is missing on the high-resolution grid.
+        if bool((mask != 0).all()):
+            return None
+        raise GanreconError(
+            f"The mask is {tuple(mask.shape[-2:])} pixels but the images are {tuple(clean.shape[-2:])}.")
+    try:
+        missing = (mask == 0).expand_as(clean)
+    except RuntimeError:
+        raise GanreconError(
+            f"The mask shape {tuple(mask.shape)} does not fit the images {tuple(clean.shape)}.") from None
+    return missing if bool(missing.any()) else None
+
+
+def _db(ratio: torch.Tensor) -> torch.Tensor:
+    """10 log10(ratio) clipped to +-MAX_DB; NaN stays NaN."""
+    return (10.0 * torch.log10(ratio)).clamp(-MAX_DB, MAX_DB)
+
+
+def _ssim(estimate: torch.Tensor, clean: torch.Tensor, width: float) -> torch.Tensor:
+    h, w = clean.shape[-2:]
+    size = min(11, h, w)
+    size -= 1 - size % 2  # largest odd window that fits
+    if size < 3:
+        return torch.full((clean.shape[0],), math.nan, dtype=torch.float64)
+    sigma = 1.5 * size / 11
+    return structural_similarity_index_measure(
+        estimate, clean, gaussian_kernel=True, sigma=sigma, kernel_size=size, data_range=width,
+        reduction="none")
+
+
+def image_metrics(estimate, clean, mask=None, value_range=(0.0, 1.0)) -> dict[str, torch.Tensor]:
+    """Per-image metrics of `estimate` against `clean` (both N x C x H x W); keys are METRIC_NAMES.
+
+    `mask` (1 = observed, 0 = missing; N x C x H x W or N x 1 x H x W) defines the missing region.
+    Returns float64 CPU tensors of shape [N].
+    """
+    estimate = _as_batch(estimate, "estimate")
+    clean = _as_batch(clean, "clean image batch")
+    if estimate.shape != clean.shape:
+        raise GanreconError(
+            f"The estimate has shape {tuple(estimate.shape)} but the clean images have {tuple(clean.shape)}.")
+    lo, hi = (float(v) for v in value_range)
+    width = hi - lo
+    if not width > 0:
+        raise GanreconError(f"The value range must have its low end below its high end, got {value_range}.")
+    if not bool(torch.isfinite(estimate).all()):
+        raise GanreconError("The estimate contains NaN or infinite values.")
+
+    n = clean.shape[0]
+    err2 = (estimate - clean).pow(2).reshape(n, -1)
+    sig2 = clean.pow(2).reshape(n, -1)
+    mse = err2.mean(1)
+    out = {
+        "mse": mse,
+        "psnr": peak_signal_noise_ratio(estimate, clean, data_range=width, reduction="none",
+                                        dim=(1, 2, 3)).clamp(-MAX_DB, MAX_DB),
+        "ssim": _ssim(estimate, clean, width),
+        "snr": _snr(sig2.sum(1), err2.sum(1)),
+    }
+
+    missing = _missing_region(mask, clean)
+    if missing is None:
+        nan = torch.full((n,), math.nan, dtype=torch.float64)
+        out.update(mse_missing=nan, psnr_missing=nan.clone(), snr_missing=nan.clone())
+    else:
+        miss = missing.reshape(n, -1).to(torch.float64)
+        count = miss.sum(1)
+        err_miss = (err2 * miss).sum(1)
+        mse_missing = torch.where(count > 0, err_miss / count.clamp_min(1), math.nan)
+        out["mse_missing"] = mse_missing
+        out["psnr_missing"] = _db(width**2 / mse_missing)
+        snr_missing = _snr((sig2 * miss).sum(1), err_miss)
+        out["snr_missing"] = torch.where(count > 0, snr_missing, math.nan)
+    return {name: out[name] for name in METRIC_NAMES}
+
+
+def _snr(signal_energy: torch.Tensor, error_energy: torch.Tensor) -> torch.Tensor:
+    """SNR in dB; a zero error is a perfect reconstruction (+MAX_DB) even when the signal is zero too."""
+    snr = _db(signal_energy / error_energy)
+    return torch.where(error_energy == 0, MAX_DB, snr)
+
+
+def summarise(per_image: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Nan-aware mean of each per-image metric, as plain floats (NaN when every image is NaN)."""
+    summary = {}
+    for name, values in per_image.items():
+        values = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
+        finite = values[~torch.isnan(values)]
+        summary[name] = float(finite.mean()) if finite.numel() else math.nan
+    return summary

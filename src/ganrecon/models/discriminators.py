@@ -1,0 +1,98 @@
+"""Conditional discriminators: they judge (observed, candidate) pairs, so a sharp image that ignores the
+observed traces is still caught.
+
+`patch` is pix2pix's PatchGAN, its depth chosen from the input size so that even a 28 x 28 digit gets a spatial
+map of verdicts (three strided layers would see it as one patch). `conv` ends in a single global score.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from ganrecon.errors import GanreconError
+
+
+def _pair(observed: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
+    """Stack the observed input (resized to the candidate, e.g. low-resolution input) with the candidate."""
+    if observed.shape[-2:] != candidate.shape[-2:]:
+        observed = F.interpolate(observed, size=candidate.shape[-2:], mode="nearest")
+    return torch.cat([observed, candidate], dim=1)
+
+
+def patch_layers_for(image_size: tuple[int, int], max_layers: int = 3, min_map: int = 4) -> int:
+    """The most strided layers (up to 3, the 70x70 PatchGAN) that still leave a map of at least min_map^2 patches."""
+    side = min(image_size)
+    for n in range(max_layers, 0, -1):
+        s = side
+        for _ in range(n):
+            s = (s + 2 - 4) // 2 + 1  # 4x4, stride 2, padding 1
+        s = s + 2 - 4 + 1  # stride-1 layer
+        s = s + 2 - 4 + 1  # output layer
+        if s >= min_map:
+            return n
+    return 1
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN: 4x4 convolutions, BatchNorm and LeakyReLU; one logit per overlapping patch."""
+
+    def __init__(self, channels: int, image_size: tuple[int, int], width: int = 64, layers: int | None = None):
+        super().__init__()
+        n = layers if layers is not None else patch_layers_for(image_size)
+        self.layers = n
+        seq: list[nn.Module] = [nn.Conv2d(2 * channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        mult = 1
+        for i in range(1, n + 1):
+            prev, mult = mult, min(2 ** i, 8)
+            stride = 2 if i < n else 1
+            seq += [nn.Conv2d(width * prev, width * mult, 4, stride=stride, padding=1, bias=False),
+                    nn.BatchNorm2d(width * mult), nn.LeakyReLU(0.2, True)]
+        seq.append(nn.Conv2d(width * mult, 1, 4, stride=1, padding=1))
+        self.model = nn.Sequential(*seq)
+
+    def forward(self, observed: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
+        return self.model(_pair(observed, candidate))
+
+
+class ConvDiscriminator(nn.Module):
+    """Strided 3x3/4x4 convolutions with BatchNorm, LeakyReLU and dropout, global pooling, one logit per image
+    (the reference denoising notebook's design; also the SRGAN discriminator without its giant dense layer)."""
+
+    def __init__(self, channels: int, image_size: tuple[int, int], width: int = 64, blocks: int = 4,
+                 dropout: float = 0.3):
+        super().__init__()
+        seq: list[nn.Module] = []
+        cin = 2 * channels
+        for i in range(blocks):
+            cout = min(width * 2 ** i, 512)
+            seq += [nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=i == 0)]
+            if i > 0:
+                seq.append(nn.BatchNorm2d(cout))
+            seq += [nn.LeakyReLU(0.2, True)]
+            if dropout > 0:
+                seq.append(nn.Dropout(dropout))
+            cin = cout
+        self.features = nn.Sequential(*seq)
+        self.head = nn.Linear(cin, 1)
+
+    def forward(self, observed: torch.Tensor, candidate: torch.Tensor) -> torch.Tensor:
+        feat = self.features(_pair(observed, candidate))
+        return self.head(feat.mean(dim=(2, 3)))
+
+
+DISCRIMINATORS = {
+    "patch": "PatchGAN, depth sized to the input (options width, layers)",
+    "conv": "strided conv + global pooling, one score per image (options width, blocks, dropout)",
+}
+
+
+def build_discriminator(name: str, *, channels: int, image_size: tuple[int, int], **options) -> nn.Module:
+    builders = {"patch": PatchDiscriminator, "conv": ConvDiscriminator}
+    if name not in builders:
+        raise GanreconError(f"Unknown discriminator {name!r}; choose one of {', '.join(builders)}.")
+    try:
+        return builders[name](channels, image_size, **options)
+    except TypeError as exc:
+        raise GanreconError(f"Bad option for the {name} discriminator: {exc}.") from None

@@ -1,0 +1,50 @@
+"""Building blocks shared by the generators and discriminators."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class RangeActivation(nn.Module):
+    """Squash to the data's value range (sigmoid for [0, 1], tanh-shaped for [-1, 1]) so outputs are never out of range."""
+
+    def __init__(self, value_range: tuple[float, float]):
+        super().__init__()
+        self.lo, self.hi = float(value_range[0]), float(value_range[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lo + (self.hi - self.lo) * torch.sigmoid(x)
+
+    def extra_repr(self) -> str:
+        return f"range=({self.lo}, {self.hi})"
+
+
+def conv_block(cin: int, cout: int, kernel: int = 3, norm: bool = True) -> nn.Sequential:
+    """Two convolutions with BatchNorm and LeakyReLU: the unit of every U-Net level."""
+    pad = kernel // 2
+    layers: list[nn.Module] = []
+    for i in range(2):
+        layers.append(nn.Conv2d(cin if i == 0 else cout, cout, kernel, padding=pad, bias=not norm))
+        if norm:
+            layers.append(nn.BatchNorm2d(cout))
+        layers.append(nn.LeakyReLU(0.2, inplace=True))
+    return nn.Sequential(*layers)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad H and W up to a multiple of `multiple` so pooling works at any size; returns the original size."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        mode = "reflect" if (ph < h and pw < w) else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    return x, (h, w)
+
+
+def condition(observed: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Generator input: the observed image with its mask as an extra channel (a missing pixel differs from a zero)."""
+    if mask is None:
+        mask = torch.ones_like(observed[:, :1])
+    return torch.cat([observed, mask[:, :1].to(observed.dtype)], dim=1)

@@ -1,0 +1,131 @@
+"""Figures and tables a person can read: loss curves, method comparisons, and result tables as text."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from ganrecon.io_utils import atomic_path  # noqa: E402
+
+METRIC_COLUMNS = ("mse", "mse_missing", "psnr", "ssim", "snr", "ms_per_image")
+
+
+def _savefig(fig, path: Path) -> None:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+
+
+def plot_losses(log_csv: Path, out: Path) -> None:
+    """Generator and discriminator losses in separate panels (they live on different scales)."""
+    with open(log_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    for ax, key, title in zip(axes, ("g_content", "g_adv", "d_loss"),
+                              ("generator content loss", "generator adversarial loss", "discriminator loss")):
+        ax.plot(steps, [float(r[key]) for r in rows], lw=1)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0].set_yscale("log")
+    _savefig(fig, out)
+
+
+def _display(img: torch.Tensor, signed: bool) -> tuple[np.ndarray, dict]:
+    """One image as a 2-D (or RGB) array with imshow arguments: seismic in grey with symmetric clipping at the
+    98th percentile of |amplitude| (time downwards), ordinary images in [0, 1]."""
+    arr = img.detach().float().cpu().numpy()
+    if arr.shape[0] == 1:
+        arr = arr[0]
+    else:
+        arr = np.clip(np.moveaxis(arr, 0, -1), 0, 1)
+    if signed:
+        return arr, dict(cmap="gray", vmin=None, vmax=None, aspect="auto", interpolation="nearest")
+    return arr, dict(cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+
+
+def comparison_figure(clean: torch.Tensor, observed: torch.Tensor, estimates: dict[str, torch.Tensor],
+                      out: Path, *, signed: bool = False, rows: int = 3, scores: dict | None = None) -> None:
+    """Ground truth | observed | each method, for the first `rows` images; PSNR/SNR of each method in the title."""
+    rows = min(rows, len(clean))
+    cols = 2 + len(estimates)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.9 * rows * (1.6 if signed else 1.0)),
+                             squeeze=False)
+    for r in range(rows):
+        clip = float(torch.quantile(clean[r].abs().flatten().float(), 0.98)) or 1.0 if signed else None
+        panels = [("ground truth", clean[r]), ("observed", observed[r])] + [(k, v[r]) for k, v in estimates.items()]
+        for c, (name, img) in enumerate(panels):
+            arr, kw = _display(img, signed)
+            if signed:
+                kw.update(vmin=-clip, vmax=clip)
+            ax = axes[r][c]
+            ax.imshow(arr, **kw)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                title = name
+                if scores and name in scores:
+                    key = "snr" if signed else "psnr"
+                    title += f"\n{scores[name][key]:.1f} dB"
+                ax.set_title(title, fontsize=8)
+    _savefig(fig, out)
+
+
+def results_table(results: dict, title: str | None = None) -> "rich.table.Table":  # noqa: F821
+    """The evaluation JSON's methods as a rich table, best value per column in bold."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("method")
+    for col in METRIC_COLUMNS:
+        table.add_column(col, justify="right")
+    methods = results["methods"]
+    best = {}
+    for col in METRIC_COLUMNS:
+        values = [m.get(col) for m in methods.values() if _finite(m.get(col))]
+        if values:
+            best[col] = (max if col in ("psnr", "ssim", "snr") else min)(values)
+    for name, m in methods.items():
+        cells = []
+        for col in METRIC_COLUMNS:
+            v = m.get(col)
+            text = _fmt_metric(col, v)
+            cells.append(f"[bold]{text}[/bold]" if _finite(v) and v == best.get(col) else text)
+        table.add_row(name, *cells)
+    return table
+
+
+def markdown_table(results: dict) -> str:
+    """The same table as Markdown, for docs/RESULTS.md."""
+    methods = results["methods"]
+    lines = ["| method | " + " | ".join(METRIC_COLUMNS) + " |", "|---" * (len(METRIC_COLUMNS) + 1) + "|"]
+    for name, m in methods.items():
+        lines.append(f"| {name} | " + " | ".join(_fmt_metric(c, m.get(c)) for c in METRIC_COLUMNS) + " |")
+    return "\n".join(lines)
+
+
+def _finite(v) -> bool:
+    return isinstance(v, (int, float)) and np.isfinite(v)
+
+
+def _fmt_metric(col: str, v) -> str:
+    if not _finite(v):
+        return "-"
+    if col.startswith("mse"):
+        return f"{v:.5f}"
+    if col == "ssim":
+        return f"{v:.4f}"
+    if col == "ms_per_image":
+        return f"{v:.2f}"
+    return f"{v:.2f}"

@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny synthetic data sets written to tmp folders (tests never read ../shared)."""
+
+import numpy as np
+import pytest
+import torch
+
+torch.set_num_threads(2)
+
+
+def smooth_images(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Blurry blobs in [0, 1]: structure a tiny model can learn to interpolate in a few steps."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = np.zeros((n, h, w), np.float32)
+    for i in range(n):
+        for _ in range(3):
+            cy, cx, s = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(2, 5)
+            out[i] += np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * s * s))
+    return np.clip(out / out.max(axis=(1, 2), keepdims=True), 0, 1)
+
+
+@pytest.fixture(scope="session")
+def tiny_npz(tmp_path_factory) -> str:
+    """80 smooth 16x16 images as an npz spec."""
+    path = tmp_path_factory.mktemp("data") / "tiny.npz"
+    np.savez(path, images=(smooth_images(80, 16, 16) * 255).astype(np.uint8))
+    return f"npz:{path}"
+
+
+def tiny_overrides(data_spec: str, **extra) -> dict:
+    """A config small enough to train in a second or two on one CPU core."""
+    base = {"task": "traces", "data": data_spec, "degrade": "columns:random:0.5",
+            "generator_options": {"depth": 2, "width": 8}, "discriminator_options": {"width": 8},
+            "steps": 12, "batch_size": 8, "val_images": 8, "eval_every": 6, "checkpoint_every": 4,
+            "log_every": 1, "seed": 3}
+    base.update(extra)
+    return base

@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ganrecon.baselines import BASELINES, Baseline, applicable_baselines, gaussian_psf, run_baseline
+from ganrecon.errors import GanreconError
+from ganrecon.metrics import image_metrics
+
+
+def _column_mask(shape, missing_columns):
+    mask = torch.ones(shape)
+    mask[..., list(missing_columns)] = 0
+    return mask
+
+
+def _snr(estimate, clean, mask=None, value_range=(-1.0, 1.0)):
+    return image_metrics(estimate, clean, mask=mask, value_range=value_range)["snr"]
+
+
+def test_zero_fill_snr_matches_missing_fraction():
+    g = torch.Generator().manual_seed(0)
+    clean = torch.randn(2, 1, 128, 256, generator=g) * 0.2
+    for p in (0.5, 0.25):
+        missing = torch.randperm(256, generator=g)[: int(p * 256)].tolist()
+        mask = _column_mask(clean.shape, missing)
+        est = run_baseline("zero-fill", clean * mask, mask, value_range=(-1.0, 1.0))
+        snr = 10 * torch.log10(clean.pow(2).sum((1, 2, 3)) / (clean - est).pow(2).sum((1, 2, 3)))
+        assert torch.allclose(snr, torch.full_like(snr, -10 * math.log10(p)), atol=0.3)
+
+
+def test_linear_is_exact_on_data_linear_across_traces():
+    h, w = torch.meshgrid(torch.arange(20.0), torch.arange(16.0), indexing="ij")
+    clean = (0.01 * h - 0.02 * w + 0.3).expand(2, 1, 20, 16).clone()
+    mask = _column_mask(clean.shape, [1, 2, 3, 7, 12, 13, 14])
+    est = run_baseline("linear", clean * mask, mask, value_range=(-1.0, 1.0))
+    torch.testing.assert_close(est, clean, atol=1e-6, rtol=0)
+    # scattered missing pixels (not whole columns), interior in every row
+    pix = torch.ones_like(clean)
+    pix[:, :, torch.arange(20), (torch.arange(20) % 14) + 1] = 0
+    est = run_baseline("linear", clean * pix, pix, value_range=(-1.0, 1.0))
+    torch.testing.assert_close(est, clean, atol=1e-6, rtol=0)
+
+
+def test_cubic_is_exact_on_cubic_polynomial_data():
+    u = torch.linspace(-1, 1, 24)
+    rows = torch.linspace(0.2, 1.0, 10)[:, None]
+    clean = (rows * (0.5 * u**3 - 0.3 * u**2 + 0.1 * u) + 0.05)[None, None].double().float()
+    mask = _column_mask(clean.shape, [2, 3, 4, 9, 10, 15, 16, 17, 18, 21])
+    est = run_baseline("cubic", clean * mask, mask, value_range=(-1.0, 1.0))
+    torch.testing.assert_close(est, clean, atol=1e-5, rtol=0)
+    lin = run_baseline("linear", clean * mask, mask, value_range=(-1.0, 1.0))
+    assert (lin - clean).abs().max() > 1e-3  # the test can tell cubic from linear
+
+
+def test_nearest_and_constant_extension():
+    row = torch.tensor([[[[0.0, 0.1, 0.0, 0.0, 0.4, 0.0, 0.0]]]])
+    mask = torch.tensor([[[[0.0, 1, 0, 0, 1, 0, 0]]]])
+    near = run_baseline("nearest", row, mask)
+    torch.testing.assert_close(near, torch.tensor([[[[0.1, 0.1, 0.1, 0.4, 0.4, 0.4, 0.4]]]]))
+    lin = run_baseline("linear", row, mask)
+    torch.testing.assert_close(lin, torch.tensor([[[[0.1, 0.1, 0.2, 0.3, 0.4, 0.4, 0.4]]]]))
+
+
+@pytest.mark.parametrize("name", ["zero-fill", "nearest", "linear", "cubic", "biharmonic", "fk"])
+def test_mask_baselines_keep_known_pixels(name):
+    g = torch.Generator().manual_seed(3)
+    clean = torch.rand(2, 2, 16, 12, generator=g) * 2 - 1
+    mask = (torch.rand(2, 1, 1, 12, generator=g) > 0.4).float().expand(2, 2, 16, 12)
+    est = run_baseline(name, clean * mask, mask, value_range=(-1.0, 1.0))
+    assert est.shape == clean.shape and est.dtype == torch.float32 and est.device == clean.device
+    known = mask.bool()
+    torch.testing.assert_close(est[known], clean[known])
+
+
+def _ricker(t, f):
+    a = (np.pi * f * t) ** 2
+    return (1 - 2 * a) * np.exp(-a)
+
+
+def test_fk_beats_zero_fill_on_a_synthetic_gather():
+    rng = np.random.default_rng(0)
+    t = np.arange(64)[:, None] * 0.004
+    x = np.arange(32)[None, :]
+    d = (_ricker(t - 0.06 - 0.002 * x, 25) - 0.7 * _ricker(t - 0.15 + 0.003 * x, 20)
+         + 0.5 * _ricker(t - np.sqrt(0.18**2 + (0.003 * (x - 10)) ** 2), 30))
+    clean = torch.tensor(d / np.abs(d).max(), dtype=torch.float32)[None, None]
+    missing = rng.permutation(32)[:16]
+    mask = _column_mask(clean.shape, missing.tolist())
+    zero = _snr(run_baseline("zero-fill", clean * mask, mask, value_range=(-1.0, 1.0)), clean).item()
+    fk = _snr(run_baseline("fk", clean * mask, mask, value_range=(-1.0, 1.0)), clean).item()
+    assert zero == pytest.approx(3.0, abs=1.5)
+    assert fk > zero + 10
+
+
+def test_adaptive_median_removes_isolated_impulses_exactly():
+    # piecewise-constant stripes (>= 3 px wide), values strictly inside (0, 1)
+    widths = [4, 3, 6, 5, 6]
+    values = [0.2, 0.7, 0.45, 0.9, 0.3]
+    row = np.concatenate([[v] * k for v, k in zip(values, widths)])
+    clean = torch.tensor(np.tile(row, (20, 1)), dtype=torch.float32)[None, None]
+    noisy = clean.clone()
+    rng = np.random.default_rng(1)
+    for i in range(1, 20, 4):
+        for j in range(1, 24, 4):  # impulses >= 3 px apart
+            noisy[0, 0, i + rng.integers(0, 2), j + rng.integers(0, 2)] = float(rng.integers(0, 2))
+    assert (noisy != clean).sum() > 20
+    est = run_baseline("adaptive-median", noisy, None)
+    torch.testing.assert_close(est, clean)
+    # pixels that are not impulses are never touched, even where a 3x3 median would change them
+    corner = clean.clone()
+    corner[..., :2, :2] = 0.55
+    torch.testing.assert_close(run_baseline("adaptive-median", corner, None), corner)
+    assert not torch.equal(run_baseline("median3", corner, None), corner)
+
+
+def test_median_shapes_and_impulse_removal():
+    clean = torch.full((3, 2, 17, 13), 0.5)
+    noisy = clean.clone()
+    noisy[..., 0::4, 1::4] = 1.0  # isolated impulses, also on the border rows
+    noisy[..., 2::4, 3::4] = 0.0
+    for name in ("median3", "median5"):
+        est = run_baseline(name, noisy, torch.ones_like(noisy))
+        assert est.shape == clean.shape and est.dtype == torch.float32
+        assert (est - clean).abs().max() < 1e-6
+
+
+def test_gaussian_denoisers_reduce_error():
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 32), torch.linspace(0, 1, 32), indexing="ij")
+    clean = (0.3 + 0.4 * (xx > 0.5).float() + 0.2 * yy).expand(2, 1, 32, 32).clone()
+    noisy = clean + 0.1 * torch.randn(clean.shape, generator=g)
+    base = image_metrics(noisy.clamp(0, 1), clean)["mse"]
+    for name in ("tv", "nlm"):
+        est = run_baseline(name, noisy, None)
+        assert torch.all(image_metrics(est, clean)["mse"] < 0.5 * base), name
+
+
+def test_bicubic_upsamples_by_scale_and_clamps():
+    low = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    est = run_baseline("bicubic", low, torch.ones_like(low), scale=4)
+    assert est.shape == (2, 1, 32, 32)
+    assert est.min() >= 0 and est.max() <= 1
+
+
+def test_deconvolution_sharpens_a_blurred_image():
+    from scipy.ndimage import convolve
+
+    clean = np.zeros((32, 32))
+    clean[8:24, 8:24] = 0.8
+    clean[12:20, 14:18] = 0.2
+    psf = gaussian_psf(1.5)
+    blurred = torch.tensor(convolve(clean, psf, mode="reflect"), dtype=torch.float32)[None, None]
+    target = torch.tensor(clean, dtype=torch.float32)[None, None]
+    base = image_metrics(run_baseline("identity", blurred, None), target)["mse"].item()
+    for name in ("wiener", "richardson-lucy"):
+        est = run_baseline(name, blurred, None, psf=psf)
+        assert est.shape == blurred.shape
+        assert image_metrics(est, target)["mse"].item() < 0.8 * base, name
+
+
+class _Deg:
+    def __init__(self, families):
+        self.families = set(families)
+
+
+def test_applicable_baselines():
+    def names(deg, vr):
+        return [b.name for b in applicable_baselines(deg, vr)]
+
+    assert "fk" not in names(_Deg({"mask"}), (0.0, 1.0))
+    assert {"zero-fill", "linear", "cubic", "biharmonic", "fk"} <= set(names(_Deg({"mask"}), (-1.0, 1.0)))
+    mixed = names(_Deg({"mask", "noise"}), (0.0, 1.0))  # keep-first:400+gauss:0.05
+    assert "zero-fill" in mixed and "biharmonic" in mixed and "median3" not in mixed
+    assert names(_Deg({"down", "noise"}), (0.0, 1.0)) == ["bicubic"]
+    assert {"noisy", "median3", "median5", "adaptive-median", "tv", "nlm"} == set(names(_Deg({"noise"}), (0.0, 1.0)))
+    assert {"identity", "wiener", "richardson-lucy"} == set(names({"blur"}, (0.0, 1.0)))
+    assert all(isinstance(b, Baseline) for b in BASELINES.values())
+
+
+def test_unknown_baseline_or_option_is_one_sentence():
+    x = torch.zeros(1, 1, 4, 4)
+    with pytest.raises(GanreconError, match="Unknown baseline 'magic'"):
+        run_baseline("magic", x, x)
+    with pytest.raises(GanreconError, match="option"):
+        run_baseline("median3", x, x, psf=np.ones((3, 3)))
+    with pytest.raises(GanreconError, match="N x C x H x W"):
+        run_baseline("linear", torch.zeros(4, 4), None)

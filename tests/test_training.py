@@ -1,0 +1,75 @@
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import tiny_overrides
+from ganrecon.config import load_config
+from ganrecon.errors import GanreconError
+from ganrecon.training import TrainingDiverged, train
+
+
+def _weights(run: Path) -> dict:
+    return load_file(str(run / "model.safetensors"))
+
+
+def test_tiny_training_lowers_content_loss_and_writes_outputs(tmp_path, tiny_npz):
+    config = load_config(overrides=tiny_overrides(tiny_npz, steps=40, eval_every=20, checkpoint_every=20))
+    result = train(config, tmp_path / "run", progress=False)
+    with open(tmp_path / "run" / "log.csv") as fh:
+        content = [float(r["g_content"]) for r in csv.DictReader(fh)]
+    assert len(content) == 40
+    assert sum(content[-5:]) / 5 < 0.7 * sum(content[:5]) / 5
+    for name in ("config.yaml", "model.safetensors", "model.json", "losses.png", "validation.csv", "summary.json"):
+        assert (tmp_path / "run" / name).is_file(), name
+    assert {"model", "zero-fill", "linear"} <= set(result.last_validation)
+
+
+def test_resume_after_a_stop_gives_the_same_weights(tmp_path, tiny_npz):
+    config = load_config(overrides=tiny_overrides(tiny_npz))
+    train(config, tmp_path / "straight", progress=False)
+    # stop after 6 steps: the last checkpoint is step 4, so steps 5-6 are lost and redone
+    partial = train(config, tmp_path / "resumed", progress=False, stop_after=6)
+    assert partial.step == 6
+    train(config, tmp_path / "resumed", resume=True, progress=False)
+    a, b = _weights(tmp_path / "straight"), _weights(tmp_path / "resumed")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_existing_run_needs_resume(tmp_path, tiny_npz):
+    config = load_config(overrides=tiny_overrides(tiny_npz, steps=4))
+    train(config, tmp_path / "run", progress=False)
+    with pytest.raises(GanreconError, match="--resume"):
+        train(config, tmp_path / "run", progress=False)
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tmp_path, tiny_npz):
+    config = load_config(overrides=tiny_overrides(tiny_npz, lr=1e30, steps=30))
+    with pytest.raises(TrainingDiverged, match="diverged at step"):
+        train(config, tmp_path / "run", progress=False)
+
+
+def test_config_overrides_are_checked():
+    with pytest.raises(GanreconError, match="Unknown config key"):
+        load_config(overrides=["stepz=3"])
+    with pytest.raises(GanreconError, match="must be a number"):
+        load_config(overrides=["steps=many"])
+    assert load_config(overrides=["generator_options.width=16"]).generator_options["width"] == 16
+
+
+def test_two_process_ddp_ends_with_identical_weights(tmp_path, tiny_npz):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           str(Path(__file__).with_name("ddp_worker.py")), tiny_npz, str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240,
+                          cwd=Path(__file__).parent)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    r0, r1 = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)
+    assert (tmp_path / "run" / "model.safetensors").is_file()
