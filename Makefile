@@ -16,7 +16,7 @@ demo: $(STAMP)
 	$(PY) -m ganrecon demo --out demo-report
 
 test: $(STAMP)
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -p no:cacheprovider
 
 lint: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks

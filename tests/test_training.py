@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import tiny_overrides
 from safetensors.torch import load_file
 
-from conftest import tiny_overrides
 from ganrecon.config import load_config
 from ganrecon.errors import GanreconError
 from ganrecon.training import TrainingDiverged, train

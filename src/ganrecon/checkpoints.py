@@ -57,7 +57,14 @@ def _load_module(prefix: str, module: torch.nn.Module, tensors: dict[str, torch.
     except RuntimeError as exc:
         raise GanreconError(
             f"The checkpoint's {prefix} weights do not match the configured architecture "
-            f"({str(exc).splitlines()[0]}).") from None
+            f"({state_dict_problem(exc)}).") from None
+
+
+def state_dict_problem(exc: Exception) -> str:
+    """The first concrete line of a load_state_dict error (its first line only names the module class)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    detail = lines[1] if len(lines) > 1 else (lines[0] if lines else type(exc).__name__)
+    return detail if len(detail) <= 200 else detail[:197] + "..."
 
 
 def save_checkpoint(run_dir: Path, step: int, *, generator, discriminator, ema, opt_g, opt_d,
@@ -67,7 +74,12 @@ def save_checkpoint(run_dir: Path, step: int, *, generator, discriminator, ema, 
     root.mkdir(parents=True, exist_ok=True)
     final = root / f"step_{step:07d}"
     tmp = root / f".tmp_step_{step:07d}_{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+    # temporaries of writes a SIGKILL cut short (never renamed into place); the caller holds the run lock
+    for stale in [*root.glob(".tmp_step_*"), *Path(run_dir).glob(".*.tmp*")]:
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
     tmp.mkdir()
     tensors = {**_module_tensors("G", generator), **_module_tensors("D", discriminator)}
     if ema is not None:
@@ -91,10 +103,13 @@ def save_checkpoint(run_dir: Path, step: int, *, generator, discriminator, ema, 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
     pointer = Path(run_dir) / "checkpoints" / "latest"
-    if not pointer.is_file():
-        return None
-    path = pointer.parent / pointer.read_text().strip()
-    return path if (path / "state.json").is_file() else None
+    if pointer.is_file():
+        path = pointer.parent / pointer.read_text().strip()
+        if pointer.read_text().strip() and (path / "state.json").is_file():
+            return path
+    # no usable pointer (deleted, or a folder copied without it): the newest complete checkpoint folder
+    found = sorted(p for p in pointer.parent.glob("step_*") if (p / "state.json").is_file())
+    return found[-1] if found else None
 
 
 def load_checkpoint(path: Path, *, generator, discriminator, ema, opt_g, opt_d) -> dict:
@@ -108,9 +123,14 @@ def load_checkpoint(path: Path, *, generator, discriminator, ema, opt_g, opt_d) 
     _load_module("D", discriminator, tensors)
     if ema is not None:
         _load_module("EMA", ema, tensors)
-    opt_g.load_state_dict(_unflatten_optimizer("optG", tensors, meta["optG"]))
-    opt_d.load_state_dict(_unflatten_optimizer("optD", tensors, meta["optD"]))
-    torch.set_rng_state(tensors["rng.torch"])
+    try:
+        opt_g.load_state_dict(_unflatten_optimizer("optG", tensors, meta["optG"]))
+        opt_d.load_state_dict(_unflatten_optimizer("optD", tensors, meta["optD"]))
+        torch.set_rng_state(tensors["rng.torch"])
+        int(meta["step"])
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise GanreconError(f"The checkpoint {path} is incomplete or does not match this configuration "
+                            f"({type(exc).__name__}: {exc}).") from None
     return meta
 
 
@@ -149,6 +169,34 @@ def read_bundle(weights: Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise GanreconError(f"{meta_path} is missing; a model needs its JSON description beside its weights.") from None
     except json.JSONDecodeError:
         raise GanreconError(f"{meta_path} is not valid JSON.") from None
-    if meta.get("format") != BUNDLE_FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != BUNDLE_FORMAT:
         raise GanreconError(f"{meta_path} is not a ganrecon model description.")
+    _check_meta(meta, meta_path)
     return tensors, meta
+
+
+def _check_meta(meta: dict, meta_path: Path) -> None:
+    """The fields every bundle reader builds a model from, checked once: a hand-edited model.json is one
+    sentence, not a TypeError deep in a constructor (or a billion-channel layer)."""
+    def whole(v, lo, hi):
+        return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
+
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < float("inf")
+
+    size, vr = meta.get("image_size"), meta.get("value_range")
+    checks = [
+        ("generator", isinstance(meta.get("generator"), str), "a generator name"),
+        ("channels", whole(meta.get("channels"), 1, 64), "a whole number from 1 to 64"),
+        ("image_size", isinstance(size, list) and len(size) == 2 and all(whole(s, 1, 65536) for s in size),
+         "[height, width]"),
+        ("value_range", isinstance(vr, list) and len(vr) == 2 and all(number(v) for v in vr) and vr[0] < vr[1],
+         "[low, high] with low < high"),
+        ("generator_options", isinstance(meta.get("generator_options", {}), dict), "a mapping"),
+        ("scale", meta.get("scale", 1) in (1, 2, 4, 8) and not isinstance(meta.get("scale", 1), bool),
+         "1, 2, 4 or 8"),
+    ]
+    for key, ok, wanted in checks:
+        if not ok:
+            found = "missing" if key not in meta else f"{meta[key]!r}"[:60]
+            raise GanreconError(f"{meta_path} has an invalid {key!r} ({found}); expected {wanted}.")

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import List, Optional
 
-import click
 import typer
 from rich.console import Console
 
@@ -46,7 +44,7 @@ def info() -> None:
             console.print(f"  {key:<22} {text}")
 
 
-def _report(evaluation, json_out: Optional[Path], figure: Optional[Path], title: str) -> None:
+def _report(evaluation, json_out: Path | None, figure: Path | None, title: str) -> None:
     from ganrecon.evaluate import save_outputs
     from ganrecon.report import results_table
 
@@ -61,12 +59,12 @@ def _report(evaluation, json_out: Optional[Path], figure: Optional[Path], title:
 def baseline(
     data: str = typer.Option(..., help="dataset spec, e.g. seismic, mnist, npz:PATH"),
     degrade: str = typer.Option(..., help="degradation spec, e.g. columns:random:0.5"),
-    limit: Optional[int] = typer.Option(64, help="number of images"),
+    limit: int | None = typer.Option(64, help="number of images"),
     seed: int = typer.Option(0, help="seed of the degradation and of synthetic data"),
     split: str = typer.Option("test", help="train, val, test or all"),
-    data_root: Optional[str] = typer.Option(None, help="folder holding downloaded datasets"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="write the numbers as JSON"),
-    figure: Optional[Path] = typer.Option(None, help="write ground truth | observed | each method"),
+    data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
+    json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
+    figure: Path | None = typer.Option(None, help="write ground truth | observed | each method"),
 ) -> None:
     """Run every conventional method that applies and print the results table."""
     from ganrecon.evaluate import evaluate
@@ -79,8 +77,8 @@ def baseline(
 
 @app.command()
 def train(
-    config: Optional[Path] = typer.Argument(None, help="YAML config (see configs/)"),
-    set_: Optional[List[str]] = typer.Option(None, "--set", help="override a config key: key=value"),
+    config: Path | None = typer.Argument(None, help="YAML config (see configs/)"),
+    set_: list[str] | None = typer.Option(None, "--set", help="override a config key: key=value"),
     out: Path = typer.Option(Path("runs/latest"), help="run directory"),
     resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
     progress: bool = typer.Option(True, help="show a progress bar"),
@@ -95,15 +93,15 @@ def train(
 
 @app.command("eval")
 def eval_(
-    model: List[str] = typer.Option(..., help="run directory, weights file or shipped model name (repeatable)"),
+    model: list[str] = typer.Option(..., help="run directory, weights file or shipped model name (repeatable)"),
     data: str = typer.Option(..., help="dataset spec"),
     degrade: str = typer.Option(..., help="degradation spec"),
-    limit: Optional[int] = typer.Option(64),
+    limit: int | None = typer.Option(64),
     seed: int = typer.Option(0),
     split: str = typer.Option("test", help="train, val, test or all"),
-    data_root: Optional[str] = typer.Option(None),
-    json_out: Optional[Path] = typer.Option(None, "--json"),
-    figure: Optional[Path] = typer.Option(None),
+    data_root: str | None = typer.Option(None),
+    json_out: Path | None = typer.Option(None, "--json"),
+    figure: Path | None = typer.Option(None),
 ) -> None:
     """A model (or several) and every applicable baseline on the same degraded images."""
     from ganrecon.evaluate import evaluate
@@ -120,7 +118,7 @@ def reconstruct(
     input: Path = typer.Argument(..., help="PNG, JPEG, TIFF, NPY or SEG-Y file"),
     model: str = typer.Option(..., help="run directory, weights file or shipped model name"),
     output: Path = typer.Option(..., "-o", "--output", help="output file, same format as the input"),
-    mask: Optional[str] = typer.Option(None, help="mask file (.npy/.png, nonzero = known) or degradation spec; "
+    mask: str | None = typer.Option(None, help="mask file (.npy/.png, nonzero = known) or degradation spec; "
                                                   "default: all-zero traces are missing"),
     seed: int = typer.Option(0, help="seed when --mask is a random degradation spec"),
 ) -> None:
@@ -139,22 +137,73 @@ def demo(out: Path = typer.Option(Path("demo-report"), help="report folder")) ->
     run_demo(out, console)
 
 
+@app.command("invert")
+def invert_(
+    model: str = typer.Option(..., help="latent model (task latent): run directory, weights file or shipped name"),
+    data: str = typer.Option(..., help="dataset spec, e.g. mnist"),
+    degrade: str = typer.Option(..., help="measurements, e.g. keep-first:400+gauss:0.05, columns:..., mask:PATH"),
+    restarts: int = typer.Option(10, help="random starts per image, optimised together; the lowest J wins"),
+    steps: int = typer.Option(500, help="optimisation steps"),
+    lr: float | None = typer.Option(None, help="step size [default: adam 0.05; gd 5e-4 (log), 0.02 (l2)]"),
+    cost: str = typer.Option("log", help="log: N log||y - T G(z)||^2 + W z'z;  l2: ||y - T G(z)||^2 + W ||z||^2"),
+    zprior: float | None = typer.Option(None, help="prior weight W [default: 1 for log, 0.01 for l2]"),
+    optimizer: str = typer.Option("adam", help="adam or gd (plain gradient descent, as the reference)"),
+    limit: int | None = typer.Option(64, help="number of images"),
+    seed: int = typer.Option(0, help="seed of the degradation and of the random starts"),
+    split: str = typer.Option("test", help="train, val, test or all"),
+    data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
+    baselines: bool = typer.Option(True, help="also run zero-fill and biharmonic inpainting"),
+    json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
+    figure: Path | None = typer.Option(None, help="original | observed | J per iteration | G(z*) | error map"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="write the reconstructions G(z*) as .npy"),
+) -> None:
+    """Reconstruct by optimising the latent vector of a pretrained unconditional generator (batched restarts)."""
+    from rich.progress import Progress
+
+    from ganrecon.evaluate import save_outputs
+    from ganrecon.invert import inversion_figure, invert_dataset
+    from ganrecon.report import results_table
+
+    if output is not None and output.suffix.lower() != ".npy":
+        raise GanreconError(f"--output must be a .npy file, got {output.name}.")
+    with Progress(console=err_console, transient=True) as bar:
+        task = bar.add_task("inverting", total=None)
+        evaluation, result = invert_dataset(
+            model, data, degrade, restarts=restarts, steps=steps, lr=lr, cost=cost, zprior=zprior,
+            optimizer=optimizer, limit=limit, seed=seed, split=None if split == "all" else split, root=data_root,
+            baselines=baselines, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    info = evaluation.results["inversion"]
+    console.print(results_table(evaluation.results, title=f"{data} | {degrade} | {evaluation.results['n_images']} "
+                                f"images | {info['cost']} cost, {restarts} restarts x {steps} {optimizer} steps"))
+    save_outputs(evaluation, json_out, None)
+    if figure:
+        inversion_figure(evaluation.clean, evaluation.observed, evaluation.mask, result, figure,
+                         value_range=evaluation.results.get("value_range", (0.0, 1.0)))
+    if output:
+        import numpy as np
+
+        from ganrecon.io_utils import atomic_path
+
+        with atomic_path(output) as tmp, open(tmp, "wb") as fh:
+            np.save(fh, result.estimate.float().cpu().numpy())
+    for path in (json_out, figure, output):
+        if path:
+            console.print(f"wrote {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (0 ok, 2 bad input, 130 interrupted)."""
+    """Run the CLI and return its exit code (0 ok, 2 bad input or usage, 130 interrupted)."""
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="ganrecon")
-        return result if isinstance(result, int) else 0
+        app(args=argv, prog_name="ganrecon")  # standalone mode: usage errors exit 2 by themselves
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except GanreconError as exc:
         err_console.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
         return 2
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        err_console.print("aborted")
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return 2
+    return 0
 
 
 def run() -> None:

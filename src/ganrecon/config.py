@@ -40,6 +40,7 @@ class TrainConfig:
     content: str = "l1"
     content_weight: float = 100.0
     missing_weight: float = 1.0
+    perceptual_weight: float = 0.0       # > 0: VGG19 feature loss added to the content loss (weights must be cached)
     # optimisation
     steps: int = 2000
     max_seconds: float | None = None     # wall-clock budget: stop early (and finish normally) once exceeded

@@ -100,6 +100,7 @@ DEGRADATION_SPECS: dict[str, str] = {
 _SPLIT_RE = re.compile(r"\+(?=\s*[A-Za-z][A-Za-z-]*\s*(?::|$))")
 
 _FAMILY_PRIORITY = ("down", "blur", "mask", "noise")
+_MAX_TURBULENCE_PX = 256  # longest turbulence length (corr, strength x tilt, strength x blur) in pixels
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -682,7 +683,7 @@ def _parse_one(spec: str) -> Degradation:
         return ColumnsRandom(f, spec=spec)
     if kind == "columns:regular":
         _need_args(spec, args, 1, 1, "columns:regular:2")
-        return ColumnsRegular(parse_int(args[0], f"The column spacing K in {spec!r}", lo=2), spec=spec)
+        return ColumnsRegular(parse_int(args[0], f"The column spacing K in {spec!r}", lo=2, hi=1_000_000), spec=spec)
     if kind == "columns:gap":
         _need_args(spec, args, 1, 1, "columns:gap:8")
         return ColumnsGap(parse_int(args[0], f"The gap width in {spec!r}", lo=1), spec=spec)
@@ -721,6 +722,11 @@ def _parse_one(spec: str) -> Degradation:
         for key, positive in (("corr", True), ("tilt", False), ("blur", False)):
             if key in opts:
                 kw[key] = _parse_nonneg(opts[key], f"The turbulence option {key} in {spec!r}", positive)
+        # kernels and padded canvases grow with these lengths (px): bound them so a typo cannot exhaust memory
+        longest = max(kw.get("corr", 8.0), strength * kw.get("tilt", 1.0), strength * kw.get("blur", 1.0))
+        if longest > _MAX_TURBULENCE_PX:
+            raise GanreconError(f"{spec!r} asks for a correlation, tilt or blur of {longest:g} pixels; the "
+                                f"simulator allows at most {_MAX_TURBULENCE_PX} (corr, strength x tilt, strength x blur).")
         return Turbulence(strength, spec=spec, **kw)
     known = ", ".join(DEGRADATION_SPECS)
     raise GanreconError(f"Unknown degradation {kind!r} in {spec!r}; known kinds: {known}.")

@@ -35,6 +35,14 @@ class Evaluation:
 def degrade_set(images: ImageSet, degrade_spec: str, seed: int = 0):
     """Degrade a whole image set once, seeded, so every method sees exactly the same input."""
     degradation = parse_degradation(degrade_spec)
+    given = images.meta.get("observed")
+    if isinstance(given, torch.Tensor):  # paired data (paired:LOWDIR:HIGHDIR): the inputs are given, not simulated
+        if given.shape[-1] * degradation.scale != images.images.shape[-1]:
+            raise GanreconError(f"The paired inputs are {given.shape[-2]}x{given.shape[-1]} for "
+                                f"{images.images.shape[-2]}x{images.images.shape[-1]} images, which does not match "
+                                f"{degrade_spec!r}; use down:{images.images.shape[-1] // given.shape[-1]}.")
+        given = given[: len(images.images)]  # `evaluate(limit=...)` keeps the first images
+        return degradation, given, torch.ones_like(given)
     observed, mask = degradation(images.images, value_range=images.value_range,
                                  generator=torch.Generator().manual_seed(seed))
     return degradation, observed, mask

@@ -89,8 +89,17 @@ def read_file(path: str | Path) -> FileData:
             import tifffile
 
             arr = tifffile.imread(path)
-        elif kind == "npy":
-            arr = np.load(path, allow_pickle=False)
+        elif kind == "npy":  # numpy's own errors for these suggest allow_pickle=True: never give that advice
+            with open(path, "rb") as fh:
+                if fh.read(6) != b"\x93NUMPY":
+                    raise GanreconError(f"{path.name} is not a NumPy .npy file.")
+            try:
+                arr = np.load(path, allow_pickle=False)
+            except ValueError as exc:
+                if "pickle" not in str(exc).lower():
+                    raise
+                raise GanreconError(f"{path.name} holds Python objects (pickled), which ganrecon never loads; "
+                                    "save a plain numeric array.") from None
         else:
             import segyio
 
@@ -103,6 +112,8 @@ def read_file(path: str | Path) -> FileData:
             from None
     if arr.size == 0:
         raise GanreconError(f"{path.name} holds no samples.")
+    if arr.dtype.kind not in "biuf":  # strings, complex, dates: no image to reconstruct (and no silent casting)
+        raise GanreconError(f"{path.name} holds {arr.dtype} values; expected integer or float samples.")
     dtype, shape = arr.dtype, arr.shape
     unit, signed = _to_unit(arr)
     if kind == "segy":
@@ -139,7 +150,9 @@ def write_like(data: FileData, images: np.ndarray, out: str | Path) -> Path:
         elif data.kind == "tiff":
             import tifffile
 
-            tifffile.imwrite(tmp, arr)
+            # explicit: tifffile would otherwise store a 3- or 4-slice grey stack as one planar RGB(A) page
+            colour = arr.ndim == 3 and arr.shape[-1] == 3 and images.shape[1] == 3
+            tifffile.imwrite(tmp, arr, photometric="rgb" if colour else "minisblack")
         elif data.kind == "npy":
             with open(tmp, "wb") as fh:
                 np.save(fh, arr)

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import torch
 
-from ganrecon.checkpoints import PICKLE_SUFFIXES, read_bundle
+from ganrecon.checkpoints import PICKLE_SUFFIXES, read_bundle, state_dict_problem
 from ganrecon.errors import GanreconError
 from ganrecon.models import build_generator
+from ganrecon.models.layers import normalise_by_observed
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 
@@ -51,7 +52,15 @@ class ReconstructionModel:
 
     @property
     def tile(self) -> tuple[int, int]:
-        return tuple(self.meta["image_size"])
+        """Input tile = the training input size: image_size is the clean (output) size, so a x4 super-resolution
+        model trained on 256 x 256 targets takes 64 x 64 input tiles (a 256 x 256 input tile would be 4096 x 4096
+        x width activations per tile). Super-resolution tiles are at least 128 input pixels, so the 32-pixel blended
+        overlap covers an SRResNet's receptive field: tiled = whole image to ~1e-4 of the range (64-pixel tiles:
+        ~4e-3 at the seams), for ~1.8x the compute of one piece."""
+        h, w = self.meta["image_size"]
+        if self.scale == 1:
+            return (h, w)
+        return (max(h // self.scale, 128), max(w // self.scale, 128))
 
     @property
     def scale(self) -> int:
@@ -61,7 +70,7 @@ class ReconstructionModel:
     def fixed_size(self) -> bool:
         return self.meta["generator"] == "linear"
 
-    def to(self, device) -> "ReconstructionModel":
+    def to(self, device) -> ReconstructionModel:
         self.generator.to(device)
         return self
 
@@ -79,6 +88,8 @@ class ReconstructionModel:
             mask = torch.ones_like(observed)
         device = next(self.generator.parameters()).device
         observed = torch.nan_to_num(observed.float()) * mask  # missing entries carry no value, even NaN
+        th, tw = self.tile  # bounded memory: at most ~16 x 256 x 256 output pixels of activations per batch
+        batch_tiles = max(1, min(batch_tiles, 16 * 256 * 256 // (th * tw * self.scale**2)))
         out = tiled_apply(self._apply_tiles, observed, mask.float(), self.tile, self.scale, overlap=overlap,
                           batch_tiles=batch_tiles, pad_to_tile=self.fixed_size, device=device)
         if self.meta.get("data_consistency") and out.shape == observed.shape:
@@ -86,10 +97,9 @@ class ReconstructionModel:
         return out
 
     def _apply_tiles(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        signed = self.value_range[0] < 0
-        if signed:  # per-tile amplitude normalisation, as the training patches were normalised
-            amp = obs.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
-            return self.generator(obs / amp, mask) * amp
+        if self.value_range[0] < 0:  # per-tile amplitude normalisation, exactly as in training
+            obs, amp = normalise_by_observed(obs)
+            return self.generator(obs, mask) * amp
         return self.generator(obs, mask)
 
 
@@ -97,6 +107,10 @@ def load_model(ref: str | Path, device: str | torch.device = "cpu") -> Reconstru
     """Load a model bundle; weights never go through pickle, and a mismatch with its description is one sentence."""
     weights = _bundle_path(ref)
     tensors, meta = read_bundle(weights)
+    if meta.get("kind") == "unconditional":  # a latent model: reconstruction by inversion (ganrecon.invert)
+        from ganrecon.invert import latent_model_from_bundle
+
+        return latent_model_from_bundle(tensors, meta, weights, device)
     try:
         generator = build_generator(meta["generator"], channels=int(meta["channels"]),
                                     image_size=tuple(meta["image_size"]), value_range=tuple(meta["value_range"]),
@@ -107,7 +121,7 @@ def load_model(ref: str | Path, device: str | torch.device = "cpu") -> Reconstru
         generator.load_state_dict(tensors)
     except RuntimeError as exc:
         raise GanreconError(f"The weights in {weights} do not match the architecture in its description "
-                            f"({str(exc).splitlines()[0]}).") from None
+                            f"({state_dict_problem(exc)}).") from None
     name = weights.parent.name if weights.name == "model.safetensors" else weights.stem
     return ReconstructionModel(generator.eval().to(device), meta, name)
 
@@ -119,16 +133,28 @@ def _positions(length: int, tile: int, step: int) -> list[int]:
     return sorted(set(pos))
 
 
-def _window(h: int, w: int, overlap_h: int, overlap_w: int) -> torch.Tensor:
-    """Blending weights: 1 in the middle, a raised-cosine ramp over the overlap, never exactly 0."""
-    def ramp(n: int, ov: int) -> torch.Tensor:
+def _window(h: int, w: int, overlap_h: int, overlap_w: int,
+            edges: tuple[bool, bool, bool, bool] = (False, False, False, False)) -> torch.Tensor:
+    """Blending weights: 1 in the middle; on each side shared with a neighbour tile, 0 over the outer quarter of
+    the overlap (the pixels a convolution's zero padding spoils most), then a raised-cosine ramp over its middle
+    half. Sides on the image border (`edges` = top, bottom, left, right) keep weight 1, so every pixel is covered.
+    Compared with a ramp over the whole overlap this cuts the tiled-vs-whole difference of a x4 SRResNet about
+    5-fold at 25% overlap."""
+    def ramp(n: int, ov: int, first_edge: bool, last_edge: bool) -> torch.Tensor:
         wgt = torch.ones(n)
         if ov > 0:
-            r = 0.5 - 0.5 * torch.cos(torch.linspace(0, torch.pi, ov + 2)[1:-1])
-            wgt[:ov] = r
-            wgt[-ov:] = torch.minimum(wgt[-ov:], r.flip(0))
+            skip = ov // 4
+            core = ov - 2 * skip
+            r = torch.ones(ov)
+            r[:skip] = 0.0
+            r[skip:skip + core] = 0.5 - 0.5 * torch.cos(torch.linspace(0, torch.pi, core + 2)[1:-1])
+            if not first_edge:
+                wgt[:ov] = r
+            if not last_edge:
+                wgt[-ov:] = torch.minimum(wgt[-ov:], r.flip(0))
         return wgt
-    return ramp(h, overlap_h)[:, None] * ramp(w, overlap_w)[None, :]
+    top, bottom, left, right = edges
+    return ramp(h, overlap_h, top, bottom)[:, None] * ramp(w, overlap_w, left, right)[None, :]
 
 
 def tiled_apply(fn, observed: torch.Tensor, mask: torch.Tensor, tile: tuple[int, int], scale: int = 1, *,
@@ -139,7 +165,8 @@ def tiled_apply(fn, observed: torch.Tensor, mask: torch.Tensor, tile: tuple[int,
     n, c, h, w = observed.shape
     th, tw = tile
     if h <= th and w <= tw and not pad_to_tile:
-        return fn(observed.to(device), mask.to(device)).float().cpu()
+        return torch.cat([fn(o.to(device), m.to(device)).float().cpu()  # a batch of tiles at a time, as below
+                          for o, m in zip(observed.split(batch_tiles), mask.split(batch_tiles))])
     if h < th or w < tw:  # fixed-size model and a smaller image: pad, run, crop
         ph, pw = max(th - h, 0), max(tw - w, 0)
         obs = torch.nn.functional.pad(observed, (0, pw, 0, ph))
@@ -148,7 +175,7 @@ def tiled_apply(fn, observed: torch.Tensor, mask: torch.Tensor, tile: tuple[int,
                            pad_to_tile=pad_to_tile, device=device)[..., :h * scale, :w * scale]
     ov_h, ov_w = int(th * overlap), int(tw * overlap)
     ys, xs = _positions(h, th, th - ov_h), _positions(w, tw, tw - ov_w)
-    window = _window(th * scale, tw * scale, ov_h * scale, ov_w * scale)
+    windows: dict[tuple, torch.Tensor] = {}  # at most 9 kinds: corner, edge and interior tiles
     out = torch.zeros(n, c, h * scale, w * scale)
     weight = torch.zeros(1, 1, h * scale, w * scale)
     boxes = [(y, x) for y in ys for x in xs]
@@ -160,7 +187,11 @@ def tiled_apply(fn, observed: torch.Tensor, mask: torch.Tensor, tile: tuple[int,
             res = fn(obs, msk).float().cpu()
             for (y, x), r in zip(chunk, res):
                 ys_, xs_ = slice(y * scale, (y + th) * scale), slice(x * scale, (x + tw) * scale)
+                edges = (y == 0, y + th == h, x == 0, x + tw == w)
+                if edges not in windows:
+                    windows[edges] = _window(th * scale, tw * scale, ov_h * scale, ov_w * scale, edges)
+                window = windows[edges]
                 out[i, :, ys_, xs_] += r * window
                 if i == 0:
                     weight[0, 0, ys_, xs_] += window
-    return out / weight
+    return out.div_(weight)  # in place: the output canvas is the largest array here

@@ -53,3 +53,61 @@ def content_loss(kind: str, estimate: torch.Tensor, clean: torch.Tensor, mask: t
         return err.mean()
     weight = 1.0 + (missing_weight - 1.0) * (1.0 - mask)
     return (err * weight).sum() / weight.sum()
+
+
+VGG19_FILE = "vgg19-dcbb9e9d.pth"  # torchvision's VGG19_Weights.IMAGENET1K_V1, as the torch hub cache names it
+
+
+def vgg19_weights_path():
+    """Where torchvision keeps the VGG19 ImageNet weights once downloaded (respects TORCH_HOME)."""
+    from pathlib import Path
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
+
+
+class PerceptualLoss(torch.nn.Module):
+    """SRGAN's VGG54 content loss: MSE between VGG19 relu5_4 features of estimate and ground truth.
+
+    The weights are only read from the torch hub cache, never downloaded here: training must not depend on the
+    network, and a perceptual loss with random VGG weights is not a perceptual loss, so a missing file is an
+    error, not a silent fallback. Grey images are repeated to RGB and ImageNet-normalised. (SRGAN rescales the
+    features by 1/12.75, which is perceptual_weight ~ 6e-3 here.)"""
+
+    MEAN = (0.485, 0.456, 0.406)
+    STD = (0.229, 0.224, 0.225)
+
+    def __init__(self, value_range=(0.0, 1.0), layers: int = 36):
+        super().__init__()
+        path = vgg19_weights_path()
+        if not path.is_file():
+            raise GanreconError(
+                f"perceptual_weight > 0 needs torchvision's VGG19 ImageNet weights, which are not in the torch hub "
+                f"cache ({path}); download them where there is network access (torchvision.models.vgg19(weights="
+                "'IMAGENET1K_V1')) and copy the file there, or set perceptual_weight=0.")
+        import pickle
+
+        from torchvision.models import vgg19
+
+        model = vgg19()
+        try:
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:  # truncated download, wrong file
+            raise GanreconError(f"The VGG19 weights in {path} could not be read ({type(exc).__name__}); delete the "
+                                "file and download it again.") from None
+        self.features = model.features[:layers].eval().requires_grad_(False)
+        self.lo, self.hi = float(value_range[0]), float(value_range[1])
+        self.register_buffer("mean", torch.tensor(self.MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(self.STD).view(1, 3, 1, 1))
+        self.eval()
+
+    def train(self, mode: bool = True):  # VGG stays in eval mode whatever the trainer does
+        return super().train(False)
+
+    def _prep(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.lo) / (self.hi - self.lo)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return (x[:, :3] - self.mean) / self.std
+
+    def forward(self, estimate: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(self.features(self._prep(estimate)), self.features(self._prep(clean)))

@@ -81,8 +81,10 @@ def _ssim(estimate: torch.Tensor, clean: torch.Tensor, width: float) -> torch.Te
         reduction="none")
 
 
-def image_metrics(estimate, clean, mask=None, value_range=(0.0, 1.0)) -> dict[str, torch.Tensor]:
-    """Per-image metrics of `estimate` against `clean` (both N x C x H x W); keys are METRIC_NAMES.
+def image_metrics(estimate, clean, mask=None, value_range=(0.0, 1.0), *, extra: tuple[str, ...] = ()
+                  ) -> dict[str, torch.Tensor]:
+    """Per-image metrics of `estimate` against `clean` (both N x C x H x W); keys are METRIC_NAMES, plus the
+    `extra` ones requested from EXTRA_METRICS (e.g. ("porosity_error", "hf_ratio") for super-resolution).
 
     `mask` (1 = observed, 0 = missing; N x C x H x W or N x 1 x H x W) defines the missing region.
     Returns float64 CPU tensors of shape [N].
@@ -124,7 +126,10 @@ def image_metrics(estimate, clean, mask=None, value_range=(0.0, 1.0)) -> dict[st
         out["psnr_missing"] = _db(width**2 / mse_missing)
         snr_missing = _snr((sig2 * miss).sum(1), err_miss)
         out["snr_missing"] = torch.where(count > 0, snr_missing, math.nan)
-    return {name: out[name] for name in METRIC_NAMES}
+    result = {name: out[name] for name in METRIC_NAMES}
+    if extra:
+        result.update(extra_metrics(estimate, clean, extra, value_range))
+    return result
 
 
 def _snr(signal_energy: torch.Tensor, error_energy: torch.Tensor) -> torch.Tensor:
@@ -141,3 +146,63 @@ def summarise(per_image: dict[str, torch.Tensor]) -> dict[str, float]:
         finite = values[~torch.isnan(values)]
         summary[name] = float(finite.mean()) if finite.numel() else math.nan
     return summary
+
+
+# ------------------------------------------------------------------------------------------ extra metrics
+# Computed only when asked for (Otsu and FFTs per image are cheap, but not free for every validation step).
+# GAN outputs trade PSNR for texture, so super-resolution is also judged by what PSNR does not see:
+
+EXTRA_METRICS = {
+    "porosity_error": "|porosity(estimate) - porosity(truth)|, each segmented by its own Otsu threshold (fraction)",
+    "hf_ratio": "power above half-Nyquist, estimate / truth (1 = as sharp as the truth, < 1 blurrier)",
+}
+
+
+def porosity(images) -> torch.Tensor:
+    """Pore fraction per image: pixels at or below the image's own Otsu threshold (pores are dark in micro-CT), as a
+    rock physicist would segment each scan. Colour images are averaged to grey first."""
+    from skimage.filters import threshold_otsu
+
+    x = _as_batch(images, "image batch").mean(dim=1).numpy()
+    out = []
+    for img in x:
+        out.append(math.nan if img.max() == img.min() else float((img <= threshold_otsu(img)).mean()))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def hf_power(images, cutoff: float = 0.5) -> torch.Tensor:
+    """Spectral power per image above `cutoff` x Nyquist (radial frequency > cutoff * 0.5 cycles/pixel), of the
+    mean-removed image under a 2-D Hann window (so the image border's discontinuity does not leak into the band)."""
+    x = _as_batch(images, "image batch")
+    x = x - x.mean(dim=(2, 3), keepdim=True)
+    h, w = x.shape[-2:]
+    window = torch.hann_window(h, periodic=False, dtype=torch.float64)[:, None] * \
+        torch.hann_window(w, periodic=False, dtype=torch.float64)[None, :]
+    power = torch.fft.rfft2(x * window).abs().pow(2)
+    fy, fx = torch.fft.fftfreq(h, dtype=torch.float64), torch.fft.rfftfreq(w, dtype=torch.float64)
+    band = (fy[:, None] ** 2 + fx[None, :] ** 2).sqrt() > cutoff * 0.5
+    weight = torch.ones_like(fx)
+    weight[1:] = 2.0  # rfft keeps half the spectrum: count the mirrored columns twice (not DC, not Nyquist)
+    if w % 2 == 0:
+        weight[-1] = 1.0
+    return (power * band * weight).sum(dim=(1, 2, 3))
+
+
+def extra_metrics(estimate, clean, names=("porosity_error", "hf_ratio"), value_range=(0.0, 1.0)
+                  ) -> dict[str, torch.Tensor]:
+    """Per-image EXTRA_METRICS (tensors of shape [N]); NaN where undefined (flat truth image)."""
+    unknown = [n for n in names if n not in EXTRA_METRICS]
+    if unknown:
+        raise GanreconError(f"Unknown metric {unknown[0]!r}; extra metrics: {', '.join(EXTRA_METRICS)}.")
+    estimate = _as_batch(estimate, "estimate")
+    clean = _as_batch(clean, "clean image batch")
+    if estimate.shape != clean.shape:
+        raise GanreconError(
+            f"The estimate has shape {tuple(estimate.shape)} but the clean images have {tuple(clean.shape)}.")
+    out = {}
+    if "porosity_error" in names:
+        out["porosity_error"] = (porosity(estimate) - porosity(clean)).abs()
+    if "hf_ratio" in names:
+        truth = hf_power(clean)
+        out["hf_ratio"] = torch.where(truth > 0, hf_power(estimate) / truth.clamp_min(1e-300), math.nan)
+    return {n: out[n] for n in names}

@@ -82,7 +82,7 @@ def comparison_figure(clean: torch.Tensor, observed: torch.Tensor, estimates: di
     _savefig(fig, out)
 
 
-def results_table(results: dict, title: str | None = None) -> "rich.table.Table":  # noqa: F821
+def results_table(results: dict, title: str | None = None) -> rich.table.Table:  # noqa: F821
     """The evaluation JSON's methods as a rich table, best value per column in bold."""
     from rich.table import Table
 

@@ -30,9 +30,11 @@ TASKS: dict[str, Task] = {
         Task(
             "superres",
             "blur + downsample x2/x4/x8 -> SRResNet, then SRGAN adversarial fine-tuning",
-            dict(data="porous", degrade="down:4", generator="srresnet", discriminator="conv",
-                 discriminator_options={"dropout": 0.0}, content="l1", content_weight=1.0,
-                 adversarial_weight=1e-3, data_consistency=False, warmup_steps=1000),
+            # warmup_steps = the content-only SRResNet phase (saved as model-content), then SRGAN fine-tuning;
+            # Adam beta1 0.9 as in SRGAN (0.5 is the pix2pix choice, tuned for a strong adversarial term)
+            dict(data="porous", degrade="down:4", generator="srresnet", discriminator="srgan",
+                 content="l1", content_weight=1.0, adversarial_weight=1e-3, perceptual_weight=0.0,
+                 data_consistency=False, warmup_steps=1000, beta1=0.9, lr=1e-4),
             ("bicubic",),
         ),
         Task(
@@ -53,7 +55,8 @@ TASKS: dict[str, Task] = {
         Task(
             "latent",
             "keep a subset of pixels + noise -> optimise z of a pretrained unconditional generator",
-            dict(data="mnist", degrade="keep-first:400+gauss:0.05", generator="mlp", discriminator="mlp"),
+            dict(data="mnist", degrade="keep-first:400+gauss:0.05", generator="mlp", discriminator="mlp",
+                 batch_size=64, val_images=64, data_consistency=False),
             ("zero-fill", "biharmonic"),
         ),
     ]

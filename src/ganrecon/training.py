@@ -30,8 +30,9 @@ from ganrecon.checkpoints import latest_checkpoint, load_checkpoint, save_bundle
 from ganrecon.config import TrainConfig, load_config, save_config
 from ganrecon.errors import GanreconError
 from ganrecon.io_utils import atomic_write_json
-from ganrecon.losses import content_loss, discriminator_loss, generator_adversarial_loss
+from ganrecon.losses import PerceptualLoss, content_loss, discriminator_loss, generator_adversarial_loss
 from ganrecon.models import build_discriminator, build_generator
+from ganrecon.models.layers import normalise_by_observed
 
 
 class TrainingDiverged(GanreconError):
@@ -116,14 +117,29 @@ class DegradationMix:
         return self.parts[i](clean, value_range=value_range, generator=generator)
 
 
+def paired_observed(images, scale: int) -> torch.Tensor | None:
+    """The given low-resolution inputs of a paired data set (`paired:LOWDIR:HIGHDIR`, meta["observed"]), checked
+    against the degradation's scale; None for ordinary data, which is degraded on the fly."""
+    observed = images.meta.get("observed")
+    if not isinstance(observed, torch.Tensor):
+        return None
+    found = images.images.shape[-1] // observed.shape[-1]
+    if found != scale:
+        raise GanreconError(f"The paired data are x{found} pairs but the degradation's scale is {scale}; "
+                            f"set degrade to down:{found}.")
+    return observed
+
+
 class RunLock:
     """An exclusive lock on a run directory, so two trainings cannot interleave their checkpoints."""
 
     def __init__(self, run_dir: Path):
         self.path = Path(run_dir) / ".lock"
         self.handle = None
+        self.created_dir = False
 
     def __enter__(self):
+        self.created_dir = not self.path.parent.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handle = open(self.path, "a+")
         try:
@@ -137,23 +153,37 @@ class RunLock:
     def __exit__(self, *exc):
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()
+        if self.created_dir and [p.name for p in self.path.parent.iterdir()] == [".lock"]:
+            # a run that failed before writing anything (bad data spec, ...) leaves no empty folder behind
+            self.path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                self.path.parent.rmdir()
 
 
 @contextlib.contextmanager
-def _signals_to_interrupt():
-    """Turn SIGTERM into KeyboardInterrupt so a killed-politely run saves a checkpoint like Ctrl-C does."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
+def _signals_to_interrupt(deferred: list | None = None):
+    """Turn SIGTERM into KeyboardInterrupt so a killed-politely run saves a checkpoint like Ctrl-C does.
 
+    With a `deferred` list, Ctrl-C and SIGTERM are only recorded in it and the loop stops at the next step
+    boundary: a KeyboardInterrupt raised mid-step would checkpoint BatchNorm statistics, EMA or Adam updates of
+    a half-done step, and the resumed run would differ from an uninterrupted one. A second signal stops at once.
+    """
+    def handler(signum, frame):
+        if deferred is None or deferred:
+            raise KeyboardInterrupt
+        deferred.append(signum)
+
+    signals = (signal.SIGTERM,) if deferred is None else (signal.SIGTERM, signal.SIGINT)
     try:
-        previous = signal.signal(signal.SIGTERM, handler)
+        previous = {s: signal.signal(s, handler) for s in signals}
     except ValueError:  # not in the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
 
 
 # --------------------------------------------------------------------------------------------------- setup
@@ -209,11 +239,36 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
 # --------------------------------------------------------------------------------------------------- training
 
 
+def check_config(config: TrainConfig) -> None:
+    """Refuse values that YAML or --set let through but that would crash mid-run (a zero checkpoint interval
+    divides by zero at the first step, a non-mapping option set breaks the model builder)."""
+    for key in ("generator_options", "discriminator_options"):
+        if not isinstance(getattr(config, key), dict):
+            raise GanreconError(f"Config key {key!r} must be a mapping such as {{width: 16}}, "
+                                f"got {getattr(config, key)!r}.")
+    for key, low in (("steps", 1), ("batch_size", 1), ("val_images", 1), ("eval_every", 1),
+                     ("checkpoint_every", 1), ("keep_checkpoints", 1), ("log_every", 1), ("warmup_steps", 0),
+                     ("seed", 0), ("threads", 1)):
+        value = getattr(config, key)
+        if value is None and key == "threads":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise GanreconError(f"Config key {key!r} must be a whole number of at least {low}, got {value!r}.")
+    degrade = config.degrade if isinstance(config.degrade, list) else [config.degrade]
+    if not all(isinstance(s, str) for s in degrade) or not isinstance(config.data, str):
+        raise GanreconError("Config keys 'data' and 'degrade' must be spec strings (degrade may be a list of them).")
+
+
 def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True,
           stop_after: int | None = None) -> TrainResult:
     """Train (or resume) one run into run_dir. `stop_after` ends the call after that many steps of this call,
     as if killed, which is how tests exercise resume."""
+    if config.task == "latent":  # unconditional GAN: its own loop on the same machinery
+        from ganrecon.unconditional import train_unconditional
+
+        return train_unconditional(config, run_dir, resume=resume, progress=progress, stop_after=stop_after)
     run_dir = Path(run_dir)
+    check_config(config)
     distributed = dist.is_available() and dist.is_initialized()
     rank = dist.get_rank() if distributed else 0
     world = dist.get_world_size() if distributed else 1
@@ -223,16 +278,21 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False, pro
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
+    # denormal floats (e.g. Adam moments of vanishing gradients) make CPU kernels orders of magnitude slower
+    torch.set_flush_denormal(True)
 
     lock = RunLock(run_dir) if rank == 0 else contextlib.nullcontext()
-    with lock:
-        checkpoint = latest_checkpoint(run_dir) if resume else None
-        if resume and checkpoint is None and rank == 0:
-            print(f"No checkpoint in {run_dir}; starting from step 0.")
-        if not resume and latest_checkpoint(run_dir) is not None:
-            raise GanreconError(f"{run_dir} already holds a training run; pass --resume to continue it or "
-                                "choose another --out.")
-        return _train(config, run_dir, checkpoint, device, rank, world, distributed, progress, stop_after)
+    try:
+        with lock:
+            checkpoint = latest_checkpoint(run_dir) if resume else None
+            if resume and checkpoint is None and rank == 0:
+                print(f"No checkpoint in {run_dir}; starting from step 0.")
+            if not resume and latest_checkpoint(run_dir) is not None:
+                raise GanreconError(f"{run_dir} already holds a training run; pass --resume to continue it or "
+                                    "choose another --out.")
+            return _train(config, run_dir, checkpoint, device, rank, world, distributed, progress, stop_after)
+    finally:  # flush-to-zero is process-wide (numpy too): give the caller back IEEE floats
+        torch.set_flush_denormal(False)
 
 
 def _train(config, run_dir, checkpoint, device, rank, world, distributed, progress, stop_after) -> TrainResult:
@@ -243,6 +303,8 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
     degradation = DegradationMix(config.degrade_list())
     scale = degradation.scale
     value_range = train_set.value_range
+    train_paired = paired_observed(train_set, scale)
+    perceptual = PerceptualLoss(value_range).to(device) if config.perceptual_weight > 0 else None
     channels, image_size = train_set.images.shape[1], tuple(train_set.images.shape[-2:])
 
     generator, discriminator = build_models(config, channels, image_size, value_range, scale)
@@ -259,10 +321,12 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=(config.beta1, config.beta2))
 
     start_step, elapsed_before = 0, 0.0
+    best = {"psnr": float("-inf"), "step": None}
     if checkpoint is not None:
         meta = load_checkpoint(checkpoint, generator=generator, discriminator=discriminator, ema=ema,
                                opt_g=opt_g, opt_d=opt_d)
         start_step, elapsed_before = int(meta["step"]), float(meta.get("seconds", 0.0))
+        best.update(meta.get("best", {}))
 
     g_model, d_model = generator, discriminator
     if distributed:
@@ -284,13 +348,18 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
 
     # fixed validation batch and its baselines, computed once
     val_clean = val_set.images
-    val_obs, val_mask = degradation.parts[0](val_clean, value_range=value_range,
-                                             generator=torch.Generator().manual_seed(config.seed + 12345))
+    val_degradation = DegradationMix([config.val_degrade or config.degrade_list()[0]]).parts[0]
+    val_obs, val_mask = val_degradation(val_clean, value_range=value_range,
+                                        generator=torch.Generator().manual_seed(config.seed + 12345))
+    val_paired = paired_observed(val_set, scale)
+    if val_paired is not None:
+        val_obs, val_mask = val_paired, torch.ones_like(val_paired)
+    signed = value_range[0] < 0
     baseline_scores = {}
     if rank == 0:
         from ganrecon.baselines import run_baseline
 
-        for b in applicable_baselines(degradation.parts[0], value_range):
+        for b in applicable_baselines(val_degradation, value_range):
             if b.name == "fk" and len(val_clean) > 64:
                 continue  # FK inversion is slow; the benchmark scripts evaluate it on their own test sets
             est = run_baseline(b.name, val_obs, val_mask, value_range=value_range, scale=scale)
@@ -316,13 +385,20 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
     def validate(step: int) -> dict:
         model = ema if ema is not None else generator
         model.eval()
+        parts = []
         with torch.no_grad(), autocast():
-            est = torch.cat([model(prepare(o), prepare(m)).float().cpu()
-                             for o, m in zip(val_obs.split(64), val_mask.split(64))])
+            for o, m in zip(val_obs.split(64), val_mask.split(64)):
+                o, amp = normalise_by_observed(o) if signed else (o, 1.0)
+                parts.append(model(prepare(o), prepare(m)).float().cpu() * amp)
+        est = torch.cat(parts)
         generator.train()  # the EMA copy stays in eval mode
         if config.data_consistency:
             est = apply_consistency(est, val_obs, val_mask)
         scores = {"model": summarise(image_metrics(est, val_clean, val_mask, value_range)), **baseline_scores}
+        if scores["model"]["psnr"] > best["psnr"]:  # the best-PSNR generator, kept apart from the final one
+            best.update(psnr=scores["model"]["psnr"], step=step)
+            save_bundle(run_dir / "model-best", model, {**model_meta(config, train_set, scale, step, 0.0),
+                                                        "selected": f"best validation PSNR {best['psnr']:.2f} dB"})
         with open(val_path, "a", newline="") as fh:
             writer = csv.writer(fh)
             for method, s in scores.items():
@@ -333,7 +409,8 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
         if rank != 0:
             return
         save_checkpoint(run_dir, step, generator=generator, discriminator=discriminator, ema=ema, opt_g=opt_g,
-                        opt_d=opt_d, extra={"seconds": seconds, "world_size": world}, keep=config.keep_checkpoints)
+                        opt_d=opt_d, extra={"seconds": seconds, "world_size": world, "best": best},
+                        keep=config.keep_checkpoints)
         save_bundle(run_dir / "model", ema if ema is not None else generator,
                     model_meta(config, train_set, scale, step, seconds))
 
@@ -347,23 +424,35 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
     order, order_epoch = [], -1
     finished_early = False
     bar = _Progress(config.steps, start_step, enabled=progress and rank == 0)
+    stop_requested: list[int] = []  # Ctrl-C / SIGTERM, acted on between steps
+    mid_step = False
     try:
-        with _signals_to_interrupt(), bar:
+        with _signals_to_interrupt(stop_requested), bar:
             while step < config.steps:
                 if stop_after is not None and step - start_step >= stop_after:
                     break
+                if _out_of_time(float(bool(stop_requested)), 0.5, distributed):  # any rank signalled: all stop
+                    raise KeyboardInterrupt
                 if config.max_seconds and _out_of_time(elapsed_before + time.perf_counter() - t0,
                                                        config.max_seconds, distributed):
                     finished_early = True
                     break
+                mid_step = True
                 epoch, b = divmod(step, batches_per_epoch)
                 if epoch != order_epoch:
                     sampler.set_epoch(epoch)
                     order, order_epoch = list(iter(sampler)), epoch
                 idx = order[b * local_batch:(b + 1) * local_batch]
                 clean = train_set.images[idx]
-                observed, mask = degradation(clean, value_range=value_range,
-                                             generator=step_generator(config.seed, step, rank))
+                if train_paired is not None:
+                    observed = train_paired[idx]
+                    mask = torch.ones_like(observed)
+                else:
+                    observed, mask = degradation(clean, value_range=value_range,
+                                                 generator=step_generator(config.seed, step, rank))
+                if signed:  # the model sees amplitudes scaled by the observed traces, as in use
+                    observed, amp = normalise_by_observed(observed)
+                    clean = clean / amp
                 clean, observed, mask = prepare(clean), prepare(observed), prepare(mask)
 
                 for group in opt_g.param_groups:
@@ -390,6 +479,8 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
 
                 opt_g.zero_grad(set_to_none=True)
                 g_content = content_loss(config.content, fake, clean, mask, config.missing_weight)
+                if perceptual is not None:
+                    g_content = g_content + config.perceptual_weight * perceptual(fake, clean)
                 g_adv = torch.zeros(())
                 if adversarial_on:
                     discriminator.requires_grad_(False)
@@ -406,11 +497,15 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
                 scaler.scale(g_loss).backward()
                 scaler.step(opt_g)
                 scaler.update()
-                if ema is not None:
-                    update_ema(ema, generator, config.ema)
+                if ema is not None:  # warm-up: early on the average must not be dominated by the random init
+                    update_ema(ema, generator, min(config.ema, (1 + step) / (10 + step)))
 
                 step += 1
                 window_images += config.batch_size
+                if rank == 0 and step == config.warmup_steps and config.adversarial_weight > 0:
+                    # the content-only generator (e.g. SRResNet before SRGAN fine-tuning), kept as its own model
+                    save_bundle(run_dir / "model-content", ema if ema is not None else generator,
+                                {**model_meta(config, train_set, scale, step, 0.0), "selected": "content-only phase"})
                 if rank == 0 and (step % config.log_every == 0 or step == config.steps):
                     now = time.perf_counter()
                     ips = window_images / max(now - window_t, 1e-9)
@@ -426,7 +521,11 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
                 if step % config.checkpoint_every == 0 or step == config.steps:
                     checkpoint_now(step, elapsed_before + time.perf_counter() - t0)
                     last_good = step
+                mid_step = False
     except KeyboardInterrupt:
+        if mid_step:  # a second Ctrl-C inside a step: its state is half-updated, keep the last good checkpoint
+            raise TrainingInterrupted(f"Training stopped during step {step}; the checkpoint of step {last_good} in "
+                                      f"{run_dir} is kept, continue with --resume.") from None
         if step > last_good:
             checkpoint_now(step, elapsed_before + time.perf_counter() - t0)
         raise TrainingInterrupted(f"Training stopped at step {step}; a checkpoint was saved in {run_dir}, "
@@ -459,7 +558,24 @@ def train_from_files(config_path: str | None, overrides: list[str], run_dir: str
         config = load_config(saved, overrides)
     else:
         config = load_config(config_path, overrides)
-    return train(config, run_dir, resume=resume, progress=progress)
+    started = init_distributed_from_env()
+    try:
+        return train(config, run_dir, resume=resume, progress=progress)
+    finally:
+        if started:
+            dist.destroy_process_group()
+
+
+def init_distributed_from_env() -> bool:
+    """Under torchrun (WORLD_SIZE > 1) join the process group: NCCL with one GPU per process, else gloo."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or not dist.is_available() or dist.is_initialized():
+        return False
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        dist.init_process_group("nccl")
+    else:
+        dist.init_process_group("gloo")
+    return True
 
 
 # --------------------------------------------------------------------------------------------------- output

@@ -41,6 +41,9 @@ _REGISTRY: dict[str, tuple[str, str]] = {
                "folder:PATH[:rgb] PNG/JPEG/TIFF images (8/16-bit) sorted by name, grey unless :rgb"),
     "tiff": ("ganrecon.data.images:load_tiff_stack",
              "tiff:PATH multi-page TIFF stack (e.g. a micro-CT volume), one image per slice"),
+    "paired": ("ganrecon.data.paired:load_paired",
+               ("paired:LOWDIR:HIGHDIR low- and high-resolution image folders with matching file names "
+                "(super-resolution pairs, HR = 2/4/8 x LR); the LR images travel in meta['observed']")),
     "segy": ("ganrecon.data.segy:load_segy",
              "segy:PATH SEG-Y file or folder of them, one gather (time x traces) per file, normalised per gather"),
     "seismic": ("ganrecon.data.seismic:load_seismic",
@@ -83,6 +86,8 @@ class Context:
     download: bool
     seed: int
     wanted: int | None  # at most this many source images are needed (the limit, when not patching)
+    patch: tuple[int, int] | None = None   # for loaders that must cut aligned patches themselves (paired)
+    stride: tuple[int, int] | None = None
 
     def select(self, n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> np.ndarray:
         """Seeded split of range(n), cut to the number of images actually needed."""
@@ -139,7 +144,8 @@ def load_dataset(spec: str, *, split: str | None = None, root: str | None = None
             raise GanreconError(f"limit must be a whole number of at least 1, got {limit!r}.")
         limit = int(limit)
     ctx = Context(split=split, root=Path(root).expanduser() if root else default_root(), download=bool(download),
-                  seed=int(seed), wanted=limit if patch_hw is None else None)
+                  seed=int(seed), wanted=limit if patch_hw is None else None, patch=patch_hw,
+                  stride=stride_hw or patch_hw)
     raw = loader(rest, ctx)
     return _finish(raw, spec, split, patch_hw, stride_hw or patch_hw, limit)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from ganrecon.errors import GanreconError
 from ganrecon.models.layers import RangeActivation, condition, conv_block, pad_to_multiple
@@ -96,6 +96,51 @@ class UNetGenerator(nn.Module):
         return self.out(self.head(x))[..., :h, :w]
 
 
+class ShallowUNetGenerator(nn.Module):
+    """The reference denoising notebook's shallow U-Net (48x48 faces): two 3x3 conv + ReLU per level with 64
+    and 128 channels, a 256-channel bottleneck, transposed-convolution upsampling, skip connections, sigmoid
+    head. Kept apart from `unet` (BatchNorm, LeakyReLU, configurable depth) so the reproduction uses the
+    reference's architecture, not ours. Any H x W (padded to a multiple of 2**(len(widths)-1), cropped)."""
+
+    def __init__(self, channels: int, value_range=(0.0, 1.0), widths=(64, 128, 256), batchnorm: bool = False):
+        super().__init__()
+        widths = [int(w) for w in widths]
+        if len(widths) < 2 or min(widths) < 1:
+            raise GanreconError("The unet-shallow generator needs at least two positive widths, "
+                                "e.g. [64, 128, 256].")
+
+        def block(cin: int, cout: int) -> nn.Sequential:
+            layers: list[nn.Module] = []
+            for i in range(2):
+                layers.append(nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=not batchnorm))
+                if batchnorm:
+                    layers.append(nn.BatchNorm2d(cout))
+                layers.append(nn.ReLU(inplace=True))
+            return nn.Sequential(*layers)
+
+        self.levels = len(widths) - 1
+        self.encoders = nn.ModuleList(
+            block(channels + 1 if i == 0 else widths[i - 1], widths[i]) for i in range(self.levels))
+        self.bottleneck = block(widths[-2], widths[-1])
+        self.ups = nn.ModuleList(
+            nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(self.levels)))
+        self.decoders = nn.ModuleList(block(2 * widths[i], widths[i]) for i in reversed(range(self.levels)))
+        self.head = nn.Conv2d(widths[0], channels, 1)
+        self.out = RangeActivation(value_range)
+
+    def forward(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        x, (h, w) = pad_to_multiple(condition(observed, mask), 2 ** self.levels)
+        skips = []
+        for enc in self.encoders:
+            x = enc(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.bottleneck(x)
+        for up, dec in zip(self.ups, self.decoders):
+            x = dec(torch.cat([up(x), skips.pop()], dim=1))
+        return self.out(self.head(x))[..., :h, :w]
+
+
 class _ResidualBlock(nn.Module):
     def __init__(self, width: int):
         super().__init__()
@@ -136,6 +181,8 @@ GENERATORS = {
     "lenet": "LeNet-5-style 5x5 conv encoder 6-16-120 and mirrored decoder",
     "unet": "U-Net, options depth (3), width (32), dropout (0); any H x W",
     "srresnet": "SRResNet with PixelShuffle upsampling; options scale (4), blocks (8), width (64)",
+    "unet-shallow": "reference denoising U-Net: widths 64-128-256, ReLU, transposed convs; "
+                    "options widths, batchnorm (false)",
 }
 
 
@@ -146,6 +193,7 @@ def build_generator(name: str, *, channels: int, image_size: tuple[int, int], va
         "linear": lambda: LinearGenerator(channels, image_size, value_range, **options),
         "lenet": lambda: LeNetGenerator(channels, value_range, **options),
         "unet": lambda: UNetGenerator(channels, value_range, **options),
+        "unet-shallow": lambda: ShallowUNetGenerator(channels, value_range, **options),
         "srresnet": lambda: SRResNetGenerator(channels, value_range, **options),
     }
     if name not in builders:

@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class RangeActivation(nn.Module):
-    """Squash to the data's value range (sigmoid for [0, 1], tanh-shaped for [-1, 1]) so outputs are never out of range."""
+    """Output head that respects the data's value range: a sigmoid squashed to [lo, hi] for images, and the
+    identity for signed data (seismic amplitudes are normalised by the observed traces, so the missing ones can
+    exceed 1 and must not be clipped)."""
 
     def __init__(self, value_range: tuple[float, float]):
         super().__init__()
         self.lo, self.hi = float(value_range[0]), float(value_range[1])
+        self.signed = self.lo < 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.signed:
+            return x
         return self.lo + (self.hi - self.lo) * torch.sigmoid(x)
 
     def extra_repr(self) -> str:
-        return f"range=({self.lo}, {self.hi})"
+        return f"range=({self.lo}, {self.hi}), {'identity' if self.signed else 'sigmoid'}"
+
+
+def normalise_by_observed(observed: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image amplitude of the observed entries, so signed data of any scale reaches the model at max |x| = 1
+    (in training and in use alike); returns (observed / amp, amp)."""
+    amp = observed.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(eps)
+    return observed / amp, amp
 
 
 def conv_block(cin: int, cout: int, kernel: int = 3, norm: bool = True) -> nn.Sequential:

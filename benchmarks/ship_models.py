@@ -1,0 +1,62 @@
+"""Copy trained model bundles from runs/ into the package as shipped pretrained models (weights stored as
+float16 to keep the wheel small; they are cast back to float32 on load).
+
+    .venv/bin/python benchmarks/ship_models.py [--runs runs] [NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ganrecon.io_utils import atomic_path, atomic_write_json
+
+ROOT = Path(__file__).resolve().parent.parent
+PRETRAINED = ROOT / "src" / "ganrecon" / "pretrained"
+
+# shipped name -> (run directory, bundle stem inside it)
+SOURCES = {
+    "traces-mnist-unet": ("traces-mnist-unet", "model"),
+    "traces-seismic-unet": ("traces-seismic-unet", "model"),
+    "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
+    "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
+    "denoise-blind": ("denoise-blind", "model"),
+    "superres-porous-x4": ("superres-porous-x4-cpu", "model-content"),
+    "superres-porous-x4-gan": ("superres-porous-x4-cpu", "model"),
+}
+
+
+def ship(name: str, runs: Path) -> Path | None:
+    run, stem = SOURCES[name]
+    weights = runs / run / f"{stem}.safetensors"
+    if not weights.is_file():
+        print(f"{name}: no {weights}, skipped")
+        return None
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(weights)).items()}
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    meta.update(shipped_name=name, stored_dtype="float16", source_run=f"{run}/{stem}")
+    out = PRETRAINED / f"{name}.safetensors"
+    PRETRAINED.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        save_file(tensors, str(tmp))
+    atomic_write_json(out.with_suffix(".json"), meta)
+    print(f"{name}: {out.stat().st_size / 1e6:.1f} MB from {weights}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", default=list(SOURCES))
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    for name in args.names:
+        ship(name, args.runs)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Benchmark of the `traces` task -> docs/results/traces.{json,md} and docs/figures/traces-*.png.
+
+Every method sees the same degraded held-out images (test split, never used in training or validation):
+MNIST from ../shared/datasets (or --data-root) and synthetic seismic gathers; conventional baselines and the
+three GANs (linear, LeNet-5, U-Net generators). Models come from runs/<name> (benchmarks/train_traces.sh) or, if
+absent, from the shipped pretrained models. Also checks that the seismic U-Net, trained on 128 x 64 patches,
+reconstructs whole 1000 x 80 gathers at any amplitude scale.
+
+    .venv/bin/python benchmarks/traces.py [--runs runs] [--limit 1000] [--seismic-limit 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from ganrecon.data import ImageSet, load_dataset
+from ganrecon.evaluate import evaluate, save_outputs
+from ganrecon.inference import load_model, pretrained_names
+from ganrecon.io_utils import atomic_write_json, atomic_write_text
+from ganrecon.report import markdown_table
+
+ROOT = Path(__file__).resolve().parent.parent
+MNIST_MODELS = {"gan-linear": "traces-mnist-linear", "gan-lenet": "traces-mnist-lenet",
+                "gan-unet": "traces-mnist-unet"}
+SEISMIC_MODELS = {"gan-unet": "traces-seismic-unet"}
+MNIST_SETTINGS = ("columns:random:0.5", "columns:regular:2", "columns:gap:6")
+SEISMIC_SETTINGS = ("columns:random:0.5", "columns:regular:2")
+
+
+def find_models(names: dict[str, str], runs: Path) -> dict:
+    """Label -> loaded model, from a run directory when there is one, else the shipped model of that name."""
+    found = {}
+    for label, name in names.items():
+        if (runs / name / "model.safetensors").is_file():
+            model, source = load_model(runs / name), f"{runs / name}"
+        elif name in pretrained_names():
+            model, source = load_model(name), f"shipped {name}"
+        else:
+            print(f"  (no model {name}: train it with benchmarks/train_traces.sh)")
+            continue
+        model.name = label
+        model.meta["source"] = source
+        found[label] = model
+    return found
+
+
+def run_setting(data, degrade: str, models: dict, slug: str, limit: int, root: str | None) -> dict:
+    start = time.perf_counter()
+    evaluation = evaluate(data, degrade, models=list(models.values()), limit=limit, seed=0, split="test",
+                          root=root)
+    for label, model in models.items():
+        evaluation.results["methods"][label]["train_seconds"] = model.meta.get("train_seconds")
+        evaluation.results["methods"][label]["train_steps"] = model.meta.get("steps")
+    save_outputs(evaluation, None, ROOT / "docs" / "figures" / f"traces-{slug}.png", rows=3)
+    print(f"  {slug}: {time.perf_counter() - start:.0f} s")
+    return evaluation.results
+
+
+def large_gathers(model, n: int = 4) -> dict:
+    """1000 x 80 gathers (8x the training patch area) at amplitude scales 1 and 1e4, 50% random missing traces."""
+    base = load_dataset(f"seismic:n={n},size=1000x80", split="test", seed=0)
+    out = {}
+    for amp in (1.0, 1e4):
+        data = ImageSet(base.images * amp, base.value_range, base.name)
+        results = evaluate(data, "columns:random:0.5", models=[model], seed=0,
+                           baselines=["zero-fill", "linear", "cubic"]).results["methods"]
+        out[f"x{amp:g}"] = {k: {"snr": v["snr"], "snr_missing": v.get("snr_missing"),
+                                "ms_per_image": v["ms_per_image"]} for k, v in results.items()}
+    return out
+
+
+def fmt_table(results: dict) -> str:
+    table = markdown_table(results)
+    extra = [f"- {k}: trained {v['train_steps']} steps in {v['train_seconds'] / 60:.1f} min"
+             for k, v in results["methods"].items() if v.get("train_seconds")]
+    return table + ("\n\n" + "\n".join(extra) if extra else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs")
+    parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
+    parser.add_argument("--limit", type=int, default=1000, help="MNIST test images per setting")
+    parser.add_argument("--seismic-limit", type=int, default=100, help="seismic test gathers per setting")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+
+    mnist_models = find_models(MNIST_MODELS, args.runs)
+    seismic_models = find_models(SEISMIC_MODELS, args.runs)
+    results = {"hardware": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+               "mnist": {}, "seismic": {}}
+    print("MNIST")
+    for degrade in MNIST_SETTINGS:
+        results["mnist"][degrade] = run_setting("mnist", degrade, mnist_models, "mnist-" + degrade.split(":")[1],
+                                                args.limit, args.data_root)
+    print("seismic")
+    for degrade in SEISMIC_SETTINGS:
+        results["seismic"][degrade] = run_setting(f"seismic:n={args.seismic_limit}", degrade, seismic_models,
+                                                  "seismic-" + degrade.split(":")[1], args.seismic_limit, None)
+    if "gan-unet" in seismic_models:
+        print("large gathers")
+        results["large_gathers"] = large_gathers(seismic_models["gan-unet"])
+
+    out = ROOT / "docs" / "results"
+    atomic_write_json(out / "traces.json", results)
+    lines = ["## traces: missing columns and seismic traces", "",
+             f"Produced by `benchmarks/traces.py` on {results['hardware']}. Held-out test split; every method sees "
+             "the same degraded images (seed 0). ms_per_image is the whole batch's wall time divided by its size.",
+             "Models: one model per generator, trained on a mix of mask families (random 30/50/70%, every 2nd "
+             "column, gaps) with `configs/traces-*.yaml` via `benchmarks/train_traces.sh`.", ""]
+    for group, label in (("mnist", f"MNIST, {args.limit} test digits"),
+                         ("seismic", f"synthetic seismic gathers 128 x 64, {args.seismic_limit} test gathers")):
+        for degrade, res in results[group].items():
+            slug = f"{group}-{degrade.split(':')[1]}"
+            lines += [f"### {label}, `{degrade}`", "", fmt_table(res), "",
+                      f"![{slug}](../figures/traces-{slug}.png)", ""]
+    if "large_gathers" in results:
+        lines += ["### Whole 1000 x 80 gathers (model trained on 128 x 64 patches), `columns:random:0.5`", "",
+                  "SNR in dB over the whole gather; the same gathers at amplitude x1 and x10^4.", "",
+                  "| method | SNR x1 | SNR x1e4 | ms per gather |", "|---|---|---|---|"]
+        for method, v in results["large_gathers"]["x1"].items():
+            w = results["large_gathers"]["x10000"][method]
+            lines.append(f"| {method} | {v['snr']:.2f} | {w['snr']:.2f} | {v['ms_per_image']:.0f} |")
+        lines.append("")
+    atomic_write_text(out / "traces.md", "\n".join(lines))
+    print(f"wrote {out / 'traces.md'}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

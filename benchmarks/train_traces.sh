@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Train the traces models behind docs/RESULTS.md and the shipped pretrained models, one after another so each
+# gets the whole CPU. Each stops at its config's max_seconds. MNIST comes from ../shared/datasets (or
+# DATA_ROOT). Usage: bash benchmarks/train_traces.sh [RUNS_DIR]   (resumable: rerun to continue after a kill)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-runs}
+DATA_ROOT=${DATA_ROOT:-../shared/datasets}
+PY=${PY:-.venv/bin/python}
+# THREADS=1 when the machine is shared: two OpenMP threads on a busy 2-core machine spin and crawl
+EXTRA=${THREADS:+--set threads=$THREADS}
+for name in traces-mnist-unet traces-seismic-unet traces-mnist-lenet traces-mnist-linear; do
+  if [ -f "$RUNS/$name/summary.json" ]; then echo "$name: done already"; continue; fi
+  resume=""; [ -d "$RUNS/$name/checkpoints" ] && resume="--resume"
+  echo "== $name $(date -u +%H:%M:%S)"
+  "$PY" -m ganrecon train "configs/$name.yaml" --out "$RUNS/$name" --set data_root="$DATA_ROOT" --no-progress $resume $EXTRA
+done

@@ -1,0 +1,116 @@
+import json
+
+import numpy as np
+import pytest
+import segyio
+from conftest import smooth_images, tiny_overrides
+from PIL import Image
+
+from ganrecon.cli import main
+from ganrecon.config import load_config
+from ganrecon.training import train
+
+
+@pytest.fixture(scope="module")
+def image_model(tmp_path_factory, tiny_npz):
+    run = tmp_path_factory.mktemp("runs") / "img"
+    train(load_config(overrides=tiny_overrides(tiny_npz, steps=4)), run, progress=False)
+    return run
+
+
+@pytest.fixture(scope="module")
+def seismic_model(tmp_path_factory):
+    run = tmp_path_factory.mktemp("runs") / "seis"
+    train(load_config(overrides=tiny_overrides("seismic:n=24,size=32x16", steps=4)), run, progress=False)
+    return run
+
+
+def test_baseline_prints_table_and_writes_json_and_figure(tmp_path, capsys):
+    out, fig = tmp_path / "r.json", tmp_path / "r.png"
+    code = main(["baseline", "--data", "seismic:n=4,size=32x16", "--degrade", "columns:random:0.5", "--limit", "4",
+                 "--json", str(out), "--figure", str(fig)])
+    assert code == 0
+    results = json.loads(out.read_text())
+    assert results["n_images"] == 4
+    assert {"zero-fill", "linear", "cubic", "fk"} <= set(results["methods"])
+    for scores in results["methods"].values():
+        assert {"mse", "mse_missing", "psnr", "ssim", "snr", "ms_per_image"} <= set(scores)
+    assert fig.stat().st_size > 1000
+    assert "zero-fill" in capsys.readouterr().out
+
+
+def test_eval_puts_the_model_next_to_the_baselines(tmp_path, image_model, tiny_npz):
+    out = tmp_path / "e.json"
+    code = main(["eval", "--model", str(image_model), "--data", tiny_npz, "--degrade", "columns:regular:2",
+                 "--limit", "6", "--json", str(out)])
+    assert code == 0
+    methods = json.loads(out.read_text())["methods"]
+    assert "img" in methods and "linear" in methods
+    assert methods["img"]["mse"] >= 0
+
+
+def test_reconstruct_png_round_trip(tmp_path, image_model):
+    img = (smooth_images(1, 40, 24, seed=5)[0] * 255).astype(np.uint8)
+    img[:, ::3] = 0  # dead columns are taken as missing
+    Image.fromarray(img).save(tmp_path / "in.png")
+    assert main(["reconstruct", str(tmp_path / "in.png"), "--model", str(image_model),
+                 "-o", str(tmp_path / "out.png")]) == 0
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert out.shape == img.shape and out.dtype == np.uint8
+    keep = np.ones(img.shape[1], bool)
+    keep[::3] = False
+    assert np.array_equal(out[:, keep], img[:, keep])  # observed columns kept exactly
+    assert out[:, ~keep].any()  # missing columns filled
+
+
+def test_reconstruct_npy_with_explicit_mask_spec(tmp_path, seismic_model):
+    rng = np.random.default_rng(0)
+    gather = rng.standard_normal((100, 30)).astype(np.float32) * 50  # larger than the 32x16 tiles, any scale
+    np.save(tmp_path / "g.npy", gather)
+    assert main(["reconstruct", str(tmp_path / "g.npy"), "--model", str(seismic_model), "--mask",
+                 "columns:regular:2", "-o", str(tmp_path / "o.npy")]) == 0
+    out = np.load(tmp_path / "o.npy")
+    assert out.shape == gather.shape and out.dtype == np.float32 and np.isfinite(out).all()
+    assert np.allclose(out[:, ::2], gather[:, ::2], atol=1e-4)
+
+
+def test_reconstruct_segy_keeps_headers(tmp_path, seismic_model):
+    path = tmp_path / "shot.sgy"
+    traces = np.random.default_rng(1).standard_normal((20, 64)).astype(np.float32)
+    traces[5] = 0  # a dead trace
+    spec = segyio.spec()
+    spec.format, spec.samples, spec.tracecount = 5, list(range(64)), 20
+    with segyio.create(str(path), spec) as f:
+        for i in range(20):
+            f.header[i] = {segyio.TraceField.offset: 100 + 25 * i, segyio.TraceField.TRACE_SAMPLE_INTERVAL: 4000}
+            f.trace[i] = traces[i]
+    assert main(["reconstruct", str(path), "--model", str(seismic_model), "-o", str(tmp_path / "out.sgy")]) == 0
+    with segyio.open(str(tmp_path / "out.sgy"), ignore_geometry=True) as f:
+        assert [f.header[i][segyio.TraceField.offset] for i in range(20)] == [100 + 25 * i for i in range(20)]
+        out = segyio.tools.collect(f.trace[:])
+    assert np.allclose(np.delete(out, 5, 0), np.delete(traces, 5, 0), atol=1e-5)
+    assert np.abs(out[5]).sum() > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["baseline", "--data", "nosuchkind", "--degrade", "columns:random:0.5"], "dataset"),
+    (["baseline", "--data", "seismic:n=2,size=16x16", "--degrade", "columns:random:1.5"], "must be in"),
+    (["baseline", "--data", "seismic:n=2,size=16x16", "--degrade", "wobble:3"], "degradation"),
+    (["baseline", "--data", "npz:/no/such/file.npz", "--degrade", "columns:random:0.5"], "exist"),
+    (["eval", "--model", "no-such-model", "--data", "seismic:n=2", "--degrade", "columns:random:0.5"], "shipped"),
+    (["reconstruct", "missing.png", "--model", "no-such-model", "-o", "x.png"], ""),
+    (["train", "no-such-config.yaml"], "does not exist"),
+])
+def test_bad_input_is_one_sentence_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and message.lower() in err.lower()
+    assert "Traceback" not in err and len(err.splitlines()) <= 3
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_wrong_shape_array_is_one_sentence(tmp_path, capsys):
+    np.save(tmp_path / "bad.npy", np.zeros((2, 3, 4, 5, 6), np.float32))
+    assert main(["baseline", "--data", f"npy:{tmp_path / 'bad.npy'}", "--degrade", "columns:random:0.5"]) == 2
+    assert "shape" in capsys.readouterr().err.lower()

@@ -1,0 +1,128 @@
+"""The denoise task: the reference's shallow U-Net, the denoise configs, blind noise mixing, and one tiny run.
+
+Salt & pepper counts and ratio (test_degrade), the FER2013 CSV split (test_data) and the adaptive median on
+isolated impulses (test_baselines) are tested where those modules are.
+"""
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import tiny_overrides
+from torch import nn
+
+from ganrecon.baselines import applicable_baselines
+from ganrecon.config import load_config
+from ganrecon.errors import GanreconError
+from ganrecon.evaluate import evaluate
+from ganrecon.inference import load_model
+from ganrecon.models import build_generator
+from ganrecon.specs import parse_options, split_kind
+from ganrecon.training import DegradationMix, build_models, step_generator, train
+
+ROOT = Path(__file__).resolve().parent.parent
+DENOISE_BASELINES = {"noisy", "median3", "median5", "adaptive-median", "tv", "nlm"}
+
+
+def test_unet_shallow_is_the_reference_architecture_at_48x48():
+    gen = build_generator("unet-shallow", channels=1, image_size=(48, 48))
+    convs = [m for m in gen.modules() if type(m) is nn.Conv2d]
+    assert [c.out_channels for c in convs[:6]] == [64, 64, 128, 128, 256, 256]  # encoder + bottleneck
+    ups = [m for m in gen.modules() if isinstance(m, nn.ConvTranspose2d)]
+    assert [(u.in_channels, u.out_channels, u.stride) for u in ups] == [(256, 128, (2, 2)), (128, 64, (2, 2))]
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in gen.modules())
+    x = torch.rand(2, 1, 48, 48)
+    with torch.no_grad():
+        y = gen(x, torch.ones_like(x))
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1  # sigmoid head
+
+
+@pytest.mark.parametrize("size", [(37, 23), (28, 28), (5, 9)])
+def test_unet_shallow_any_size_and_gradients(size):
+    gen = build_generator("unet-shallow", channels=1, image_size=(48, 48), widths=[4, 8, 16], batchnorm=True)
+    x = torch.rand(2, 1, *size)
+    y = gen(x, None)
+    assert y.shape == x.shape
+    y.mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in gen.parameters())
+
+
+def test_unet_shallow_bad_options_are_one_sentence():
+    with pytest.raises(GanreconError, match="two positive widths"):
+        build_generator("unet-shallow", channels=1, image_size=(48, 48), widths=[64])
+    with pytest.raises(GanreconError, match="Bad option"):
+        build_generator("unet-shallow", channels=1, image_size=(48, 48), depth=3)
+
+
+def test_degradation_mix_draws_every_noise_level():
+    """Blind training: each batch draws one spec, so over a few steps every level is seen."""
+    mix = DegradationMix(["sp:0.05", "sp:0.5", "gauss:0.1"])
+    clean = torch.full((2, 1, 20, 20), 0.5)
+    seen = set()
+    for step in range(30):
+        observed, mask = mix(clean, value_range=(0.0, 1.0), generator=step_generator(0, step))
+        assert torch.all(mask == 1)
+        changed = float((observed != clean).float().mean())
+        impulses = bool(torch.all((observed == clean) | (observed == 0) | (observed == 1)))
+        seen.add("gauss" if not impulses else f"sp{changed:.2f}")
+    assert seen == {"sp0.05", "sp0.50", "gauss"}
+
+
+def _config(name: str):
+    return load_config(ROOT / "configs" / f"{name}.yaml")
+
+
+@pytest.mark.parametrize("name,size,generator", [("denoise-fer2013-reference", (48, 48), "unet-shallow"),
+                                                 ("denoise-mnist-sp015", (28, 28), "unet"),
+                                                 ("denoise-blind", (48, 48), "unet")])
+def test_denoise_configs_build_and_get_the_denoising_baselines(name, size, generator):
+    config = _config(name)
+    assert config.task == "denoise" and config.content == "mse" and config.content_weight == 100.0
+    assert not config.data_consistency  # every pixel may be noisy: nothing to keep
+    g, d = build_models(config, 1, size, (0.0, 1.0))
+    assert config.generator == generator and config.discriminator == "conv"
+    with torch.no_grad():
+        x = torch.rand(2, 1, *size)
+        assert g(x, torch.ones_like(x)).shape == x.shape and d(x, x).shape == (2, 1)
+    for spec in config.degrade_list():
+        assert {b.name for b in applicable_baselines(spec, (0.0, 1.0))} == DENOISE_BASELINES
+
+
+def test_reference_config_matches_the_reference_recipe():
+    c = _config("denoise-fer2013-reference")
+    recipe = (c.data, c.degrade, c.batch_size, c.lr, c.beta1, c.beta2, c.adversarial, c.ema)
+    assert recipe == ("fer2013", "sp:0.15", 64, 2e-4, 0.5, 0.999, "vanilla", 0.0)
+    assert c.generator_options == {"widths": [64, 128, 256]} and c.discriminator_options["dropout"] > 0
+    assert c.steps == 10 * (28709 // 64)  # ten epochs of the official Training set
+
+
+def test_blind_model_never_sees_the_benchmark_photographs():
+    spec = importlib.util.spec_from_file_location("denoise_benchmark", ROOT / "benchmarks" / "denoise.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    config = _config("denoise-blind")
+    kind, rest = split_kind(config.data, "dataset")
+    trained = set(parse_options(rest, "natural")["images"].split("+"))
+    assert kind == "natural" and trained == set(bench.TRAIN_PHOTOS)
+    assert not trained & set(bench.UNSEEN_PHOTOS)
+    assert set(config.degrade_list()) == set(bench.LEVELS)
+
+
+def test_tiny_denoise_run_lowers_the_loss_and_is_evaluated_next_to_median3(tmp_path, tiny_npz):
+    overrides = tiny_overrides(tiny_npz, task="denoise", degrade="sp:0.15", generator="unet-shallow",
+                               generator_options={"widths": [8, 16, 32]}, steps=40, eval_every=20,
+                               checkpoint_every=20, lr=1e-3, ema=0.0)  # 40 steps: no weight averaging
+    config = load_config(overrides=overrides)
+    assert (config.discriminator, config.content, config.data_consistency) == ("conv", "mse", False)
+    result = train(config, tmp_path / "run", progress=False)
+    with open(tmp_path / "run" / "log.csv") as fh:
+        content = [float(r["g_content"]) for r in csv.DictReader(fh)]
+    assert sum(content[-5:]) / 5 < 0.5 * sum(content[:5]) / 5
+    assert {"model", "median3", "adaptive-median"} <= set(result.last_validation)
+
+    model = load_model(tmp_path / "run")
+    methods = evaluate(tiny_npz, "sp:0.15", models=[model], split="test", seed=1).results["methods"]
+    assert {"run", "noisy", "median3", "adaptive-median"} <= set(methods)
+    assert methods["run"]["psnr"] > methods["noisy"]["psnr"] + 1.0  # it learned to remove impulses at all

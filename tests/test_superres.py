@@ -1,0 +1,213 @@
+"""The superres task: SRResNet/SRGAN shapes, tiled inference, 16-bit TIFF stacks, paired folders, the extra
+metrics, the missing-VGG message and one tiny two-phase (content, then adversarial) run."""
+
+import csv
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from safetensors.torch import load_file
+
+from ganrecon.checkpoints import save_bundle
+from ganrecon.cli import main
+from ganrecon.config import load_config
+from ganrecon.data import load_dataset
+from ganrecon.errors import GanreconError
+from ganrecon.evaluate import evaluate
+from ganrecon.inference import load_model, tiled_apply
+from ganrecon.losses import PerceptualLoss
+from ganrecon.metrics import extra_metrics, image_metrics, porosity
+from ganrecon.models import build_discriminator, build_generator
+from ganrecon.reconstruct import reconstruct_array
+from ganrecon.training import train
+
+
+def _bundle(tmp_path, scale: int, name: str = "sr", image_size=(64, 64), seed: int = 0):
+    """A small random-weight SRResNet saved as a model bundle (eval mode: BatchNorm uses running stats)."""
+    torch.manual_seed(seed)
+    g = build_generator("srresnet", channels=1, image_size=image_size, scale=scale, blocks=2, width=8)
+    meta = {"task": "superres", "generator": "srresnet", "generator_options": {"scale": scale, "blocks": 2,
+            "width": 8}, "channels": 1, "image_size": list(image_size), "value_range": [0.0, 1.0], "scale": scale,
+            "data_consistency": False}
+    save_bundle(tmp_path / name, g, meta)
+    return tmp_path / f"{name}.safetensors"
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_srresnet_upsamples_any_size_by_its_scale(scale, channels):
+    g = build_generator("srresnet", channels=channels, image_size=(64, 64), scale=scale, blocks=1, width=8).eval()
+    x = torch.rand(2, channels, 11, 7)
+    with torch.no_grad():
+        y = g(x)
+    assert y.shape == (2, channels, 11 * scale, 7 * scale)
+    assert 0.0 <= float(y.min()) and float(y.max()) <= 1.0
+
+
+def test_srgan_discriminator_scores_pairs_with_a_size_independent_head():
+    sizes = {}
+    for hw in ((32, 32), (256, 256)):
+        d = build_discriminator("srgan", channels=1, image_size=hw, width=16, stages=3, hidden=32)
+        logits = d(torch.rand(3, 1, hw[0] // 4, hw[1] // 4), torch.rand(3, 1, *hw))
+        assert logits.shape == (3, 1)
+        sizes[hw] = sum(p.numel() for p in d.parameters())
+    assert sizes[(32, 32)] == sizes[(256, 256)]  # no dense layer over the flattened image (SRGAN's 134 M params)
+    with pytest.raises(GanreconError, match="srgan"):
+        build_discriminator("srgan", channels=1, image_size=(32, 32), depth=3)
+
+
+def test_tiled_reconstruction_equals_untiled(tmp_path):
+    model = load_model(_bundle(tmp_path, 4, image_size=(32, 32)))  # x4; input tiles of max(32 / 4, 128) = 128
+    assert model.tile == (128, 128)
+    x = torch.rand(1, 1, 200, 150)
+    with torch.no_grad():
+        whole = model.generator(x)
+        tiled = model(x)  # 200 x 150 > 128 x 128: overlapping tiles, blended
+        small_tiles = tiled_apply(lambda o, m: model.generator(o), x, torch.ones_like(x), (40, 40), 4, overlap=0.5)
+    assert tiled.shape == whole.shape == (1, 1, 800, 600)
+    assert float((tiled - whole).abs().max()) < 2e-3
+    assert float((small_tiles - whole).abs().max()) < 2e-3
+    assert float((tiled - whole).abs().mean()) < 1e-4
+
+
+def test_16bit_tiff_stack_round_trip_through_reconstruct(tmp_path):
+    weights = _bundle(tmp_path, 2)
+    rng = np.random.default_rng(0)
+    stack = rng.integers(1000, 64000, size=(3, 20, 18), dtype=np.uint16)  # 3 slices: must not become RGB
+    tifffile.imwrite(tmp_path / "in.tif", stack, photometric="minisblack")
+    assert main(["reconstruct", str(tmp_path / "in.tif"), "--model", str(weights), "-o",
+                 str(tmp_path / "out.tif")]) == 0
+    with tifffile.TiffFile(tmp_path / "out.tif") as tif:
+        assert len(tif.pages) == 3
+        out = tif.asarray()
+    assert out.dtype == np.uint16 and out.shape == (3, 40, 36)
+    # full 16-bit precision in (float32 / 65535) and out (rounded to the nearest of 65536 levels)
+    expected = reconstruct_array(stack[:, None].astype(np.float32) / 65535, load_model(weights))[:, 0]
+    assert np.abs(out.astype(np.float64) - np.rint(expected * 65535)).max() <= 1
+    assert len(np.unique(out)) > 256
+
+    single = stack[0]  # a single 16-bit slice takes the in-memory path; same dtype out
+    tifffile.imwrite(tmp_path / "one.tif", single)
+    assert main(["reconstruct", str(tmp_path / "one.tif"), "--model", str(weights), "-o",
+                 str(tmp_path / "one-out.tif")]) == 0
+    one = tifffile.imread(tmp_path / "one-out.tif")
+    assert one.dtype == np.uint16 and one.shape == (40, 36)
+    assert np.abs(one.astype(np.int64) - out[0].astype(np.int64)).max() <= 1
+
+
+def test_tiff_stack_loads_at_16_bit_precision(tmp_path):
+    stack = np.arange(4 * 8 * 8, dtype=np.uint16).reshape(4, 8, 8) * 97
+    tifffile.imwrite(tmp_path / "s.tif", stack, photometric="minisblack")
+    images = load_dataset(f"tiff:{tmp_path / 's.tif'}").images
+    assert images.dtype == torch.float32
+    assert np.array_equal(np.rint(images[:, 0].numpy().astype(np.float64) * 65535).astype(np.uint16), stack)
+
+
+def test_missing_vgg_weights_is_one_sentence(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))  # an empty hub cache; nothing is downloaded
+    with pytest.raises(GanreconError) as info:
+        PerceptualLoss()
+    message = str(info.value)
+    assert "VGG19" in message and "perceptual_weight=0" in message and str(tmp_path / "torch-home") in message
+    assert "\n" not in message and message.count(". ") == 0 and message.endswith(".")
+    config = load_config(overrides={"task": "superres", "data": "porous:n=8,size=32x32,grain=4",
+                                    "perceptual_weight": 0.01, "batch_size": 4, "val_images": 4, "steps": 2})
+    with pytest.raises(GanreconError, match="VGG19"):
+        train(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def _two_phase_overrides(data: str, **extra) -> dict:
+    base = {"task": "superres", "data": data, "degrade": "down:4",
+            "generator_options": {"blocks": 1, "width": 8},
+            "discriminator_options": {"width": 8, "stages": 2, "hidden": 16},
+            "steps": 6, "warmup_steps": 3, "batch_size": 4, "val_images": 4, "eval_every": 3,
+            "checkpoint_every": 3, "log_every": 1, "ema": 0.5, "lr": 1e-3, "threads": 1, "seed": 1}
+    base.update(extra)
+    return base
+
+
+def test_two_phase_run_keeps_the_content_model_and_the_gan_model(tmp_path):
+    config = load_config(overrides=_two_phase_overrides("porous:n=8,size=32x32,grain=4"))
+    assert config.discriminator == "srgan" and config.adversarial_weight == pytest.approx(1e-3)
+    run = tmp_path / "run"
+    train(config, run, progress=False)
+    for stem in ("model", "model-content", "model-best"):
+        assert (run / f"{stem}.safetensors").is_file() and (run / f"{stem}.json").is_file(), stem
+    with open(run / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [float(r["d_loss"]) for r in rows[:3]] == [0.0, 0.0, 0.0]  # content-only warmup
+    assert all(float(r["d_loss"]) > 0 and float(r["g_adv"]) > 0 for r in rows[3:])  # then the adversarial game
+    content, final = load_file(str(run / "model-content.safetensors")), load_file(str(run / "model.safetensors"))
+    assert any(not torch.equal(content[k], final[k]) for k in content)
+    srresnet = load_model(run / "model-content.safetensors")
+    assert srresnet.meta["selected"] == "content-only phase" and srresnet.scale == 4
+    assert srresnet(torch.rand(1, 1, 8, 8)).shape == (1, 1, 32, 32)
+
+
+def _write_pairs(root, names, scale=2, hr=(16, 16), seed=0):
+    rng = np.random.default_rng(seed)
+    (root / "low").mkdir()
+    (root / "high").mkdir()
+    pairs = {}
+    for name in names:
+        high = rng.integers(0, 65535, size=hr, dtype=np.uint16)
+        low = high[::scale, ::scale].copy()  # any LR is fine: the loader must keep it exactly, aligned
+        tifffile.imwrite(root / "high" / f"{name}.tif", high)
+        tifffile.imwrite(root / "low" / f"{name}.tif", low)
+        pairs[name] = (high, low)
+    return pairs
+
+
+def test_paired_folders_give_aligned_patches_and_train(tmp_path):
+    pairs = _write_pairs(tmp_path, [f"s{i:02d}" for i in range(10)])
+    spec = f"paired:{tmp_path / 'low'}:{tmp_path / 'high'}"
+    data = load_dataset(spec, patch=(8, 8))
+    observed = data.meta["observed"]
+    assert data.images.shape == (40, 1, 8, 8) and observed.shape == (40, 1, 4, 4)
+    for k in (0, 7, 39):
+        name, (_, top, left) = data.meta["files"][k], data.meta["pair_origin"][k].tolist()
+        high, low = pairs[name]
+        assert np.array_equal(np.rint(data.images[k, 0].numpy().astype(np.float64) * 65535), high[top:top + 8,
+                                                                                                  left:left + 8])
+        assert np.array_equal(np.rint(observed[k, 0].numpy().astype(np.float64) * 65535),
+                              low[top // 2:top // 2 + 4, left // 2:left // 2 + 4])
+    config = load_config(overrides=_two_phase_overrides(spec, degrade="down:2", patch="8x8", steps=2,
+                                                        warmup_steps=1, val_images=2, batch_size=2))
+    assert train(config, tmp_path / "run", progress=False).step == 2
+    with pytest.raises(GanreconError, match="down:2"):
+        train(load_config(overrides=_two_phase_overrides(spec, patch="8x8", steps=1, batch_size=2)),
+              tmp_path / "run4", progress=False)
+    evaluation = evaluate(spec, "down:2", split=None, limit=3)  # `ganrecon eval` uses the given LR images
+    assert torch.equal(evaluation.observed, load_dataset(spec, limit=3).meta["observed"])
+    assert evaluation.results["methods"]["bicubic"]["psnr"] > 0
+    with pytest.raises(GanreconError, match="down:2"):
+        evaluate(spec, "down:4", split=None, limit=3)
+    (tmp_path / "high" / "extra.tif").write_bytes((tmp_path / "high" / "s00.tif").read_bytes())
+    with pytest.raises(GanreconError, match="no partner"):
+        load_dataset(spec)
+
+
+def test_porosity_and_high_frequency_metrics():
+    rng = np.random.default_rng(0)
+    truth = np.full((1, 1, 64, 64), 0.7, np.float32)
+    truth[0, 0, :16] = 0.1  # exactly 25% dark "pore" pixels
+    assert float(porosity(torch.from_numpy(truth))[0]) == 0.25  # a two-level (segmented) image too
+    truth = truth + 0.02 * rng.standard_normal(truth.shape).astype(np.float32)
+    truth_t = torch.from_numpy(truth)
+    assert float(porosity(truth_t)[0]) == pytest.approx(0.25, abs=1e-3)  # Otsu's 256 bins: a pixel or so
+    blurred = torch.nn.functional.avg_pool2d(truth_t, 3, stride=1, padding=1, count_include_pad=False)
+    noisy = truth_t + 0.05 * torch.from_numpy(rng.standard_normal(truth.shape).astype(np.float32))
+    same = extra_metrics(truth_t, truth_t)
+    assert float(same["porosity_error"][0]) == 0.0 and float(same["hf_ratio"][0]) == pytest.approx(1.0)
+    assert float(extra_metrics(blurred, truth_t)["hf_ratio"][0]) < 0.5
+    assert float(extra_metrics(noisy, truth_t)["hf_ratio"][0]) > 2.0
+    widened = truth_t.clone()
+    widened[0, 0, 16:24] = 0.1  # 37.5% pores
+    assert float(extra_metrics(widened, truth_t)["porosity_error"][0]) == pytest.approx(0.125, abs=1e-3)
+    default = image_metrics(truth_t, truth_t)
+    assert "hf_ratio" not in default  # extra metrics only when asked for
+    assert set(image_metrics(truth_t, truth_t, extra=("hf_ratio",))) == set(default) | {"hf_ratio"}
+    with pytest.raises(GanreconError, match="Unknown metric"):
+        extra_metrics(truth_t, truth_t, ("sharpness",))
