@@ -73,3 +73,15 @@ def test_two_process_ddp_ends_with_identical_weights(tmp_path, tiny_npz):
     r0, r1 = load_file(str(tmp_path / "rank0.safetensors")), load_file(str(tmp_path / "rank1.safetensors"))
     assert all(torch.equal(r0[k], r1[k]) for k in r0)
     assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_tensorboard_option_writes_events_or_says_what_is_missing(tmp_path, tiny_npz):
+    import importlib.util
+
+    config = load_config(overrides=tiny_overrides(tiny_npz, steps=2, eval_every=2, tensorboard=True))
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(GanreconError, match="pip install"):
+            train(config, tmp_path / "run", progress=False)
+    else:
+        train(config, tmp_path / "run", progress=False)
+        assert any((tmp_path / "run" / "tensorboard").iterdir())

@@ -63,6 +63,7 @@ def baseline(
     seed: int = typer.Option(0, help="seed of the degradation and of synthetic data"),
     split: str = typer.Option("test", help="train, val, test or all"),
     data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
+    download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
     figure: Path | None = typer.Option(None, help="write ground truth | observed | each method"),
 ) -> None:
@@ -70,7 +71,7 @@ def baseline(
     from ganrecon.evaluate import evaluate
 
     evaluation = evaluate(data, degrade, limit=limit, seed=seed, split=None if split == "all" else split,
-                          root=data_root, progress=lambda name: err_console.print(f"running {name}...",
+                          root=data_root, download=download, progress=lambda name: err_console.print(f"running {name}...",
                                                                                  style="dim"))
     _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images")
 
@@ -100,6 +101,7 @@ def eval_(
     seed: int = typer.Option(0),
     split: str = typer.Option("test", help="train, val, test or all"),
     data_root: str | None = typer.Option(None),
+    download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json"),
     figure: Path | None = typer.Option(None),
 ) -> None:
@@ -109,7 +111,7 @@ def eval_(
 
     models = [load_model(m) for m in model]
     evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed,
-                          split=None if split == "all" else split, root=data_root)
+                          split=None if split == "all" else split, root=data_root, download=download)
     _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images")
 
 

@@ -22,6 +22,7 @@ class TrainConfig:
     # data
     data: str = "mnist"
     data_root: str | None = None
+    download: bool = False               # let torchvision fetch mnist / fashion-mnist into data_root
     val_data: str | None = None          # default: the `val` split of `data`
     degrade: str | list[str] = "columns:random:0.5"   # a list: one spec drawn per batch (e.g. blind denoising)
     val_degrade: str | None = None       # default: the first of `degrade`
@@ -62,6 +63,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     log_every: int = 10
+    tensorboard: bool = False            # also write TensorBoard events to RUN_DIR/tensorboard (extra: tensorboard)
 
     def degrade_list(self) -> list[str]:
         return [self.degrade] if isinstance(self.degrade, str) else list(self.degrade)

@@ -50,10 +50,10 @@ def degrade_set(images: ImageSet, degrade_spec: str, seed: int = 0):
 
 def evaluate(data: str | ImageSet, degrade_spec: str, *, models=(), limit: int | None = None, seed: int = 0,
              split: str | None = "test", root: str | None = None, baselines: list[str] | None = None,
-             include_baselines: bool = True, progress=None) -> Evaluation:
+             include_baselines: bool = True, progress=None, download: bool = False) -> Evaluation:
     """Run every applicable baseline (or the named ones) and every model on the same degraded images."""
     images = data if isinstance(data, ImageSet) else load_dataset(data, split=split, root=root, limit=limit,
-                                                                   seed=seed)
+                                                                   seed=seed, download=download)
     if limit is not None:
         images = ImageSet(images.images[:limit], images.value_range, images.name, images.scale, images.meta)
     degradation, observed, mask = degrade_set(images, degrade_spec, seed)

@@ -117,13 +117,23 @@ def load_model(ref: str | Path, device: str | torch.device = "cpu") -> Reconstru
                                     **meta.get("generator_options", {}))
     except KeyError as exc:
         raise GanreconError(f"The model description of {weights} lacks the field {exc}.") from None
+    load_weights_into(generator, tensors, weights)
+    return ReconstructionModel(generator.eval().to(device), meta, bundle_name(weights))
+
+
+def load_weights_into(generator: torch.nn.Module, tensors: dict, weights: Path) -> None:
+    """Weights into a freshly built generator (float16 shipped weights are cast back); a mismatch is one sentence."""
     try:
         generator.load_state_dict(tensors)
     except RuntimeError as exc:
         raise GanreconError(f"The weights in {weights} do not match the architecture in its description "
                             f"({state_dict_problem(exc)}).") from None
-    name = weights.parent.name if weights.name == "model.safetensors" else weights.stem
-    return ReconstructionModel(generator.eval().to(device), meta, name)
+
+
+def bundle_name(weights: Path) -> str:
+    """A model's display name: its run directory for run_dir/model.safetensors, else the file's stem."""
+    weights = Path(weights)
+    return weights.parent.name if weights.name == "model.safetensors" else weights.stem
 
 
 def _positions(length: int, tile: int, step: int) -> list[int]:

@@ -344,14 +344,10 @@ def latent_model_from_bundle(tensors: dict, meta: dict, weights: Path, device="c
                                            value_range=tuple(meta["value_range"]), **options)
     except KeyError as exc:
         raise GanreconError(f"The model description of {weights} lacks the field {exc}.") from None
-    try:
-        generator.load_state_dict(tensors)
-    except RuntimeError as exc:
-        raise GanreconError(f"The weights in {weights} do not match the architecture in its description "
-                            f"({str(exc).splitlines()[0]}).") from None
-    weights = Path(weights)
-    name = weights.parent.name if weights.name == "model.safetensors" else weights.stem
-    return LatentModel(generator.eval().to(device), meta, name)
+    from ganrecon.inference import bundle_name, load_weights_into
+
+    load_weights_into(generator, tensors, weights)
+    return LatentModel(generator.eval().to(device), meta, bundle_name(weights))
 
 
 def load_latent_model(ref: str | Path, device="cpu", **settings) -> LatentModel:

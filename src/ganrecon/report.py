@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import matplotlib
@@ -42,6 +43,41 @@ def plot_losses(log_csv: Path, out: Path) -> None:
     _savefig(fig, out)
 
 
+def sample_grid(samples: torch.Tensor, out: Path, value_range=(0.0, 1.0), title: str | None = None) -> None:
+    """Samples as a square grid image (torchvision's make_grid), written atomically."""
+    from torchvision.utils import make_grid
+
+    lo, hi = (float(v) for v in value_range)
+    nrow = max(1, int(math.sqrt(len(samples))))
+    grid = make_grid(((samples - lo) / (hi - lo)).clamp(0, 1), nrow=nrow, padding=1, pad_value=0.5)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(grid.permute(1, 2, 0).numpy() if grid.shape[0] == 3 else grid[0].numpy(), cmap="gray", vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    _savefig(fig, out)
+
+
+def plot_latent_losses(log_csv: Path, out: Path) -> None:
+    """G and D losses, and D's mean verdict on real and generated images (0.5 each = D cannot tell)."""
+    with open(log_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return
+    steps = [int(r["step"]) for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    for ax, keys, title in zip(axes, (("g_loss",), ("d_loss",), ("d_real", "d_fake")),
+                               ("generator loss", "discriminator loss", "D(real), D(G(z))")):
+        for key in keys:
+            ax.plot(steps, [float(r[key]) for r in rows], lw=1, label=key)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[2].legend(fontsize=8)
+    _savefig(fig, out)
+
+
 def _display(img: torch.Tensor, signed: bool) -> tuple[np.ndarray, dict]:
     """One image as a 2-D (or RGB) array with imshow arguments: seismic in grey with symmetric clipping at the
     98th percentile of |amplitude| (time downwards), ordinary images in [0, 1]."""
@@ -63,7 +99,9 @@ def comparison_figure(clean: torch.Tensor, observed: torch.Tensor, estimates: di
     fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.9 * rows * (1.6 if signed else 1.0)),
                              squeeze=False)
     for r in range(rows):
-        clip = float(torch.quantile(clean[r].abs().flatten().float(), 0.98)) or 1.0 if signed else None
+        clip = None
+        if signed:  # symmetric grey scale clipped at the 98th percentile of |amplitude|, as seismic displays do
+            clip = float(torch.quantile(clean[r].abs().flatten().float(), 0.98)) or 1.0
         panels = [("ground truth", clean[r]), ("observed", observed[r])] + [(k, v[r]) for k, v in estimates.items()]
         for c, (name, img) in enumerate(panels):
             arr, kw = _display(img, signed)

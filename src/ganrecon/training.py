@@ -207,10 +207,10 @@ def load_training_data(config: TrainConfig):
 
     patch = parse_size(config.patch, "patch") if config.patch else None
     train = load_dataset(config.data, split="train", root=config.data_root, limit=config.limit,
-                         seed=config.seed, patch=patch)
+                         seed=config.seed, patch=patch, download=config.download)
     val_spec = config.val_data or config.data
     val = load_dataset(val_spec, split="val", root=config.data_root, limit=config.val_images,
-                       seed=config.seed, patch=patch)
+                       seed=config.seed, patch=patch, download=config.download)
     if len(train.images) < config.batch_size:
         raise GanreconError(
             f"The training set has {len(train.images)} images, fewer than the batch size {config.batch_size}.")
@@ -403,6 +403,9 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
             writer = csv.writer(fh)
             for method, s in scores.items():
                 writer.writerow([step, method] + [_fmt(s.get(k)) for k in val_fields[2:]])
+        if board is not None:
+            for key in ("psnr", "ssim", "snr"):
+                board.add_scalars(f"val/{key}", {m: s[key] for m, s in scores.items() if key in s}, step)
         return scores
 
     def checkpoint_now(step: int, seconds: float) -> None:
@@ -425,16 +428,17 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
     finished_early = False
     bar = _Progress(config.steps, start_step, enabled=progress and rank == 0)
     stop_requested: list[int] = []  # Ctrl-C / SIGTERM, acted on between steps
+    board = open_tensorboard(run_dir) if config.tensorboard and rank == 0 else None
     mid_step = False
     try:
         with _signals_to_interrupt(stop_requested), bar:
             while step < config.steps:
                 if stop_after is not None and step - start_step >= stop_after:
                     break
-                if _out_of_time(float(bool(stop_requested)), 0.5, distributed):  # any rank signalled: all stop
+                if _any_rank(bool(stop_requested), distributed):  # any rank signalled: all stop
                     raise KeyboardInterrupt
-                if config.max_seconds and _out_of_time(elapsed_before + time.perf_counter() - t0,
-                                                       config.max_seconds, distributed):
+                if config.max_seconds and _any_rank(elapsed_before + time.perf_counter() - t0 > config.max_seconds,
+                                                    distributed):
                     finished_early = True
                     break
                 mid_step = True
@@ -514,6 +518,9 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
                            opt_g.param_groups[0]["lr"], ips, elapsed_before + now - t0]
                     with open(log_path, "a", newline="") as fh:
                         csv.writer(fh).writerow([_fmt(v) for v in row])
+                    if board is not None:
+                        for name, value in zip(log_fields[2:], row[2:]):
+                            board.add_scalar(f"train/{name}", float(value), step)
                     bar.update(step, g=g_loss.item(), d=float(d_loss.detach()), ips=ips)
                 if rank == 0 and (step % config.eval_every == 0 or step == config.steps):
                     last_scores = validate(step)
@@ -531,6 +538,8 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
         raise TrainingInterrupted(f"Training stopped at step {step}; a checkpoint was saved in {run_dir}, "
                                   "continue with --resume.") from None
     seconds = elapsed_before + time.perf_counter() - t0
+    if board is not None:
+        board.close()
     if distributed:  # BatchNorm statistics are per rank; DDP syncs them at the next forward, so do it now
         for module in (generator, discriminator, ema):
             for buffer in (module.buffers() if module is not None else []):
@@ -581,12 +590,22 @@ def init_distributed_from_env() -> bool:
 # --------------------------------------------------------------------------------------------------- output
 
 
-def _out_of_time(elapsed: float, budget: float, distributed: bool) -> bool:
-    """Whether the time budget is spent; under DDP every rank agrees (rank clocks differ slightly)."""
-    flag = torch.tensor([1.0 if elapsed > budget else 0.0])
+def open_tensorboard(run_dir: Path):
+    """A TensorBoard writer beside the CSV logs, for users who installed the `tensorboard` extra."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise GanreconError("tensorboard: true needs the tensorboard package: pip install 'ganrecon[tensorboard]'.") \
+            from None
+    return SummaryWriter(log_dir=str(Path(run_dir) / "tensorboard"))
+
+
+def _any_rank(flag: bool, distributed: bool) -> bool:
+    """True if `flag` holds on any rank, so that every rank takes the same branch (stop, finish early)."""
+    value = torch.tensor([1.0 if flag else 0.0])
     if distributed:
-        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return bool(flag.item())
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def _fmt(value) -> str:

@@ -25,16 +25,16 @@ import torch.distributed as dist
 from ganrecon.checkpoints import latest_checkpoint, load_checkpoint, save_bundle, save_checkpoint
 from ganrecon.config import TrainConfig, save_config
 from ganrecon.errors import GanreconError
-from ganrecon.io_utils import atomic_path, atomic_write_json
+from ganrecon.io_utils import atomic_write_json
 from ganrecon.losses import discriminator_loss, generator_adversarial_loss
 from ganrecon.models.latent import build_latent_discriminator, build_latent_generator
+from ganrecon.report import plot_latent_losses, sample_grid
 from ganrecon.training import (
     RunLock,
     TrainingDiverged,
     TrainingInterrupted,
     TrainResult,
     _fmt,
-    _out_of_time,
     _Progress,
     _signals_to_interrupt,
     _truncate_csv,
@@ -189,13 +189,15 @@ def _train(config, run_dir, checkpoint, device, progress, stop_after) -> TrainRe
     order, order_epoch = None, -1
     finished_early = False
     bar = _Progress(config.steps, start_step, enabled=progress)
+    stop_requested: list[int] = []  # Ctrl-C / SIGTERM, acted on between steps so no half-done step is saved
     try:
-        with _signals_to_interrupt(), bar:
+        with _signals_to_interrupt(stop_requested), bar:
             while step < config.steps:
+                if stop_requested:
+                    raise KeyboardInterrupt
                 if stop_after is not None and step - start_step >= stop_after:
                     break
-                if config.max_seconds and _out_of_time(elapsed_before + time.perf_counter() - t0,
-                                                       config.max_seconds, False):
+                if config.max_seconds and elapsed_before + time.perf_counter() - t0 > config.max_seconds:
                     finished_early = True
                     break
                 epoch, b = divmod(step, batches_per_epoch)
@@ -277,52 +279,3 @@ def _validation_line(step: int, scores: dict) -> str:
 
 
 # --------------------------------------------------------------------------------------------------- figures
-
-
-def sample_grid(samples: torch.Tensor, out: Path, value_range=(0.0, 1.0), title: str | None = None) -> None:
-    """Samples as a square grid image (torchvision's make_grid), written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from torchvision.utils import make_grid
-
-    lo, hi = (float(v) for v in value_range)
-    nrow = max(1, int(math.sqrt(len(samples))))
-    grid = make_grid(((samples - lo) / (hi - lo)).clamp(0, 1), nrow=nrow, padding=1, pad_value=0.5)
-    fig, ax = plt.subplots(figsize=(4, 4))
-    ax.imshow(grid.permute(1, 2, 0).numpy() if grid.shape[0] == 3 else grid[0].numpy(), cmap="gray", vmin=0, vmax=1,
-              interpolation="nearest")
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title, fontsize=9)
-    out = Path(out)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
-
-
-def plot_latent_losses(log_csv: Path, out: Path) -> None:
-    """G and D losses, and D's mean verdict on real and generated images (0.5 each = D cannot tell)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(log_csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        return
-    steps = [int(r["step"]) for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-    for ax, keys, title in zip(axes, (("g_loss",), ("d_loss",), ("d_real", "d_fake")),
-                               ("generator loss", "discriminator loss", "D(real), D(G(z))")):
-        for key in keys:
-            ax.plot(steps, [float(r[key]) for r in rows], lw=1, label=key)
-        ax.set_title(title)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    axes[2].legend(fontsize=8)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
-    plt.close(fig)
