@@ -60,8 +60,8 @@ def _torchvision(kind: str, ctx: Context, train: bool):
             raise GanreconError(f"Downloading {cls_name} into {ctx.root} failed ({exc}).") from None
         raise GanreconError(
             f"{cls_name} was not found under {ctx.root}: put torchvision's files in {ctx.root / cls_name / 'raw'} "
-            f"(or a train.npz with an 'images' array in {ctx.root / kind}), choose another --data-root, "
-            f"or pass --download (ganrecon baseline/eval), or set download: true in a training config.") from None
+            f"(or a train.npz with an 'images' array in {ctx.root / kind}), point --data-root elsewhere, "
+            f"or pass --download (download: true in a training config).") from None
     except (OSError, ValueError) as exc:  # network errors (URLError is an OSError) while downloading
         raise GanreconError(f"Downloading {cls_name} into {ctx.root} failed ({type(exc).__name__}: {exc}).") from None
     return ds.data.numpy(), ds.targets.numpy()
