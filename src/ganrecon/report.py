@@ -25,21 +25,30 @@ def _savefig(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_losses(log_csv: Path, out: Path) -> None:
-    """Generator and discriminator losses in separate panels (they live on different scales)."""
+CONDITIONAL_PANELS = ((("g_content",), "generator content loss"), (("g_adv",), "generator adversarial loss"),
+                      (("d_loss",), "discriminator loss"))
+LATENT_PANELS = ((("g_loss",), "generator loss"), (("d_loss",), "discriminator loss"),
+                 (("d_real", "d_fake"), "D(real), D(G(z))"))  # 0.5 each = D cannot tell
+
+
+def plot_losses(log_csv: Path, out: Path, panels=CONDITIONAL_PANELS, log_first: bool = True) -> None:
+    """Losses from a run's log.csv in separate panels (generator and discriminator live on different scales)."""
     with open(log_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
     if not rows:
         return
     steps = [int(r["step"]) for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-    for ax, key, title in zip(axes, ("g_content", "g_adv", "d_loss"),
-                              ("generator content loss", "generator adversarial loss", "discriminator loss")):
-        ax.plot(steps, [float(r[key]) for r in rows], lw=1)
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.4))
+    for ax, (keys, title) in zip(axes, panels):
+        for key in keys:
+            ax.plot(steps, [float(r[key]) for r in rows], lw=1, label=key)
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-    axes[0].set_yscale("log")
+        if len(keys) > 1:
+            ax.legend(fontsize=8)
+    if log_first:
+        axes[0].set_yscale("log")
     _savefig(fig, out)
 
 
@@ -60,22 +69,8 @@ def sample_grid(samples: torch.Tensor, out: Path, value_range=(0.0, 1.0), title:
 
 
 def plot_latent_losses(log_csv: Path, out: Path) -> None:
-    """G and D losses, and D's mean verdict on real and generated images (0.5 each = D cannot tell)."""
-    with open(log_csv, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        return
-    steps = [int(r["step"]) for r in rows]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
-    for ax, keys, title in zip(axes, (("g_loss",), ("d_loss",), ("d_real", "d_fake")),
-                               ("generator loss", "discriminator loss", "D(real), D(G(z))")):
-        for key in keys:
-            ax.plot(steps, [float(r[key]) for r in rows], lw=1, label=key)
-        ax.set_title(title)
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    axes[2].legend(fontsize=8)
-    _savefig(fig, out)
+    """The unconditional trainer's losses and D's mean verdicts on real and generated images."""
+    plot_losses(log_csv, out, LATENT_PANELS, log_first=False)
 
 
 def _display(img: torch.Tensor, signed: bool) -> tuple[np.ndarray, dict]:
