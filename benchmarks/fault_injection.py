@@ -16,7 +16,6 @@ docs/results/fault_injection.json (read by benchmarks/reliability_table.py).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import random
@@ -35,8 +34,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import smooth_images  # noqa: E402  (tests/ is put on the path above)
+from test_reliability import logged_steps, loss_rows  # noqa: E402  (the same helpers the CI test uses)
 
-LOSS_COLUMNS = ["step", "epoch", "g_loss", "g_content", "g_adv", "d_loss", "lr"]
 STEPS = 40
 
 # Run inside the child: SIGKILL itself at one precise point of a checkpoint write (argv[1] says where).
@@ -105,19 +104,6 @@ def _popen(args: list[str], prefix: list[str] | None = None) -> subprocess.Popen
     return subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _rows(run: Path) -> int:
-    try:
-        with open(run / "log.csv") as fh:
-            return max(sum(1 for _ in fh) - 1, 0)
-    except OSError:
-        return 0
-
-
-def _loss_rows(run: Path) -> list[list[str]]:
-    with open(run / "log.csv", newline="") as fh:
-        return [[row[c] for c in LOSS_COLUMNS] for row in csv.DictReader(fh)]
-
-
 def _tensors(path: Path) -> dict:
     from safetensors.torch import load_file
 
@@ -148,7 +134,7 @@ def _leftovers(run: Path) -> list[str]:
 def compare(reference: Path, run: Path) -> dict:
     model = _differences(_tensors(reference / "model.safetensors"), _tensors(run / "model.safetensors"))
     state = _differences(_tensors(_latest(reference) / "state.safetensors"), _tensors(_latest(run) / "state.safetensors"))
-    log_equal = _loss_rows(reference) == _loss_rows(run)
+    log_equal = loss_rows(reference) == loss_rows(run)
     return {"model_mismatches": len(model), "checkpoint_mismatches": len(state), "log_identical": log_equal,
             "mismatch": bool(model or state or not log_equal), "differing": (model + state)[:5]}
 
@@ -168,7 +154,7 @@ def kill_at_step(run: Path, data_spec: str, at: int, sig: int = signal.SIGKILL, 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             break
-        current = _rows(run)
+        current = logged_steps(run)
         if current >= at:
             proc.send_signal(sig)
             rows = current
@@ -221,7 +207,7 @@ def run_fault_injection(kills: int = 10, seed: int | None = None, workdir: Path 
                 run = tmp / f"mid-{where}"
                 proc = _popen([where, str(nth), *train_args(data, run)], prefix=["-c", MID_WRITE])
                 _, err = proc.communicate(timeout=900)
-                info = {"kill_at": f"{where} #{nth}", "rows_at_signal": _rows(run), "returncode": proc.returncode,
+                info = {"kill_at": f"{where} #{nth}", "rows_at_signal": logged_steps(run), "returncode": proc.returncode,
                         "resumed_from": _step_of(_latest(run))}
                 if proc.returncode != -signal.SIGKILL:
                     info["note"] = f"the injected kill did not happen ({err.strip().splitlines()[-1:]})"
@@ -235,8 +221,8 @@ def run_fault_injection(kills: int = 10, seed: int | None = None, workdir: Path 
                 info = kill_at_step(run, data, at, sig=sig)
                 saved = _step_of(_latest(run))
                 info.update(signal=signal.Signals(sig).name, kill_at=at, checkpoint_step=saved,
-                            logged_steps=_rows(run),
-                            checkpoint_at_interrupt=info["rows_at_signal"] is not None and saved == _rows(run)
+                            logged_steps=logged_steps(run),
+                            checkpoint_at_interrupt=info["rows_at_signal"] is not None and saved == logged_steps(run)
                             and saved >= info["rows_at_signal"])
                 interrupted.append(info)
                 log(f"{info['signal']:<14} rows at signal {info['rows_at_signal']}, checkpoint step {saved}, "
