@@ -551,14 +551,14 @@ def test_tiled_reconstruction_holds_at_most_batch_tiles_tiles(tmp_path):
 
     model = load_model(write_bundle(tmp_path / "model", size=(32, 32)))
     seen = []
-    apply = model._apply_tiles
+    apply = model.apply_tiles
 
     def counting(obs, mask):
         seen.append(obs.shape[0])
         assert obs.shape[-2:] == (32, 32)
         return apply(obs, mask)
 
-    model._apply_tiles = counting
+    model.apply_tiles = counting
     image = torch.rand(1, 1, 300, 260)
     out = model(image, torch.ones_like(image), batch_tiles=5)
     assert out.shape == image.shape and torch.isfinite(out).all()

@@ -104,15 +104,54 @@ def eval_(
     download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json"),
     figure: Path | None = typer.Option(None),
+    adapt: bool = typer.Option(False, help="also each model adapted to each image (self-supervised, seismic)"),
+    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds"),
+    gather_only: bool = typer.Option(False, help="also each model's architecture trained on each image alone"),
+    gain: str | None = typer.Option(None, help="gain applied before the models and removed after: agc:W, tpow:P"),
+    dt_ms: float | None = typer.Option(None, help="time sampling of the data, ms: resample to the model's"),
 ) -> None:
     """A model (or several) and every applicable baseline on the same degraded images."""
+    from ganrecon.adapt import AdaptOptions
     from ganrecon.evaluate import evaluate
     from ganrecon.inference import load_model
+    from ganrecon.reconstruct import with_preprocessing
 
-    models = [load_model(m) for m in model]
-    evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed,
-                          split=None if split == "all" else split, root=data_root, download=download)
+    loaded = [load_model(m) for m in model]
+    with _AdaptProgress(adapt or gather_only) as progress:
+        variants = [None]
+        if adapt:
+            variants.append(AdaptOptions(seconds=adapt_seconds))
+        if gather_only:
+            variants.append(AdaptOptions(seconds=adapt_seconds, from_scratch=True))
+        models = [with_preprocessing(m, gain=gain, dt_ms=dt_ms, adapt=v, progress=progress)
+                  for m in loaded for v in variants]
+        evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed,
+                              split=None if split == "all" else split, root=data_root, download=download)
     _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images")
+
+
+class _AdaptProgress:
+    """A progress bar for per-image adaptation (a callable taking (fraction, message)); silent when unused."""
+
+    def __init__(self, enabled: bool):
+        self.enabled, self.bar, self.task = enabled, None, None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("adapting"), BarColumn(), TimeElapsedColumn(),
+                                TextColumn("{task.description}"), console=err_console, transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("", total=1.0)
+        return self if self.enabled else None
+
+    def __call__(self, fraction: float, message: str) -> None:
+        self.bar.update(self.task, completed=fraction, description=message)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 @app.command()
@@ -123,11 +162,22 @@ def reconstruct(
     mask: str | None = typer.Option(None, help="mask file (.npy/.png, nonzero = known) or degradation spec; "
                                                   "default: all-zero traces are missing"),
     seed: int = typer.Option(0, help="seed when --mask is a random degradation spec"),
+    adapt: bool = typer.Option(False, help="fine-tune the model on the input itself first (self-supervised)"),
+    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds"),
+    gather_only: bool = typer.Option(False, help="train the model's architecture on the input alone instead"),
+    gain: str | None = typer.Option(None, help="gain applied before the model and removed after: agc:W, tpow:P"),
+    dt_ms: float | None = typer.Option(None, help="time sampling of the input, ms (SEG-Y: read from the header)"),
 ) -> None:
     """Reconstruct one file with a trained model; the output keeps the input's format, shape and dtype."""
+    from ganrecon.adapt import AdaptOptions
     from ganrecon.reconstruct import reconstruct_file
 
-    path = reconstruct_file(input, model, output, mask=mask, seed=seed)
+    if adapt and gather_only:
+        raise GanreconError("Choose --adapt or --gather-only, not both.")
+    options = AdaptOptions(seconds=adapt_seconds, from_scratch=gather_only) if adapt or gather_only else None
+    with _AdaptProgress(options is not None) as progress:
+        path = reconstruct_file(input, model, output, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
+                                adapt=options, progress=progress)
     console.print(f"wrote {path}")
 
 

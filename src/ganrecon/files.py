@@ -30,6 +30,7 @@ class FileData:
     shape: tuple         # the original array shape
     signed: bool
     path: Path
+    dt_ms: float | None = None  # time sampling from a SEG-Y header, when it gives one
 
 
 def _kind(path: Path) -> str:
@@ -105,6 +106,7 @@ def read_file(path: str | Path) -> FileData:
 
             with segyio.open(path, "r", ignore_geometry=True) as f:
                 arr = np.asarray(segyio.tools.collect(f.trace[:]), dtype=np.float32).T  # time x traces
+                dt_ms = segyio.tools.dt(f, fallback_dt=0.0) / 1000.0 or None  # header microseconds
     except GanreconError:
         raise
     except Exception as exc:  # every reader has its own exception types; all mean "not a readable file"
@@ -117,7 +119,7 @@ def read_file(path: str | Path) -> FileData:
     dtype, shape = arr.dtype, arr.shape
     unit, signed = _to_unit(arr)
     if kind == "segy":
-        signed = True
+        return FileData(_as_nchw(unit, path), kind, dtype, shape, True, path, dt_ms)
     return FileData(_as_nchw(unit, path), kind, dtype, shape, signed, path)
 
 

@@ -90,13 +90,14 @@ class ReconstructionModel:
         observed = torch.nan_to_num(observed.float()) * mask  # missing entries carry no value, even NaN
         th, tw = self.tile  # bounded memory: at most ~16 x 256 x 256 output pixels of activations per batch
         batch_tiles = max(1, min(batch_tiles, 16 * 256 * 256 // (th * tw * self.scale**2)))
-        out = tiled_apply(self._apply_tiles, observed, mask.float(), self.tile, self.scale, overlap=overlap,
+        out = tiled_apply(self.apply_tiles, observed, mask.float(), self.tile, self.scale, overlap=overlap,
                           batch_tiles=batch_tiles, pad_to_tile=self.fixed_size, device=device)
         if self.meta.get("data_consistency") and out.shape == observed.shape:
             out = mask * observed + (1 - mask) * out
         return out
 
-    def _apply_tiles(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def apply_tiles(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """One batch of tiles through the generator, with gradients when enabled (adaptation trains this)."""
         if self.value_range[0] < 0:  # per-tile amplitude normalisation, exactly as in training
             obs, amp = normalise_by_observed(obs)
             return self.generator(obs, mask) * amp

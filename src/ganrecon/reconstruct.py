@@ -50,12 +50,37 @@ def reconstruct_array(images: np.ndarray, model, mask: np.ndarray | None = None)
     return model(obs, m).numpy()
 
 
+def with_preprocessing(model, *, gain: str | None = None, dt_ms: float | None = None, adapt=None,
+                       progress=None):
+    """The model as the input needs it: resampled to its training time sampling (`dt_ms` = the input's), with a
+    gain applied and removed, and adapted to each image (`adapt`: an AdaptOptions). Returns a model-like callable;
+    the unchanged model when nothing is asked for."""
+    from ganrecon.adapt import AdaptedModel
+    from ganrecon.preprocess import GainedModel, ResampledModel
+
+    if adapt is not None:
+        model = AdaptedModel(model, adapt, progress)
+    if gain:
+        model = GainedModel(model, gain)
+    if dt_ms:
+        model = ResampledModel(model, dt_ms)
+    return model
+
+
 def reconstruct_file(input_path: str | Path, model_ref: str, output: str | Path, *, mask: str | None = None,
-                     seed: int = 0) -> Path:
+                     seed: int = 0, gain: str | None = None, dt_ms: float | None = None, adapt=None,
+                     progress=None) -> Path:
+    """Reconstruct one file; `gain`, `dt_ms` and `adapt` as in `with_preprocessing` (a SEG-Y file's own sampling
+    is used when `dt_ms` is not given and the model knows its training sampling)."""
     model = load_model(model_ref)
     if mask is None and tiff_stack_pages(input_path):
         return _reconstruct_tiff_stack(Path(input_path), model, Path(output))
     data = read_file(input_path)
+    if dt_ms is None and data.dt_ms is not None:
+        from ganrecon.preprocess import training_dt_ms
+
+        dt_ms = data.dt_ms if training_dt_ms(model.meta) is not None else None
+    model = with_preprocessing(model, gain=gain, dt_ms=dt_ms, adapt=adapt, progress=progress)
     return write_like(data, _reconstruct_data(data, model, mask, seed), output)
 
 

@@ -8,6 +8,12 @@ the events are smooth across traces exactly as far as the sampling allows.
 Defaults keep events un-aliased: the steepest dip is 1 / vmin = 0.5 ms/m, i.e. 5 ms per 10 m trace, below
 the half period (6.7 ms) of the highest significant frequency (about 2.5 x fmax = 88 Hz).
 
+Field gathers are not like that, so `preset=field` switches on what they have (issue 9): steep dips that alias
+at the drawn trace spacing, dominant frequencies from 6% to 50% of Nyquist, diffractions, a dispersive
+ground-roll cone, spherical-divergence decay, trace statics, white noise, and dead, noisy and polarity-flipped
+traces, with time and trace sampling drawn per gather (`dt=0.002-0.004`, `dx=5-30`). Any option given after the
+preset overrides it, e.g. `seismic:preset=field,bad=0`.
+
 Extending it (e.g. aliased steep events, ground roll, decay, dead traces):
 - a new kind of event: write `maker(rng, geometry, options, count) -> Events` and add it to `EVENT_KINDS`
   (it is then selectable with `kinds=...`);
@@ -21,7 +27,7 @@ produced with the old defaults as long as new draws come after the existing ones
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -45,6 +51,12 @@ class SeismicOptions:
     vmax: float = 6000.0            # highest hyperbola (stacking) velocity, m/s
     kinds: tuple[str, ...] = ("linear", "parabolic", "hyperbolic")
     noise: float = 0.0              # white Gaussian noise std, relative to the clean patch's max |amp|
+    groundroll: float = 0.0         # largest ground-roll peak relative to the reflections' (drawn in 0.1-1 x)
+    decay: float = 0.0              # spherical divergence: amplitude x (1 + t / 50 ms)^-p, p drawn in [0, decay]
+    statics: float = 0.0            # per-trace static shifts, uniform in +-statics milliseconds
+    bad: float = 0.0                # share of dead, noisy or polarity-flipped traces
+    dt_range: tuple[float, float] | None = None  # `dt=LOW-HIGH`: time sampling drawn per gather
+    dx_range: tuple[float, float] | None = None  # `dx=LOW-HIGH`: trace spacing drawn per gather
 
 
 @dataclass(frozen=True)
@@ -114,6 +126,17 @@ def parabolic_events(rng, geo: Geometry, opt: SeismicOptions, count: int) -> Eve
     return Events(tt, amp, freq)
 
 
+def diffraction_events(rng, geo: Geometry, opt: SeismicOptions, count: int) -> Events:
+    """Point diffractors: hyperbolas with their apex inside the patch, at the migration velocity range
+    [vmin, vmax], so their flanks steepen past any dip limit; weaker than reflections (x 0.5)."""
+    t0 = rng.uniform(0.0, geo.duration, count)
+    x0 = rng.uniform(0.0, geo.aperture, count)
+    v = rng.uniform(opt.vmin, opt.vmax, count)
+    tt = np.sqrt(t0[:, None] ** 2 + (2 * (geo.x[None] - x0[:, None]) / v[:, None]) ** 2)
+    amp, freq = _common(rng, geo, opt, count)
+    return Events(tt, 0.5 * amp, freq)
+
+
 def hyperbolic_events(rng, geo: Geometry, opt: SeismicOptions, count: int) -> Events:
     """t(x) = sqrt(t0^2 + ((x - x0) / v)^2): reflections with apex x0 inside or outside the patch."""
     t0 = rng.uniform(0.0, geo.duration, count)
@@ -128,6 +151,7 @@ EVENT_KINDS: dict[str, Callable[..., Events]] = {
     "linear": linear_events,
     "parabolic": parabolic_events,
     "hyperbolic": hyperbolic_events,
+    "diffraction": diffraction_events,
 }
 
 
@@ -138,7 +162,67 @@ def add_noise(gather: np.ndarray, rng, geo: Geometry, opt: SeismicOptions) -> np
     return gather + rng.standard_normal(gather.shape) * (opt.noise * (peak if peak > 0 else 1.0))
 
 
-EFFECTS: list[Callable[..., np.ndarray]] = [add_noise]
+def add_ground_roll(gather: np.ndarray, rng, geo: Geometry, opt: SeismicOptions) -> np.ndarray:
+    """A dispersive surface-wave cone from a source at xs: four frequency components (4-18 Hz) travelling at
+    150-900 m/s, the low frequencies fastest (normal dispersion), decaying with offset. Slow and strong, it aliases
+    at coarse trace spacing and dominates raw field shots."""
+    if opt.groundroll <= 0:
+        return gather
+    xs = rng.uniform(-0.5, 1.5) * geo.aperture
+    t0 = rng.uniform(-0.1, 0.3) * geo.duration
+    f_lo, f_hi = sorted(rng.uniform(4.0, 18.0, 2))
+    v_lo, v_hi = rng.uniform(150.0, 400.0), rng.uniform(400.0, 900.0)
+    freq = np.linspace(f_lo, f_hi, 4)
+    velocity = v_hi - (v_hi - v_lo) * np.linspace(0.0, 1.0, 4)  # falls as the frequency rises
+    offset = np.abs(geo.x - xs)
+    tt = t0 + offset[None] / velocity[:, None]
+    amp = np.repeat((1.0 / np.sqrt(1.0 + offset / 100.0))[None], 4, axis=0) * rng.uniform(0.5, 1.0, (4, 1))
+    cone = render(Events(tt, amp, freq), geo)
+    peak, cone_peak = np.abs(gather).max(), np.abs(cone).max()
+    if cone_peak == 0:
+        return gather
+    strength = opt.groundroll * rng.uniform(0.1, 1.0)  # from a trace of ground roll to a cone that dominates
+    return gather + cone * (strength * (peak if peak > 0 else 1.0) / cone_peak)
+
+
+def apply_decay(gather: np.ndarray, rng, geo: Geometry, opt: SeismicOptions) -> np.ndarray:
+    """Spherical divergence: amplitudes fall as (1 + t / 50 ms)^-p, the reason field data need a gain."""
+    if opt.decay <= 0:
+        return gather
+    p = rng.uniform(0.0, opt.decay)
+    return gather * ((1.0 + geo.t / 0.05) ** -p)[:, None]
+
+
+def apply_statics(gather: np.ndarray, rng, geo: Geometry, opt: SeismicOptions) -> np.ndarray:
+    """Near-surface statics: each trace shifted in time by up to +-statics ms (a Fourier phase shift, zero-padded
+    so nothing wraps around)."""
+    if opt.statics <= 0:
+        return gather
+    shifts = rng.uniform(-opt.statics, opt.statics, geo.nx) / 1000.0
+    n = 2 * geo.nt
+    freq = np.fft.rfftfreq(n, geo.dt)
+    spectrum = np.fft.rfft(gather, n=n, axis=0) * np.exp(-2j * np.pi * freq[:, None] * shifts[None])
+    return np.fft.irfft(spectrum, n=n, axis=0)[: geo.nt]
+
+
+def add_bad_traces(gather: np.ndarray, rng, geo: Geometry, opt: SeismicOptions) -> np.ndarray:
+    """Acquisition faults: a share `bad` of the traces are dead (zero), noisy (noise at the gather's peak) or
+    polarity-flipped, in equal proportions."""
+    if opt.bad <= 0:
+        return gather
+    which = np.flatnonzero(rng.random(geo.nx) < opt.bad)
+    kind = rng.integers(0, 3, which.size)
+    peak = np.abs(gather).max()
+    out = gather.copy()
+    out[:, which[kind == 0]] = 0.0
+    noisy = which[kind == 1]
+    out[:, noisy] += rng.standard_normal((geo.nt, noisy.size)) * 0.5 * (peak if peak > 0 else 1.0)
+    out[:, which[kind == 2]] *= -1.0
+    return out
+
+
+# Order matters for reproducibility: effects that are off draw nothing, so old specs give the same data.
+EFFECTS: list[Callable[..., np.ndarray]] = [add_ground_roll, apply_decay, apply_statics, add_noise, add_bad_traces]
 
 
 def ricker(tau: np.ndarray, freq: np.ndarray) -> np.ndarray:
@@ -156,7 +240,9 @@ def render(events: Events, geo: Geometry) -> np.ndarray:
 
 def make_gather(rng: np.random.Generator, opt: SeismicOptions) -> np.ndarray:
     """One un-normalised nt x nx gather."""
-    geo = Geometry(opt.size[0], opt.size[1], opt.dt, opt.dx)
+    dt = rng.uniform(*opt.dt_range) if opt.dt_range else opt.dt  # no draw for a fixed sampling: old data stay
+    dx = rng.uniform(*opt.dx_range) if opt.dx_range else opt.dx
+    geo = Geometry(opt.size[0], opt.size[1], dt, dx)
     count = int(rng.integers(opt.events[0], opt.events[1] + 1))
     kinds = rng.choice(len(opt.kinds), size=count)
     parts = [EVENT_KINDS[kind](rng, geo, opt, int((kinds == i).sum()))
@@ -167,11 +253,30 @@ def make_gather(rng: np.random.Generator, opt: SeismicOptions) -> np.ndarray:
     return gather
 
 
+def number_or_range(name: str, hi: float | None = None) -> Callable[[str], tuple[float, float]]:
+    """"0.004" -> (0.004, 0.004), "5-30" -> (5.0, 30.0): positive, in order."""
+    def parse(text: str) -> tuple[float, float]:
+        first, dash, second = str(text).partition("-")
+        one = number(name, lo=0.0, hi=hi, lo_open=True)
+        low = one(first)
+        high = one(second) if dash else low
+        if high < low:
+            raise GanreconError(f"{name} must look like LOW-HIGH with LOW <= HIGH, got {text!r}.")
+        return low, high
+    return parse
+
+
+PRESETS = {
+    "field": "events=4-12,fmin=8,fmax=60,vmin=1000,vmax=5000,kinds=linear+parabolic+hyperbolic+diffraction,"
+             "groundroll=2,decay=2,statics=4,noise=0.05,bad=0.04,dt=0.002-0.004,dx=5-30",
+}
+
+
 OPTION_PARSERS = {
     "n": positive_int("seismic n", hi=1_000_000),
     "size": size("seismic size"),
-    "dt": number("seismic dt (seconds)", lo=0.0, hi=1.0, lo_open=True),
-    "dx": number("seismic dx (metres)", lo=0.0, lo_open=True),
+    "dt": number_or_range("seismic dt (seconds)", hi=1.0),
+    "dx": number_or_range("seismic dx (metres)"),
     "events": lambda text: parse_range(text, "seismic events", lo=1, hi=200),
     "fmin": number("seismic fmin (Hz)", lo=0.0, lo_open=True),
     "fmax": number("seismic fmax (Hz)", lo=0.0, lo_open=True),
@@ -179,7 +284,19 @@ OPTION_PARSERS = {
     "vmax": number("seismic vmax (m/s)", lo=0.0, lo_open=True),
     "kinds": lambda text: _kinds(text),
     "noise": number("seismic noise", lo=0.0, hi=100.0),
+    "groundroll": number("seismic groundroll", lo=0.0, hi=100.0),
+    "decay": number("seismic decay", lo=0.0, hi=5.0),
+    "statics": number("seismic statics (ms)", lo=0.0, hi=1000.0),
+    "bad": number("seismic bad", lo=0.0, hi=1.0),
+    "preset": lambda text: _preset(text),
 }
+
+
+def _preset(text: str) -> str:
+    name = text.strip().lower()
+    if name not in PRESETS:
+        raise GanreconError(f"Unknown seismic preset {text!r}; choose from {', '.join(PRESETS)}.")
+    return name
 
 
 def _kinds(text: str) -> tuple[str, ...]:
@@ -189,8 +306,20 @@ def _kinds(text: str) -> tuple[str, ...]:
 
 
 def parse_seismic_options(text: str) -> SeismicOptions:
+    """Options from "key=value,..."; a `preset=NAME` stands for its options, and options given with it win."""
+    from ganrecon.specs import parse_options
+
+    preset = parse_options(text, "seismic", allowed=dict.fromkeys(OPTION_PARSERS, str)).get("preset")
+    if preset is not None:
+        own = ",".join(item for item in text.split(",") if item.partition("=")[0].strip().lower() != "preset")
+        given = parse_options(own, "seismic")
+        defaults = {k: v for k, v in parse_options(PRESETS[_preset(preset)], "seismic").items() if k not in given}
+        text = ",".join([f"{k}={v}" for k, v in defaults.items()] + ([own] if own else []))
     opt = parse_dataclass(SeismicOptions, text, "seismic", OPTION_PARSERS)
-    nyquist = 0.5 / opt.dt
+    (dt_lo, dt_hi), (dx_lo, dx_hi) = (v if isinstance(v, tuple) else (v, v) for v in (opt.dt, opt.dx))
+    opt = replace(opt, dt=dt_lo, dx=dx_lo, dt_range=(dt_lo, dt_hi) if dt_hi > dt_lo else None,
+                  dx_range=(dx_lo, dx_hi) if dx_hi > dx_lo else None)
+    nyquist = 0.5 / (opt.dt_range[1] if opt.dt_range else opt.dt)
     if opt.fmin > opt.fmax:
         raise GanreconError(f"seismic fmin ({opt.fmin:g} Hz) must not exceed fmax ({opt.fmax:g} Hz).")
     if opt.fmax >= nyquist:

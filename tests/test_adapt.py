@@ -1,0 +1,151 @@
+"""Self-supervised adaptation to one gather, gain and time resampling (issue 9)."""
+
+import json
+import math
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from ganrecon.adapt import AdaptedModel, AdaptOptions, adapt_model, snr_db
+from ganrecon.cli import main
+from ganrecon.config import load_config
+from ganrecon.data import load_dataset
+from ganrecon.errors import GanreconError
+from ganrecon.inference import load_model
+from ganrecon.preprocess import GainedModel, ResampledModel, gain_curve, training_dt_ms
+from ganrecon.training import train
+from tests.conftest import tiny_overrides
+
+
+@pytest.fixture(scope="module")
+def weak_run(tmp_path_factory):
+    """A tiny seismic U-Net trained a few steps: far from converged, so adaptation has something to gain."""
+    run = tmp_path_factory.mktemp("weak") / "weak"
+    train(load_config(overrides=tiny_overrides("seismic:n=16,size=32x32,events=2-3,kinds=linear", steps=4)),
+          run, progress=False)
+    return run
+
+
+@pytest.fixture
+def weak_model(weak_run):
+    return load_model(weak_run)
+
+
+def gather_and_mask(seed: int = 0, size: str = "64x32"):
+    gather = load_dataset(f"seismic:n=1,size={size},events=2-3,kinds=linear,vmin=4000", seed=seed).images[0]
+    keep = (torch.rand(gather.shape[-1], generator=torch.Generator().manual_seed(seed)) < 0.6).float()
+    mask = keep.expand_as(gather).clone()
+    return gather, mask
+
+
+def test_adaptation_never_reads_missing_traces(weak_model):
+    gather, mask = gather_and_mask()
+    options = AdaptOptions(seconds=60, max_steps=3, eval_every=2, batch_size=2)
+    outputs = []
+    for garbage in (float("nan"), 1e6):
+        observed = torch.where(mask > 0, gather, torch.full_like(gather, garbage))
+        adapted, report = adapt_model(weak_model, observed, mask, options)
+        assert report.steps == 3 and report.unit == "traces"
+        outputs.append(adapted(observed[None], mask[None]))
+    assert torch.isfinite(outputs[0]).all()
+    assert torch.equal(outputs[0], outputs[1])
+
+
+def test_adaptation_raises_snr_and_leaves_the_model_alone(weak_model):
+    gather, mask = gather_and_mask(seed=1)
+    before_weights = {k: v.clone() for k, v in weak_model.generator.state_dict().items()}
+    missing = mask == 0
+    before = snr_db(weak_model(gather[None] * mask[None], mask[None])[0][missing], gather[missing])
+    adapted, report = adapt_model(weak_model, gather * mask, mask,
+                                  AdaptOptions(seconds=120, max_steps=60, eval_every=10, lr=2e-3, holdout=0.0))
+    after = snr_db(adapted(gather[None] * mask[None], mask[None])[0][missing], gather[missing])
+    assert after > before + 1.0, (before, after)
+    assert all(torch.equal(v, weak_model.generator.state_dict()[k]) for k, v in before_weights.items())
+
+
+def test_adapt_seconds_is_a_hard_budget(weak_model):
+    gather, mask = gather_and_mask(size="128x48")
+    t0 = time.perf_counter()
+    _, report = adapt_model(weak_model, gather * mask, mask, AdaptOptions(seconds=2.0, eval_every=5))
+    assert report.steps > 0
+    assert time.perf_counter() - t0 < 2.0 + 2.5  # a step is only started when the slowest one so far fits
+
+
+def test_holdout_keeps_the_best_weights(weak_model):
+    gather, mask = gather_and_mask(seed=2)
+    _, report = adapt_model(weak_model, gather * mask, mask, AdaptOptions(seconds=60, max_steps=10, eval_every=5))
+    assert report.holdout_snr_best >= report.holdout_snr_start
+    assert math.isfinite(report.holdout_snr_start)
+
+
+def test_gather_only_trains_a_new_generator(weak_model):
+    gather, mask = gather_and_mask()
+    model = AdaptedModel(weak_model, AdaptOptions(seconds=60, max_steps=4, eval_every=2, from_scratch=True))
+    out = model(gather[None] * mask[None], mask[None])
+    assert model.name.endswith("+gather-only") and out.shape == (1, 1, 64, 32)
+    assert torch.isfinite(out).all() and model.reports[0].steps == 4
+
+
+def test_adaptation_refuses_what_it_cannot_do(weak_model):
+    gather, mask = gather_and_mask()
+    with pytest.raises(GanreconError, match="no known"):
+        adapt_model(weak_model, gather, torch.zeros_like(mask), AdaptOptions(seconds=5))
+    with pytest.raises(GanreconError, match="positive"):
+        AdaptOptions(seconds=0)
+
+
+@pytest.mark.parametrize("spec", ["agc:9", "tpow:2"])
+def test_gain_is_removed_exactly_and_ignores_missing_traces(spec):
+    gather, mask = gather_and_mask()
+    decayed = gather * torch.linspace(1.0, 0.01, gather.shape[-2])[:, None]
+    observed = (decayed * mask)[None]
+    identity = type("Identity", (), {"name": "id", "__call__": lambda self, o, m: o})()
+    out = GainedModel(identity, spec)(observed, mask[None])
+    assert torch.allclose(out, observed, rtol=1e-6, atol=1e-7)
+    garbage = torch.where(mask[None] > 0, observed, torch.full_like(observed, 5.0))
+    assert torch.equal(gain_curve(observed, mask[None], spec), gain_curve(garbage, mask[None], spec))
+    if spec.startswith("agc"):  # balanced: early and late samples of the gained data have similar RMS
+        gained = observed * gain_curve(observed, mask[None], spec)
+        rms = gained[0, 0].pow(2).mean(dim=1).sqrt()
+        assert float(rms[-16:].mean() / rms[:16].mean()) > 0.2
+
+
+def test_resampling_keeps_shape_and_known_samples(weak_model):
+    assert training_dt_ms(weak_model.meta) == (4.0, 4.0)
+    gather, mask = gather_and_mask()
+    model = ResampledModel(weak_model, dt_ms=2.0)
+    assert (model.up, model.down) == (1, 2)
+    out = model(gather[None] * mask[None], mask[None])
+    assert out.shape == (1, 1, 64, 32) and torch.isfinite(out).all()
+    assert torch.equal(out[mask[None] > 0], (gather[None] * mask[None])[mask[None] > 0])
+
+
+def test_field_preset_options():
+    from ganrecon.data.seismic import parse_seismic_options
+
+    opt = parse_seismic_options("preset=field,bad=0,dx=12")
+    assert opt.bad == 0 and opt.dx == 12 and opt.dx_range is None and opt.dt_range == (0.002, 0.004)
+    assert "diffraction" in opt.kinds and opt.groundroll > 0
+    data = load_dataset("seismic:preset=field,n=3,size=64x32", seed=4)
+    assert torch.isfinite(data.images).all() and data.images.abs().amax() == pytest.approx(1.0)
+    with pytest.raises(GanreconError, match="preset"):
+        parse_seismic_options("preset=marine")
+
+
+def test_cli_reconstruct_adapt_and_eval(tmp_path, weak_run):
+    gather, mask = gather_and_mask()
+    path = tmp_path / "g.npy"
+    np.save(path, (gather * mask)[0].numpy())
+    assert main(["reconstruct", str(path), "--model", str(weak_run), "-o", str(tmp_path / "out.npy"),
+                 "--adapt", "--adapt-seconds", "2", "--gain", "agc:9"]) == 0
+    out = np.load(tmp_path / "out.npy")
+    assert out.shape == (64, 32) and np.isfinite(out).all()
+    assert main(["eval", "--model", str(weak_run), "--data", "seismic:n=2,size=64x32,events=2,kinds=linear",
+                 "--degrade", "columns:random:0.4", "--limit", "1", "--adapt", "--adapt-seconds", "1",
+                 "--gather-only", "--json", str(tmp_path / "r.json")]) == 0
+    methods = json.loads((tmp_path / "r.json").read_text())["methods"]
+    assert {"weak", "weak+adapt", "weak+gather-only", "fk"} <= set(methods)
+    assert main(["reconstruct", str(path), "--model", str(weak_run), "-o", str(tmp_path / "o2.npy"),
+                 "--adapt", "--gather-only"]) == 2
