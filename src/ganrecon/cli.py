@@ -44,15 +44,24 @@ def info() -> None:
             console.print(f"  {key:<22} {text}")
 
 
-def _report(evaluation, json_out: Path | None, figure: Path | None, title: str) -> None:
+def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, report: Path | None = None,
+            config: dict | None = None) -> None:
     from ganrecon.evaluate import save_outputs
     from ganrecon.report import results_table
 
     console.print(results_table(evaluation.results, title=title))
     save_outputs(evaluation, json_out, figure)
-    for path in (json_out, figure):
+    page = None
+    if report:
+        from ganrecon.html_report import evaluation_report
+
+        page = evaluation_report(evaluation, report, title, config or {})
+    for path in (json_out, figure, page):
         if path:
             console.print(f"wrote {path}")
+
+
+REPORT_HELP = "write DIR/index.html: one self-contained page (table, examples, wipe slider, config, environment)"
 
 
 @app.command()
@@ -66,6 +75,7 @@ def baseline(
     download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
     figure: Path | None = typer.Option(None, help="write ground truth | observed | each method"),
+    report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
 ) -> None:
     """Run every conventional method that applies and print the results table."""
     from ganrecon.evaluate import evaluate
@@ -73,7 +83,8 @@ def baseline(
     evaluation = evaluate(data, degrade, limit=limit, seed=seed, split=None if split == "all" else split,
                           root=data_root, download=download, progress=lambda name: err_console.print(f"running {name}...",
                                                                                  style="dim"))
-    _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images")
+    _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images", report,
+            dict(command="baseline", data=data, degrade=degrade, limit=limit, seed=seed, split=split))
 
 
 @app.command()
@@ -104,6 +115,7 @@ def eval_(
     download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json"),
     figure: Path | None = typer.Option(None),
+    report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
 ) -> None:
     """A model (or several) and every applicable baseline on the same degraded images."""
     from ganrecon.evaluate import evaluate
@@ -112,7 +124,28 @@ def eval_(
     models = [load_model(m) for m in model]
     evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed,
                           split=None if split == "all" else split, root=data_root, download=download)
-    _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images")
+    _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images", report,
+            dict(command="eval", data=data, degrade=degrade, limit=limit, seed=seed, split=split,
+                 models={m.name: getattr(m, "meta", {}) for m in models}))
+
+
+@app.command("report")
+def report_(
+    run_dir: Path = typer.Argument(..., help="training run directory"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="report folder [default: RUN_DIR/report]"),
+    data: str | None = typer.Option(None, help="data for the examples [default: the run's validation data]"),
+    degrade: str | None = typer.Option(None, help="degradation for the examples [default: the run's val_degrade]"),
+    data_root: str | None = typer.Option(None, help="folder holding downloaded datasets [default: the run's]"),
+    limit: int = typer.Option(8, help="validation images for the examples (0: none)"),
+    wiggle: bool = typer.Option(False, help="also draw gathers as wiggle traces"),
+    clip: float = typer.Option(98.0, help="seismic display: clip at this percentile of |amplitude|"),
+) -> None:
+    """A training run as one offline HTML page: scores, loss curves, examples, config and environment."""
+    from ganrecon.html_report import run_report
+
+    path = run_report(run_dir, out, data=data, degrade=degrade, data_root=data_root, limit=limit, wiggle=wiggle,
+                      clip_percentile=clip, progress=lambda name: err_console.print(f"running {name}...", style="dim"))
+    console.print(f"wrote {path}")
 
 
 @app.command()
