@@ -58,7 +58,7 @@ def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, 
         page = evaluation_report(evaluation, report, title, config or {})
     for path in (json_out, figure, page):
         if path:
-            console.print(f"wrote {path}")
+            console.print(f"wrote {path}", soft_wrap=True)
 
 
 REPORT_HELP = "write DIR/index.html: one self-contained page (table, examples, wipe slider, config, environment)"
@@ -145,7 +145,7 @@ def report_(
 
     path = run_report(run_dir, out, data=data, degrade=degrade, data_root=data_root, limit=limit, wiggle=wiggle,
                       clip_percentile=clip, progress=lambda name: err_console.print(f"running {name}...", style="dim"))
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path}", soft_wrap=True)
 
 
 @app.command()
@@ -165,11 +165,26 @@ def reconstruct(
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("demo-report"), help="report folder")) -> None:
+def demo(out: Path = typer.Option(Path("demo-report"), help="report folder"),
+         report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP)) -> None:
     """The main job on embedded data: conventional methods and shipped models on synthetic gathers and images."""
     from ganrecon.demo import run_demo
 
-    run_demo(out, console)
+    run_demo(out, console, report)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to bind; the default keeps the app on this machine"),
+    port: int = typer.Option(8000, help="TCP port"),
+    max_upload_mb: float = typer.Option(16.0, help="larger uploads are refused (413)"),
+) -> None:
+    """A local web app: upload a file, pick task, model and degradation, compare with the baselines, download."""
+    try:
+        from ganrecon.webapp import serve as run_server
+    except ModuleNotFoundError as exc:
+        raise GanreconError(f"The web app needs {exc.name}: pip install 'ganrecon[web]'.") from None
+    run_server(host, port, max_upload_mb, console)
 
 
 @app.command("invert")
@@ -223,7 +238,7 @@ def invert_(
             np.save(fh, result.estimate.float().cpu().numpy())
     for path in (json_out, figure, output):
         if path:
-            console.print(f"wrote {path}")
+            console.print(f"wrote {path}", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -262,7 +262,7 @@ def _run_examples(run_dir, config, data, degrade, data_root, limit, rows, clip_p
 
     data = data or config.get("val_data") or config.get("data")
     degrade = degrade or _degrade_of(config)
-    title = f"Examples: {limit} validation images"
+    title = "Examples on validation images"
     try:
         evaluation = evaluate(data, degrade, models=[load_model(run_dir)], limit=limit, split="val",
                               root=data_root or config.get("data_root"), progress=progress)
