@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import io
 import logging
+import re
 import secrets
 import tempfile
 import threading
@@ -113,10 +114,10 @@ def model_choices() -> list[tuple[str, str]]:
 
 
 def _download_name(filename: str | None, model: str, kind: str) -> str:
-    """A safe name for the download: the upload's stem (reduced to safe characters) and the model's name."""
-    from werkzeug.utils import secure_filename
-
-    stem = Path(secure_filename(filename or "")).stem or "upload"
+    """A name for the download: the last component of the upload's name, without its suffix, reduced to letters,
+    digits, - and _ (no dots, no separators), then the model's name and the suffix of the detected type."""
+    last = re.split(r"[/\\]", filename or "")[-1]
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", last.rsplit(".", 1)[0]).strip("_")[:60] or "upload"
     return f"{stem}-{model}{SUFFIX[kind]}"
 
 
