@@ -241,7 +241,9 @@ def create_app(max_upload_bytes: int = MAX_UPLOAD_BYTES):
     app.config["MAX_CONTENT_LENGTH"] = max_upload_bytes
     downloads, reconstructor = _Downloads(), Reconstructor()
     choices = model_choices()
-    tasks = list(dict.fromkeys(t for t, _ in choices))
+    from ganrecon.tasks import TASKS
+
+    tasks = [t for t in TASKS if any(t == task for task, _ in choices)]   # in the README's order: traces first
 
     def page(status: int = 200, **context):
         form = {"task": tasks[0] if tasks else "", "model": "", "degrade": SUGGESTED_DEGRADATIONS[0], "seed": 0}
