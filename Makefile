@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m ganrecon demo --out demo-report
+	$(PY) -m ganrecon demo --out demo-report --report demo-report
 
 test: $(STAMP)
 	$(PY) -m pytest -p no:cacheprovider

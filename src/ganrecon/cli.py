@@ -44,15 +44,24 @@ def info() -> None:
             console.print(f"  {key:<22} {text}")
 
 
-def _report(evaluation, json_out: Path | None, figure: Path | None, title: str) -> None:
+def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, report: Path | None = None,
+            config: dict | None = None) -> None:
     from ganrecon.evaluate import save_outputs
     from ganrecon.report import results_table
 
     console.print(results_table(evaluation.results, title=title))
     save_outputs(evaluation, json_out, figure)
-    for path in (json_out, figure):
+    page = None
+    if report:
+        from ganrecon.html_report import evaluation_report
+
+        page = evaluation_report(evaluation, report, title, config or {})
+    for path in (json_out, figure, page):
         if path:
-            console.print(f"wrote {path}")
+            console.print(f"wrote {path}", soft_wrap=True)
+
+
+REPORT_HELP = "write DIR/index.html: one self-contained page (table, examples, wipe slider, config, environment)"
 
 
 @app.command()
@@ -66,6 +75,7 @@ def baseline(
     download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
     figure: Path | None = typer.Option(None, help="write ground truth | observed | each method"),
+    report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
 ) -> None:
     """Run every conventional method that applies and print the results table."""
     from ganrecon.evaluate import evaluate
@@ -73,7 +83,8 @@ def baseline(
     evaluation = evaluate(data, degrade, limit=limit, seed=seed, split=None if split == "all" else split,
                           root=data_root, download=download, progress=lambda name: err_console.print(f"running {name}...",
                                                                                  style="dim"))
-    _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images")
+    _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images", report,
+            dict(command="baseline", data=data, degrade=degrade, limit=limit, seed=seed, split=split))
 
 
 @app.command()
@@ -109,6 +120,7 @@ def eval_(
     gather_only: bool = typer.Option(False, help="also each model's architecture trained on each image alone"),
     gain: str | None = typer.Option(None, help="gain applied before the models and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the data, ms: resample to the model's"),
+    report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
 ) -> None:
     """A model (or several) and every applicable baseline on the same degraded images."""
     from ganrecon.adapt import AdaptOptions
@@ -127,7 +139,28 @@ def eval_(
                   for m in loaded for v in variants]
         evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed,
                               split=None if split == "all" else split, root=data_root, download=download)
-    _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images")
+    _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images", report,
+            dict(command="eval", data=data, degrade=degrade, limit=limit, seed=seed, split=split,
+                 models={m.name: getattr(m, "meta", {}) for m in models}))
+
+
+@app.command("report")
+def report_(
+    run_dir: Path = typer.Argument(..., help="training run directory"),
+    out: Path | None = typer.Option(None, "-o", "--out", help="report folder [default: RUN_DIR/report]"),
+    data: str | None = typer.Option(None, help="data for the examples [default: the run's validation data]"),
+    degrade: str | None = typer.Option(None, help="degradation for the examples [default: the run's val_degrade]"),
+    data_root: str | None = typer.Option(None, help="folder holding downloaded datasets [default: the run's]"),
+    limit: int = typer.Option(8, help="validation images for the examples (0: none)"),
+    wiggle: bool = typer.Option(False, help="also draw gathers as wiggle traces"),
+    clip: float = typer.Option(98.0, help="seismic display: clip at this percentile of |amplitude|"),
+) -> None:
+    """A training run as one offline HTML page: scores, loss curves, examples, config and environment."""
+    from ganrecon.html_report import run_report
+
+    path = run_report(run_dir, out, data=data, degrade=degrade, data_root=data_root, limit=limit, wiggle=wiggle,
+                      clip_percentile=clip, progress=lambda name: err_console.print(f"running {name}...", style="dim"))
+    console.print(f"wrote {path}", soft_wrap=True)
 
 
 class _AdaptProgress:
@@ -182,11 +215,26 @@ def reconstruct(
 
 
 @app.command()
-def demo(out: Path = typer.Option(Path("demo-report"), help="report folder")) -> None:
+def demo(out: Path = typer.Option(Path("demo-report"), help="report folder"),
+         report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP)) -> None:
     """The main job on embedded data: conventional methods and shipped models on synthetic gathers and images."""
     from ganrecon.demo import run_demo
 
-    run_demo(out, console)
+    run_demo(out, console, report)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="address to bind; the default keeps the app on this machine"),
+    port: int = typer.Option(8000, help="TCP port"),
+    max_upload_mb: float = typer.Option(16.0, help="larger uploads are refused (413)"),
+) -> None:
+    """A local web app: upload a file, pick task, model and degradation, compare with the baselines, download."""
+    try:
+        from ganrecon.webapp import serve as run_server
+    except ModuleNotFoundError as exc:
+        raise GanreconError(f"The web app needs {exc.name}: pip install 'ganrecon[web]'.") from None
+    run_server(host, port, max_upload_mb, console)
 
 
 @app.command("invert")
@@ -240,7 +288,7 @@ def invert_(
             np.save(fh, result.estimate.float().cpu().numpy())
     for path in (json_out, figure, output):
         if path:
-            console.print(f"wrote {path}")
+            console.print(f"wrote {path}", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,14 +47,17 @@ CASES = (
 )
 
 
-def run_demo(out: Path, console) -> Path:
+def run_demo(out: Path, console, report: Path | None = None, cases=CASES) -> Path:
+    """Run every case; write README.md (tables and figures) into `out` and, with `report`, one offline HTML page
+    with every case's table, examples and wipe slider into `report`/index.html."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     shipped = set(pretrained_names())
     sections = ["# ganrecon demo report", "",
                 "Every method sees the same degraded images (seed 0), none of them used in training: synthetic "
                 "data from the test split, 64 embedded MNIST test digits, photographs left out of training.", ""]
-    for case in CASES:
+    html_sections = []
+    for case in cases:
         models = [load_model(m) for m in case.models if m in shipped]
         console.print(f"[bold]{case.title}[/bold] ({case.degrade})")
         evaluation = evaluate(case.data, case.degrade, models=models, limit=case.limit, seed=0, split=case.split)
@@ -65,6 +68,19 @@ def run_demo(out: Path, console) -> Path:
                      "images.", "", markdown_table(evaluation.results), "", f"![{case.slug}]({case.slug}.png)", ""]
         if missing:
             sections += [f"(shipped model not available yet: {', '.join(missing)})", ""]
+        if report is not None:
+            from ganrecon.html_report import evaluation_section
+
+            html_sections.append(evaluation_section(evaluation, case.title, wiggle=evaluation.signed))
+            if missing:
+                html_sections[-1].notes.append(f"Shipped model not available yet: {', '.join(missing)}.")
     atomic_write_text(out / "README.md", "\n".join(sections))
     console.print(f"\nreport written to {out.resolve()}/README.md")
+    if report is not None:
+        from ganrecon.html_report import write_report
+
+        page = write_report(report, "ganrecon demo report", html_sections,
+                            {"cases": [{"title": c.title, "data": c.data, "degrade": c.degrade, "models": list(c.models),
+                                        "limit": c.limit, "split": c.split, "seed": 0} for c in cases]})
+        console.print(f"open {page.resolve()} in a browser (works offline)", soft_wrap=True)
     return out

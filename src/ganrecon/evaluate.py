@@ -30,6 +30,13 @@ class Evaluation:
     mask: torch.Tensor
     estimates: dict[str, torch.Tensor] = field(default_factory=dict)
     signed: bool = False
+    model_names: tuple[str, ...] = ()   # the learned methods among `estimates` (the rest are baselines)
+
+    def observed_at_output_size(self) -> torch.Tensor:
+        """The observed images on the clean grid: a low-resolution input is shown enlarged (nearest), not resampled."""
+        if self.observed.shape == self.clean.shape:
+            return self.observed
+        return torch.nn.functional.interpolate(self.observed, size=self.clean.shape[-2:], mode="nearest")
 
 
 def degrade_set(images: ImageSet, degrade_spec: str, seed: int = 0):
@@ -93,7 +100,8 @@ def evaluate(data: str | ImageSet, degrade_spec: str, *, models=(), limit: int |
         estimates[name] = est
     results = {"n_images": len(clean), "data": images.name if isinstance(data, ImageSet) else data,
                "degrade": degrade_spec, "seed": seed, "methods": per_method}
-    return Evaluation(results, clean, observed, mask, estimates, signed=images.value_range[0] < 0)
+    return Evaluation(results, clean, observed, mask, estimates, signed=images.value_range[0] < 0,
+                      model_names=tuple(model.name for model in models))
 
 
 def save_outputs(evaluation: Evaluation, json_path: str | Path | None = None,
@@ -104,8 +112,5 @@ def save_outputs(evaluation: Evaluation, json_path: str | Path | None = None,
     if json_path:
         atomic_write_json(json_path, evaluation.results)
     if figure_path:
-        observed = evaluation.observed
-        if observed.shape != evaluation.clean.shape:  # low-resolution input: show it at the output size
-            observed = torch.nn.functional.interpolate(observed, size=evaluation.clean.shape[-2:], mode="nearest")
-        comparison_figure(evaluation.clean, observed, evaluation.estimates, figure_path,
+        comparison_figure(evaluation.clean, evaluation.observed_at_output_size(), evaluation.estimates, figure_path,
                           signed=evaluation.signed, rows=rows, scores=evaluation.results["methods"])

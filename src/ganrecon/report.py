@@ -18,7 +18,12 @@ from ganrecon.io_utils import atomic_path  # noqa: E402
 METRIC_COLUMNS = ("mse", "mse_missing", "psnr", "ssim", "snr", "ms_per_image")
 
 
-def _savefig(fig, path: Path) -> None:
+def _savefig(fig, path) -> None:
+    """Save to a path atomically, or as PNG into a file-like object (the HTML report embeds figures)."""
+    if hasattr(path, "write"):
+        fig.savefig(path, dpi=120, bbox_inches="tight", format="png")
+        plt.close(fig)
+        return
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=120, bbox_inches="tight", format=path.suffix.lstrip(".") or "png")
@@ -31,14 +36,17 @@ LATENT_PANELS = ((("g_loss",), "generator loss"), (("d_loss",), "discriminator l
                  (("d_real", "d_fake"), "D(real), D(G(z))"))  # 0.5 each = D cannot tell
 
 
-def plot_losses(log_csv: Path, out: Path, panels=CONDITIONAL_PANELS, log_first: bool = True) -> None:
-    """Losses from a run's log.csv in separate panels (generator and discriminator live on different scales)."""
+def plot_losses(log_csv: Path, out, panels=CONDITIONAL_PANELS, log_first: bool = True) -> bool:
+    """Losses from a run's log.csv in separate panels (generator and discriminator live on different scales).
+    Panels whose columns the log lacks are left out; returns False when there is nothing to plot."""
     with open(log_csv, newline="") as fh:
         rows = list(csv.DictReader(fh))
-    if not rows:
-        return
+    panels = [(keys, title) for keys, title in panels if rows and all(k in rows[0] for k in keys)]
+    if not rows or not panels:
+        return False
     steps = [int(r["step"]) for r in rows]
-    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.4))
+    fig, axes = plt.subplots(1, len(panels), figsize=(13, 3.4), squeeze=False)
+    axes = axes[0]
     for ax, (keys, title) in zip(axes, panels):
         for key in keys:
             ax.plot(steps, [float(r[key]) for r in rows], lw=1, label=key)
@@ -50,6 +58,27 @@ def plot_losses(log_csv: Path, out: Path, panels=CONDITIONAL_PANELS, log_first: 
     if log_first:
         axes[0].set_yscale("log")
     _savefig(fig, out)
+    return True
+
+
+def plot_validation(validation_csv: Path, out, metrics=("psnr", "snr")) -> bool:
+    """A run's validation.csv: each metric per evaluation step, one line per method (model and baselines)."""
+    with open(validation_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    metrics = [m for m in metrics if rows and m in rows[0]]
+    if not metrics:
+        return False
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6.5 * len(metrics), 3.4), squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for method in dict.fromkeys(r["method"] for r in rows):
+            mine = [r for r in rows if r["method"] == method]
+            ax.plot([int(r["step"]) for r in mine], [float(r[metric]) for r in mine], marker=".", lw=1, label=method)
+        ax.set_title(f"validation {metric} (dB)")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="best")
+    _savefig(fig, out)
+    return True
 
 
 def sample_grid(samples: torch.Tensor, out: Path, value_range=(0.0, 1.0), title: str | None = None) -> None:
@@ -68,9 +97,9 @@ def sample_grid(samples: torch.Tensor, out: Path, value_range=(0.0, 1.0), title:
     _savefig(fig, out)
 
 
-def plot_latent_losses(log_csv: Path, out: Path) -> None:
+def plot_latent_losses(log_csv: Path, out: Path) -> bool:
     """The unconditional trainer's losses and D's mean verdicts on real and generated images."""
-    plot_losses(log_csv, out, LATENT_PANELS, log_first=False)
+    return plot_losses(log_csv, out, LATENT_PANELS, log_first=False)
 
 
 def _display(img: torch.Tensor, signed: bool) -> tuple[np.ndarray, dict]:
@@ -124,16 +153,12 @@ def results_table(results: dict, title: str | None = None) -> rich.table.Table: 
     for col in METRIC_COLUMNS:
         table.add_column(col, justify="right")
     methods = results["methods"]
-    best = {}
-    for col in METRIC_COLUMNS:
-        values = [m.get(col) for m in methods.values() if _finite(m.get(col))]
-        if values:
-            best[col] = (max if col in ("psnr", "ssim", "snr") else min)(values)
+    best = best_per_column(methods)
     for name, m in methods.items():
         cells = []
         for col in METRIC_COLUMNS:
             v = m.get(col)
-            text = _fmt_metric(col, v)
+            text = format_metric(col, v)
             cells.append(f"[bold]{text}[/bold]" if _finite(v) and v == best.get(col) else text)
         table.add_row(name, *cells)
     return table
@@ -144,15 +169,29 @@ def markdown_table(results: dict) -> str:
     methods = results["methods"]
     lines = ["| method | " + " | ".join(METRIC_COLUMNS) + " |", "|---" * (len(METRIC_COLUMNS) + 1) + "|"]
     for name, m in methods.items():
-        lines.append(f"| {name} | " + " | ".join(_fmt_metric(c, m.get(c)) for c in METRIC_COLUMNS) + " |")
+        lines.append(f"| {name} | " + " | ".join(format_metric(c, m.get(c)) for c in METRIC_COLUMNS) + " |")
     return "\n".join(lines)
+
+
+HIGHER_IS_BETTER = frozenset({"psnr", "ssim", "snr", "psnr_missing", "snr_missing"})
+
+
+def best_per_column(methods: dict, columns=METRIC_COLUMNS) -> dict:
+    """The best finite value of each metric over the methods (highest PSNR/SSIM/SNR, lowest error and time)."""
+    best = {}
+    for col in columns:
+        values = [m.get(col) for m in methods.values() if _finite(m.get(col))]
+        if values:
+            best[col] = (max if col in HIGHER_IS_BETTER else min)(values)
+    return best
 
 
 def _finite(v) -> bool:
     return isinstance(v, (int, float)) and np.isfinite(v)
 
 
-def _fmt_metric(col: str, v) -> str:
+def format_metric(col: str, v) -> str:
+    """A metric as text: "-" when missing or not finite, MSE with 5 decimals, SSIM with 4, the rest with 2."""
     if not _finite(v):
         return "-"
     if col.startswith("mse"):
