@@ -29,7 +29,7 @@ class AdaptOptions:
     hide: float = 0.3              # share of the training traces hidden in each crop (the self-supervised task)
     holdout: float = 0.1           # share of known traces kept out of training, for early stopping
     lr: float | None = None        # default: 2e-4 to fine-tune, 1e-3 from scratch
-    batch_size: int = 8
+    batch_size: int = 4
     eval_every: int = 20           # steps between holdout scores
     from_scratch: bool = False     # gather-only: a new generator trained on this image alone
     seed: int = 0
@@ -126,7 +126,7 @@ def adapt_model(model, observed: torch.Tensor, mask: torch.Tensor, options: Adap
     best, best_step, best_state = first, 0, copy.deepcopy(generator.state_dict())
     eval_cost = time.perf_counter() - start
     c, h, w = observed.shape
-    th, tw = min(model.tile[0], h), min(model.tile[1], w)
+    th, tw = min(model.tile[0], h), min(2 * model.tile[1], w)  # wide crops: more lateral context per step
     step = 0
 
     @torch.enable_grad()  # callers such as `evaluate` run models under no_grad
