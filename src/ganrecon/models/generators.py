@@ -176,10 +176,19 @@ class SRResNetGenerator(nn.Module):
         return self.out(self.tail(self.upsample(feat)))
 
 
+def unet_depth_for(image_size: tuple[int, int], min_side: int = 4) -> int:
+    """pix2pix sizes its U-Net to the input (8 levels at 256 px); ours halves while the bottleneck keeps at least
+    `min_side` pixels for its 3x3 convolutions: 28 px -> 2 levels, 48 -> 3, 64 -> 4, 256 -> 6."""
+    side, depth = min(image_size), 0
+    while side // 2 >= min_side:
+        side, depth = side // 2, depth + 1
+    return max(depth, 1)
+
+
 GENERATORS = {
     "linear": "one dense layer over the flattened image (28x28-sized inputs)",
     "lenet": "LeNet-5-style 5x5 conv encoder 6-16-120 and mirrored decoder",
-    "unet": "U-Net, options depth (3), width (32), dropout (0); any H x W",
+    "unet": "U-Net, options depth (3, or auto: sized to the input), width (32), dropout (0); any H x W",
     "srresnet": "SRResNet with PixelShuffle upsampling; options scale (4), blocks (8), width (64)",
     "unet-shallow": "reference denoising U-Net: widths 64-128-256, ReLU, transposed convs; "
                     "options widths, batchnorm (false)",
@@ -189,6 +198,8 @@ GENERATORS = {
 def build_generator(name: str, *, channels: int, image_size: tuple[int, int], value_range=(0.0, 1.0),
                     **options) -> nn.Module:
     """Build a generator by name; unknown names and options are one-sentence errors."""
+    if name == "unet" and options.get("depth") == "auto":
+        options = {**options, "depth": unet_depth_for(image_size)}
     builders = {
         "linear": lambda: LinearGenerator(channels, image_size, value_range, **options),
         "lenet": lambda: LeNetGenerator(channels, value_range, **options),
