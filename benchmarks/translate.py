@@ -7,7 +7,8 @@ photographs (pixels no training or validation crop touches), distorted by turbul
   mean PSF; their settings (short- or long-exposure PSF, Wiener balance, RL iterations) are tuned per strength on
   the validation band, so "best classical" is the best a practitioner could get from them;
 - pix2pix trained on simulator pairs (configs/translate-turbulence-restore.yaml, shipped as translate-turbulence)
-  and on pairs synthesised by the clean -> turbulent pix2pix (configs/translate-turbulence-restore-synth.yaml).
+  and on pairs synthesised by the clean -> turbulent pix2pix (configs/translate-turbulence-restore-synth.yaml),
+  both with the residual U-Net output; and the simulator-pairs model with pix2pix's plain U-Net (ablation).
 Both models were trained at strength 1.0 only; other strengths show how far that carries.
 Synthesis quality (strength 1.0): gradient energy (mean squared Sobel gradient, relative to the clean image),
 displacement magnitude estimated by TV-L1 optical flow (scikit-image) from the clean to the distorted image,
@@ -44,7 +45,8 @@ CROPS = "natural:n={n},size=48x48"
 STRENGTHS = (0.5, 1.0, 1.5)
 TARGET_STRENGTH = 1.0
 RESTORERS = {"pix2pix-simulator": "translate-turbulence-restore",
-             "pix2pix-synthesised": "translate-turbulence-restore-synth"}
+             "pix2pix-synthesised": "translate-turbulence-restore-synth",
+             "pix2pix-simulator, plain U-Net": "translate-turbulence-restore-plain"}  # ablation: no residual
 SYNTHESISER = "translate-turbulence-synth"
 TARGET_GAIN_DB = 3.0     # restoration >= best classical + this at strength 1.0
 TARGET_SYNTH_GAP_DB = 1.0  # synthesised-pairs pipeline within this of simulator-pairs training
@@ -66,9 +68,12 @@ def find_model(name: str, runs: Path):
     return model
 
 
+def distort_spec(clean: torch.Tensor, spec: str, seed: int = 0) -> torch.Tensor:
+    return parse_degradation(spec)(clean, generator=seed)[0]
+
+
 def distort(clean: torch.Tensor, strength: float, seed: int) -> torch.Tensor:
-    observed, _ = parse_degradation(f"turbulence:{strength:g}")(clean, generator=seed)
-    return observed
+    return distort_spec(clean, f"turbulence:{strength:g}", seed)
 
 
 def psnr_ssim(estimate: torch.Tensor, clean: torch.Tensor) -> dict:
@@ -110,7 +115,12 @@ def restoration(test: torch.Tensor, val: torch.Tensor, strength: float, models: 
                          "ms_per_image": 1000 * (time.perf_counter() - start) / len(test)}
         if label in settings:
             scores[label]["settings"] = {k: v for k, v in settings[label].items() if k != "tilt"}
-    results = {"n_images": len(test), "degrade": f"turbulence:{strength:g}", "methods": scores}
+    # the two parts of the same draw alone: displacement only is what a perfect deblurrer that cannot know the
+    # displacement would score; blur only is what the blur alone costs
+    references = {part: psnr_ssim(distort_spec(test, f"turbulence:{strength:g}:{part}=0", seed=0), test)
+                  for part in ("blur", "tilt")}
+    results = {"n_images": len(test), "degrade": f"turbulence:{strength:g}", "methods": scores,
+               "reference": {"displacement only": references["blur"], "blur only": references["tilt"]}}
     return results, Evaluation(results, test, observed, torch.ones_like(test), estimates)
 
 
@@ -175,10 +185,6 @@ def sweep_figure(out: Path) -> None:
     image_grid(rows, out, size=1.9, row_labels=["strength", "corr (px) at strength 2", "tilt / blur only"])
 
 
-def distort_spec(clean: torch.Tensor, spec: str) -> torch.Tensor:
-    return parse_degradation(spec)(clean, generator=0)[0]
-
-
 # ------------------------------------------------------------------------------------------ report
 
 def check_targets(levels: dict) -> list[dict]:
@@ -221,6 +227,10 @@ def markdown(results: dict) -> str:
             m = level["methods"].get(name)
             cells.append("" if m is None else f"{m['psnr']:.2f} / {m['ssim']:.3f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for part in ("displacement only", "blur only"):
+        lines.append(f"| *reference: the same draw, {part}* | " + " | ".join(
+            f"*{lv['reference'][part]['psnr']:.2f} / {lv['reference'][part]['ssim']:.3f}*" for lv in levels.values())
+            + " |")
     lines += ["", "Classical settings chosen on the validation band: " + "; ".join(
         f"{k} {s}: {m['settings']['psf']} PSF, {', '.join(f'{a}={b}' for a, b in m['settings']['options'].items())}"
         for s, level in levels.items() for k, m in level["methods"].items() if "settings" in m) + ".", ""]

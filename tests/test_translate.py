@@ -94,6 +94,12 @@ def test_unet_depth_is_sized_to_the_input():
     assert not g.dropout.training
 
 
+def test_residual_unet_starts_as_the_identity():
+    g = build_generator("unet", channels=1, image_size=(48, 48), depth="auto", width=4, residual=True).eval()
+    x = torch.rand(2, 1, 45, 47) * 0.9 + 0.05
+    assert torch.allclose(g(x), x, atol=1e-5)
+
+
 def _tiny(**extra) -> dict:
     base = {"task": "translate", "data": "natural:n=48,size=16x16,images=camera+coins", "degrade": "turbulence:1.0",
             "generator_options": {"depth": "auto", "width": 4, "dropout": 0.5}, "discriminator_options": {"width": 4},
