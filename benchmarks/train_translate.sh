@@ -5,6 +5,7 @@
 #   2. restoration turbulent -> clean on simulator pairs        (configs/translate-turbulence-restore.yaml)
 #   3. synthesise a turbulent training set from clean crops with model 1 (`ganrecon synthesise`)
 #   4. restoration turbulent -> clean on the synthesised pairs (configs/translate-turbulence-restore-synth.yaml)
+#   5. (ablation) step 2 without the residual output: pix2pix's plain U-Net
 # No data files needed (scikit-image's photographs). Evaluation on held-out simulator pairs:
 #   .venv/bin/python benchmarks/translate.py
 # Usage: bash benchmarks/train_translate.sh [RUNS_DIR]   (resumable: rerun to continue after a kill)
@@ -32,4 +33,6 @@ if [ ! -f "$RUNS/translate-synthesised/synthesis.json" ]; then
 fi
 train translate-turbulence-restore-synth translate-turbulence-restore-synth \
   --set "data=paired:$RUNS/translate-synthesised/A:$RUNS/translate-synthesised/B"
+# ablation: the simulator-pairs restoration with pix2pix's plain U-Net output (no residual), for the results page
+train translate-turbulence-restore-plain translate-turbulence-restore --set generator_options.residual=false
 echo "== done $(date -u +%H:%M:%S)"
