@@ -264,9 +264,9 @@ def markdown(results: dict) -> str:
         psnr = f"{s['psnr_to_clean']:.2f}" if "psnr_to_clean" in s else "-"
         lines.append(f"| {label} | {s['gradient_energy_ratio']:.3f} | {s['flow_rms_px']:.3f} | {psnr} | "
                      f"{s.get('draw_spread_rms', 0.0):.4f} |")
-    lines += ["", "![restoration at strength 1.0](figures/translate-restore-turbulence1.png)", "",
-              "![simulated vs synthesised turbulence](figures/translate-synthesis.png)", "",
-              "![turbulence simulator sweep](figures/translate-turbulence-sweep.png)", ""]
+    lines += ["", "![restoration at strength 1.0](../figures/translate-restore-turbulence1.png)", "",
+              "![simulated vs synthesised turbulence](../figures/translate-synthesis.png)", "",
+              "![turbulence simulator sweep](../figures/translate-turbulence-sweep.png)", ""]
     return "\n".join(lines)
 
 
