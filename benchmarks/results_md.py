@@ -38,6 +38,8 @@ if __name__ == "__main__":
         atomic_write_text(fault.with_name("fault.md"), fault_section(fault))
     sections = sorted((ROOT / "docs" / "results").glob("*.md"),
                       key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
-    text = HEADER + "\n" + "\n".join(p.read_text().rstrip() + "\n" for p in sections)
+    # sections link figures relative to docs/results/; this page lives in docs/
+    text = HEADER + "\n" + "\n".join(p.read_text().rstrip().replace("](../figures/", "](figures/") + "\n"
+                                      for p in sections)
     atomic_write_text(ROOT / "docs" / "RESULTS.md", text)
     print(f"docs/RESULTS.md from {', '.join(p.name for p in sections)}")

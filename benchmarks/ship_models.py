@@ -27,6 +27,7 @@ SOURCES = {
     "denoise-blind": ("denoise-blind", "model"),
     "superres-porous-x4": ("superres-porous-x4-cpu", "model-content"),
     "superres-porous-x4-gan": ("superres-porous-x4-cpu", "model"),
+    "translate-turbulence": ("translate-turbulence-restore", "model"),
 }
 
 

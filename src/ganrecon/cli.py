@@ -94,12 +94,14 @@ def train(
     out: Path = typer.Option(Path("runs/latest"), help="run directory"),
     resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
     progress: bool = typer.Option(True, help="show a progress bar"),
+    direction: str | None = typer.Option(None, help="AtoB (observed -> clean) or BtoA (clean -> observed, e.g. "
+                                                     "to synthesise distortion); same as --set direction=..."),
 ) -> None:
     """Train a conditional GAN; the run directory gets config, checkpoints, logs, figures and model."""
     from ganrecon.training import train_from_files
 
-    result = train_from_files(str(config) if config else None, list(set_ or []), out, resume=resume,
-                              progress=progress)
+    overrides = list(set_ or []) + ([f"direction={direction}"] if direction else [])
+    result = train_from_files(str(config) if config else None, overrides, out, resume=resume, progress=progress)
     console.print(f"trained {result.step} steps in {result.seconds:.0f} s; model in {result.run_dir}")
 
 
@@ -212,6 +214,26 @@ def reconstruct(
         path = reconstruct_file(input, model, output, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
                                 adapt=options, progress=progress)
     console.print(f"wrote {path}")
+
+
+@app.command()
+def synthesise(
+    model: str = typer.Option(..., help="a clean -> distorted model (trained with direction BtoA): run directory, "
+                                        "weights file or shipped name"),
+    data: str = typer.Option(..., help="clean images, e.g. natural:n=8192,size=48x48"),
+    out: Path = typer.Option(..., help="folder for the pairs: OUT/A (synthesised) and OUT/B (clean)"),
+    split: str = typer.Option("train", help="train, val, test or all"),
+    limit: int | None = typer.Option(None, help="at most this many images"),
+    seed: int = typer.Option(0, help="seed of synthetic data and of the dropout noise"),
+    data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
+    noise: bool = typer.Option(True, help="keep pix2pix's dropout on as its noise source"),
+) -> None:
+    """Make a paired training set from clean images with a pix2pix model; train on it with paired:OUT/A:OUT/B."""
+    from ganrecon.translate import synthesise_pairs
+
+    path = synthesise_pairs(model, data, out, split=None if split == "all" else split, limit=limit, seed=seed,
+                            root=data_root, noise=noise)
+    console.print(f"wrote pairs to {path}: train on them with --set data=paired:{path / 'A'}:{path / 'B'}")
 
 
 @app.command()

@@ -29,6 +29,7 @@ class TrainConfig:
     patch: str | None = None             # "HxW": cut large images into patches
     limit: int | None = None             # at most this many training images
     val_images: int = 256
+    direction: str = "AtoB"              # "BtoA": learn the reverse mapping, e.g. clean -> degraded (pix2pix)
     # models
     generator: str = "unet"
     generator_options: dict = field(default_factory=dict)
@@ -92,19 +93,24 @@ def _coerce(key: str, value):
     return value
 
 
+def parse_overrides(items: list[str]) -> dict:
+    """["key=value", "generator_options.width=16"] -> {"key": value, ...}, values parsed as YAML."""
+    pairs = {}
+    for item in items:
+        key, eq, raw = item.partition("=")
+        if not eq or not key.strip():
+            raise GanreconError(f"Override {item!r} must look like key=value.")
+        try:
+            pairs[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            pairs[key.strip()] = raw
+    return pairs
+
+
 def apply_overrides(config: TrainConfig, overrides: dict | list[str]) -> TrainConfig:
     """Apply {"key": value} or ["key=value", "generator_options.width=16"] (values parsed as YAML)."""
     if isinstance(overrides, list):
-        pairs = {}
-        for item in overrides:
-            key, eq, raw = item.partition("=")
-            if not eq or not key.strip():
-                raise GanreconError(f"Override {item!r} must look like key=value.")
-            try:
-                pairs[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
-            except yaml.YAMLError:
-                pairs[key.strip()] = raw
-        overrides = pairs
+        overrides = parse_overrides(overrides)
     data = config.to_dict()
     for key, value in overrides.items():
         value = _coerce(key, value)
@@ -133,8 +139,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | dict | No
             raise GanreconError(f"Config file {path} is not valid YAML ({str(exc).splitlines()[0]}).") from None
         if not isinstance(raw, dict):
             raise GanreconError(f"Config file {path} must hold a mapping of keys to values.")
-    task = (overrides or {}).get("task") if isinstance(overrides, dict) else None
-    task = task or raw.get("task", "traces")
+    if isinstance(overrides, list):  # so that `--set task=translate` brings that task's defaults too
+        overrides = parse_overrides(overrides)
+    task = (overrides or {}).get("task") or raw.get("task", "traces")
     config = apply_overrides(TrainConfig(), task_defaults(task))
     config = apply_overrides(config, raw)
     if overrides:

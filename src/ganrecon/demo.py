@@ -46,6 +46,8 @@ CASES = (
     DemoCase("photo-sp", "Photographs never seen in training (48x48 crops), 30% salt & pepper",
              "natural:n=16,size=48x48,images=camera+chelsea+coins+gravel", "sp:0.3", ("denoise-blind",),
              split=None),
+    DemoCase("photo-turbulence", "Photograph crops (64x64) from the band left out of training, turbulence 1.0",
+             "natural:n=16,size=64x64", "turbulence:1.0", ("translate-turbulence",)),
     DemoCase("porous-x4", "Synthetic micro-CT-like slices, x4 super-resolution (64 -> 256)",
              "porous:n=8,size=256x256,noise=0.01", "down:4", ("superres-porous-x4", "superres-porous-x4-gan"),
              limit=8),

@@ -144,6 +144,28 @@ def comparison_figure(clean: torch.Tensor, observed: torch.Tensor, estimates: di
     _savefig(fig, out)
 
 
+def image_grid(rows: list[list[tuple[str, torch.Tensor]]], out: Path, *, size: float = 1.6,
+               row_labels: list[str] | None = None) -> None:
+    """Images in [0, 1] as a grid of titled panels (one list of (title, C x H x W image) per row), for figures
+    that are not method comparisons: parameter sweeps, simulated vs synthesised samples."""
+    cols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), cols, figsize=(size * cols, size * len(rows)), squeeze=False)
+    for r, row in enumerate(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= len(row):
+                ax.set_axis_off()
+                continue
+            arr, kw = _display(row[c][1], signed=False)
+            ax.imshow(arr, **kw)
+            ax.set_title(row[c][0], fontsize=7)
+        if row_labels:
+            axes[r][0].set_ylabel(row_labels[r], fontsize=7)
+    _savefig(fig, out)
+
+
 def results_table(results: dict, title: str | None = None) -> rich.table.Table:  # noqa: F821
     """The evaluation JSON's methods as a rich table, best value per column in bold."""
     from rich.table import Table

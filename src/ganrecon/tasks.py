@@ -41,7 +41,7 @@ TASKS: dict[str, Task] = {
             "translate",
             "paired A->B translation (pix2pix); built-in atmospheric turbulence",
             dict(data="natural", degrade="turbulence:1.0", generator="unet",
-                 generator_options={"dropout": 0.5}, discriminator="patch", content="l1",
+                 generator_options={"depth": "auto", "dropout": 0.5}, discriminator="patch", content="l1",
                  content_weight=100.0, adversarial_weight=1.0, data_consistency=False, lr_decay="linear"),
             ("identity", "wiener", "richardson-lucy"),
         ),

@@ -130,6 +130,20 @@ def paired_observed(images, scale: int) -> torch.Tensor | None:
     return observed
 
 
+DIRECTIONS = ("AtoB", "BtoA")
+
+
+def orient(observed: torch.Tensor, clean: torch.Tensor, mask: torch.Tensor, direction: str):
+    """pix2pix's --direction. A pair is (A, B) = (observed, clean): the degraded image (or the first folder of
+    `paired:`, the left half of `aligned:`) and its clean partner. AtoB learns A -> B (restoration); BtoA learns
+    B -> A, e.g. clean -> turbulent to synthesise distortion. Then every target pixel is known: mask all ones."""
+    if direction == "AtoB":
+        return observed, clean, mask
+    if observed.shape != clean.shape:
+        raise GanreconError("direction BtoA needs pairs of the same size (not a downsampling degradation).")
+    return clean, observed, torch.ones_like(clean)
+
+
 class RunLock:
     """An exclusive lock on a run directory, so two trainings cannot interleave their checkpoints."""
 
@@ -231,6 +245,7 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
         "data": config.data,
         "degrade": config.degrade,
         "data_consistency": config.data_consistency,
+        "direction": config.direction,
         "steps": step,
         "train_seconds": round(seconds, 1),
     }
@@ -254,6 +269,8 @@ def check_config(config: TrainConfig) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise GanreconError(f"Config key {key!r} must be a whole number of at least {low}, got {value!r}.")
+    if config.direction not in DIRECTIONS:
+        raise GanreconError(f"Config key 'direction' must be AtoB or BtoA, got {config.direction!r}.")
     degrade = config.degrade if isinstance(config.degrade, list) else [config.degrade]
     if not all(isinstance(s, str) for s in degrade) or not isinstance(config.data, str):
         raise GanreconError("Config keys 'data' and 'degrade' must be spec strings (degrade may be a list of them).")
@@ -354,9 +371,10 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
     val_paired = paired_observed(val_set, scale)
     if val_paired is not None:
         val_obs, val_mask = val_paired, torch.ones_like(val_paired)
+    val_obs, val_clean, val_mask = orient(val_obs, val_clean, val_mask, config.direction)
     signed = value_range[0] < 0
     baseline_scores = {}
-    if rank == 0:
+    if rank == 0 and config.direction == "AtoB":  # the baselines restore; they have nothing to say about B -> A
         from ganrecon.baselines import run_baseline
 
         for b in applicable_baselines(val_degradation, value_range):
@@ -454,6 +472,7 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
                 else:
                     observed, mask = degradation(clean, value_range=value_range,
                                                  generator=step_generator(config.seed, step, rank))
+                observed, clean, mask = orient(observed, clean, mask, config.direction)
                 if signed:  # the model sees amplitudes scaled by the observed traces, as in use
                     observed, amp = normalise_by_observed(observed)
                     clean = clean / amp

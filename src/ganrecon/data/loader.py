@@ -42,8 +42,10 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "tiff": ("ganrecon.data.images:load_tiff_stack",
              "tiff:PATH multi-page TIFF stack (e.g. a micro-CT volume), one image per slice"),
     "paired": ("ganrecon.data.paired:load_paired",
-               ("paired:LOWDIR:HIGHDIR low- and high-resolution image folders with matching file names "
-                "(super-resolution pairs, HR = 2/4/8 x LR); the LR images travel in meta['observed']")),
+               ("paired:ADIR:BDIR two image folders with matching file names: A observed (e.g. turbulent or "
+                "low-resolution), B clean, same size or B = 2/4/8 x A; A travels in meta['observed']")),
+    "aligned": ("ganrecon.data.paired:load_aligned",
+                "aligned:PATH[:rgb] pix2pix's layout: each image file holds A (left half) and B (right half)"),
     "segy": ("ganrecon.data.segy:load_segy",
              "segy:PATH SEG-Y file or folder of them, one gather (time x traces) per file, normalised per gather"),
     "seismic": ("ganrecon.data.seismic:load_seismic",

@@ -66,10 +66,14 @@ class LeNetGenerator(nn.Module):
 
 
 class UNetGenerator(nn.Module):
-    """U-Net with configurable depth and width; pads any H x W to a multiple of 2**depth and crops back."""
+    """U-Net with configurable depth and width; pads any H x W to a multiple of 2**depth and crops back.
+
+    `residual`: the output is the input plus a learned correction (added before the output activation, the head
+    initialised to zero), so the model starts as the identity. For restoration where the input is already close
+    to the answer (turbulence) a short CPU budget otherwise goes into learning to copy the input."""
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), depth: int = 3, width: int = 32,
-                 max_width: int = 256, dropout: float = 0.0):
+                 max_width: int = 256, dropout: float = 0.0, residual: bool = False):
         super().__init__()
         if depth < 1 or width < 1:
             raise GanreconError("The unet generator needs depth >= 1 and width >= 1.")
@@ -84,6 +88,10 @@ class UNetGenerator(nn.Module):
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
         self.head = nn.Conv2d(widths[0], channels, 1)
         self.out = RangeActivation(value_range)
+        self.residual = bool(residual)
+        if self.residual:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def forward(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x, (h, w) = pad_to_multiple(condition(observed, mask), 2 ** self.depth)
@@ -93,7 +101,10 @@ class UNetGenerator(nn.Module):
         x = self.dropout(skips.pop())
         for up, dec in zip(self.ups, self.dec):
             x = dec(torch.cat([up(x), skips.pop()], dim=1))
-        return self.out(self.head(x))[..., :h, :w]
+        x = self.head(x)[..., :h, :w]
+        if self.residual:
+            x = x + self.out.inverse(observed)
+        return self.out(x)
 
 
 class ShallowUNetGenerator(nn.Module):
@@ -176,10 +187,20 @@ class SRResNetGenerator(nn.Module):
         return self.out(self.tail(self.upsample(feat)))
 
 
+def unet_depth_for(image_size: tuple[int, int], min_side: int = 4) -> int:
+    """pix2pix sizes its U-Net to the input (8 levels at 256 px); ours halves while the bottleneck keeps at least
+    `min_side` pixels for its 3x3 convolutions: 28 px -> 2 levels, 48 -> 3, 64 -> 4, 256 -> 6."""
+    side, depth = min(image_size), 0
+    while side // 2 >= min_side:
+        side, depth = side // 2, depth + 1
+    return max(depth, 1)
+
+
 GENERATORS = {
     "linear": "one dense layer over the flattened image (28x28-sized inputs)",
     "lenet": "LeNet-5-style 5x5 conv encoder 6-16-120 and mirrored decoder",
-    "unet": "U-Net, options depth (3), width (32), dropout (0); any H x W",
+    "unet": "U-Net, options depth (3, or auto: sized to the input), width (32), dropout (0), residual (false); "
+            "any H x W",
     "srresnet": "SRResNet with PixelShuffle upsampling; options scale (4), blocks (8), width (64)",
     "unet-shallow": "reference denoising U-Net: widths 64-128-256, ReLU, transposed convs; "
                     "options widths, batchnorm (false)",
@@ -189,6 +210,8 @@ GENERATORS = {
 def build_generator(name: str, *, channels: int, image_size: tuple[int, int], value_range=(0.0, 1.0),
                     **options) -> nn.Module:
     """Build a generator by name; unknown names and options are one-sentence errors."""
+    if name == "unet" and options.get("depth") == "auto":
+        options = {**options, "depth": unet_depth_for(image_size)}
     builders = {
         "linear": lambda: LinearGenerator(channels, image_size, value_range, **options),
         "lenet": lambda: LeNetGenerator(channels, value_range, **options),

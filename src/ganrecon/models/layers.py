@@ -22,6 +22,12 @@ class RangeActivation(nn.Module):
             return x
         return self.lo + (self.hi - self.lo) * torch.sigmoid(x)
 
+    def inverse(self, y: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+        """The pre-activation that maps to `y` (logit, clamped `eps` inside the range), for residual outputs."""
+        if self.signed:
+            return y
+        return torch.logit(((y - self.lo) / (self.hi - self.lo)).clamp(eps, 1.0 - eps))
+
     def extra_repr(self) -> str:
         return f"range=({self.lo}, {self.hi}), {'identity' if self.signed else 'sigmoid'}"
 
