@@ -66,15 +66,24 @@ class LeNetGenerator(nn.Module):
 
 
 class UNetGenerator(nn.Module):
-    """U-Net with configurable depth and width; pads any H x W to a multiple of 2**depth and crops back."""
+    """U-Net with configurable depth and width; pads any H x W to a multiple of 2**depth and crops back.
+
+    `output` is the head's range activation (see RangeActivation): `sigmoid` (default) or `clamp`. With
+    `residual` the network predicts a correction added to the observed image (`out = observed + correction`,
+    then clamped), so the identity is where training starts: the clean pixels of a noisy image are already right,
+    and the network only has to find and replace the corrupted ones. Needs `output: clamp` (a sigmoid of
+    observed + correction would squash the clean pixels too)."""
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), depth: int = 3, width: int = 32,
-                 max_width: int = 256, dropout: float = 0.0):
+                 max_width: int = 256, dropout: float = 0.0, output: str = "sigmoid", residual: bool = False):
         super().__init__()
         if depth < 1 or width < 1:
             raise GanreconError("The unet generator needs depth >= 1 and width >= 1.")
+        if residual and output != "clamp" and value_range[0] >= 0:
+            raise GanreconError("The unet generator's residual option needs output: clamp.")
         widths = [min(width * 2 ** i, max_width) for i in range(depth + 1)]
         self.depth = depth
+        self.residual = bool(residual)
         self.inc = conv_block(channels + 1, widths[0])
         self.downs = nn.ModuleList(
             nn.Sequential(nn.MaxPool2d(2), conv_block(widths[i], widths[i + 1])) for i in range(depth))
@@ -83,7 +92,10 @@ class UNetGenerator(nn.Module):
         self.dec = nn.ModuleList(conv_block(2 * widths[i], widths[i]) for i in reversed(range(depth)))
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
         self.head = nn.Conv2d(widths[0], channels, 1)
-        self.out = RangeActivation(value_range)
+        if self.residual:  # start as the identity
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
+        self.out = RangeActivation(value_range, output)
 
     def forward(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x, (h, w) = pad_to_multiple(condition(observed, mask), 2 ** self.depth)
@@ -93,7 +105,10 @@ class UNetGenerator(nn.Module):
         x = self.dropout(skips.pop())
         for up, dec in zip(self.ups, self.dec):
             x = dec(torch.cat([up(x), skips.pop()], dim=1))
-        return self.out(self.head(x))[..., :h, :w]
+        x = self.head(x)[..., :h, :w]
+        if self.residual:
+            x = x + observed.to(x.dtype)
+        return self.out(x)
 
 
 class ShallowUNetGenerator(nn.Module):
@@ -179,7 +194,8 @@ class SRResNetGenerator(nn.Module):
 GENERATORS = {
     "linear": "one dense layer over the flattened image (28x28-sized inputs)",
     "lenet": "LeNet-5-style 5x5 conv encoder 6-16-120 and mirrored decoder",
-    "unet": "U-Net, options depth (3), width (32), dropout (0); any H x W",
+    "unet": "U-Net, options depth (3), width (32), dropout (0), output (sigmoid|clamp), residual (false); "
+            "any H x W",
     "srresnet": "SRResNet with PixelShuffle upsampling; options scale (4), blocks (8), width (64)",
     "unet-shallow": "reference denoising U-Net: widths 64-128-256, ReLU, transposed convs; "
                     "options widths, batchnorm (false)",
