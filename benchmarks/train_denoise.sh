@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train the denoise models behind docs/RESULTS.md and the shipped `denoise-blind`, one after another so each
-# gets the whole CPU: the per-level MNIST model (sp 0.15, ~7 min) and the blind photograph model (~20 min). Each
+# gets the whole CPU: the per-level MNIST model (sp 0.15) and the blind photograph model, ~11 min each. Each
 # stops at its config's max_seconds. MNIST comes from ../shared/datasets (or DATA_ROOT); the blind model needs
 # no data files (scikit-image's photographs). The FER2013 reproduction is a GPU-sized job, run it by hand:
 #   ganrecon train configs/denoise-fer2013-reference.yaml --out runs/denoise-fer2013-reference --set data_root=DIR

@@ -26,6 +26,7 @@ class TrainConfig:
     val_data: str | None = None          # default: the `val` split of `data`
     degrade: str | list[str] = "columns:random:0.5"   # a list: one spec drawn per batch (e.g. blind denoising)
     val_degrade: str | None = None       # default: the first of `degrade`
+    mix_per_image: bool = False          # a degrade list: each image draws its spec, not each batch (BatchNorm)
     patch: str | None = None             # "HxW": cut large images into patches
     limit: int | None = None             # at most this many training images
     val_images: int = 256

@@ -96,14 +96,18 @@ def apply_consistency(estimate: torch.Tensor, observed: torch.Tensor, mask: torc
 
 
 class DegradationMix:
-    """One or several degradation specs; each batch draws one (so a model can learn several noise levels)."""
+    """One or several degradation specs (so a model can learn several noise levels); each batch draws one, or with
+    `per_image` each image does. Per image matters for BatchNorm: with one level per batch the batch statistics
+    are those of that level, while the running averages used in eval mode are a blend of all levels, so the
+    model is evaluated with normalisation it was never trained with."""
 
-    def __init__(self, specs: list[str]):
+    def __init__(self, specs: list[str], per_image: bool = False):
         from ganrecon.degrade import parse_degradation
 
         if not specs:
             raise GanreconError("At least one degradation spec is needed.")
         self.parts = [parse_degradation(s) for s in specs]
+        self.per_image = bool(per_image)
 
     @property
     def scale(self) -> int:
@@ -113,8 +117,17 @@ class DegradationMix:
         return scales.pop()
 
     def __call__(self, clean, *, value_range, generator):
-        i = int(torch.randint(len(self.parts), (1,), generator=generator)) if len(self.parts) > 1 else 0
-        return self.parts[i](clean, value_range=value_range, generator=generator)
+        if len(self.parts) == 1:
+            return self.parts[0](clean, value_range=value_range, generator=generator)
+        if not self.per_image:
+            i = int(torch.randint(len(self.parts), (1,), generator=generator))
+            return self.parts[i](clean, value_range=value_range, generator=generator)
+        choice = torch.randint(len(self.parts), (len(clean),), generator=generator)
+        groups = [(choice == i).nonzero().flatten() for i in range(len(self.parts))]
+        outputs = [part(clean[idx], value_range=value_range, generator=generator)
+                   for part, idx in zip(self.parts, groups) if len(idx)]
+        back = torch.cat(groups).argsort()  # the images' original order
+        return torch.cat([o for o, _ in outputs])[back], torch.cat([m for _, m in outputs])[back]
 
 
 def paired_observed(images, scale: int) -> torch.Tensor | None:
@@ -317,7 +330,7 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
     from ganrecon.metrics import image_metrics, summarise
 
     train_set, val_set = load_training_data(config)
-    degradation = DegradationMix(config.degrade_list())
+    degradation = DegradationMix(config.degrade_list(), per_image=config.mix_per_image)
     scale = degradation.scale
     value_range = train_set.value_range
     train_paired = paired_observed(train_set, scale)

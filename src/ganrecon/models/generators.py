@@ -68,12 +68,15 @@ class LeNetGenerator(nn.Module):
 class UNetGenerator(nn.Module):
     """U-Net with configurable depth and width; pads any H x W to a multiple of 2**depth and crops back.
 
-    `residual`: the output is the input plus a learned correction (added before the output activation, the head
-    initialised to zero), so the model starts as the identity. For restoration where the input is already close
-    to the answer (turbulence) a short CPU budget otherwise goes into learning to copy the input."""
+    `output` is the head's range activation (see RangeActivation): `sigmoid` (default) or `clamp`. With
+    `residual` the output is the observed image plus a learned correction, added before the output activation
+    (to the logit of the observed image for `sigmoid`, to the image itself for `clamp`) with the head
+    initialised to zero, so training starts from the identity: for restoration where the input is already close
+    to the answer (denoising: the clean pixels are right; turbulence) a short CPU budget otherwise goes into
+    learning to copy the input."""
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), depth: int = 3, width: int = 32,
-                 max_width: int = 256, dropout: float = 0.0, residual: bool = False):
+                 max_width: int = 256, dropout: float = 0.0, output: str = "sigmoid", residual: bool = False):
         super().__init__()
         if depth < 1 or width < 1:
             raise GanreconError("The unet generator needs depth >= 1 and width >= 1.")
@@ -87,11 +90,11 @@ class UNetGenerator(nn.Module):
         self.dec = nn.ModuleList(conv_block(2 * widths[i], widths[i]) for i in reversed(range(depth)))
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
         self.head = nn.Conv2d(widths[0], channels, 1)
-        self.out = RangeActivation(value_range)
         self.residual = bool(residual)
-        if self.residual:
+        if self.residual:  # start as the identity
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
+        self.out = RangeActivation(value_range, output)
 
     def forward(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         x, (h, w) = pad_to_multiple(condition(observed, mask), 2 ** self.depth)
@@ -103,7 +106,7 @@ class UNetGenerator(nn.Module):
             x = dec(torch.cat([up(x), skips.pop()], dim=1))
         x = self.head(x)[..., :h, :w]
         if self.residual:
-            x = x + self.out.inverse(observed)
+            x = x + self.out.inverse(observed.to(x.dtype))
         return self.out(x)
 
 
@@ -199,7 +202,8 @@ def unet_depth_for(image_size: tuple[int, int], min_side: int = 4) -> int:
 GENERATORS = {
     "linear": "one dense layer over the flattened image (28x28-sized inputs)",
     "lenet": "LeNet-5-style 5x5 conv encoder 6-16-120 and mirrored decoder",
-    "unet": "U-Net, options depth (3, or auto: sized to the input), width (32), dropout (0), residual (false); "
+    "unet": "U-Net, options depth (3, or auto: sized to the input), width (32), dropout (0), output "
+            "(sigmoid|clamp), residual (false); "
             "any H x W",
     "srresnet": "SRResNet with PixelShuffle upsampling; options scale (4), blocks (8), width (64)",
     "unet-shallow": "reference denoising U-Net: widths 64-128-256, ReLU, transposed convs; "
