@@ -80,6 +80,18 @@ def test_holdout_keeps_the_best_weights(weak_model):
     assert math.isfinite(report.holdout_snr_start)
 
 
+def test_holdout_is_not_correlated_with_a_seeded_degradation(weak_model):
+    """Regression: the adaptation once drew its holdout with the same seed-0 stream as `columns:random:0.5`, so
+    the held-out traces were always among the missing ones and early stopping silently never ran."""
+    from ganrecon.degrade import parse_degradation
+
+    gather, _ = gather_and_mask(size="64x80")
+    observed, mask = parse_degradation("columns:random:0.5")(gather[None], value_range=(-1.0, 1.0),
+                                                              generator=torch.Generator().manual_seed(0))
+    _, report = adapt_model(weak_model, observed[0], mask[0], AdaptOptions(seconds=60, max_steps=2, eval_every=2))
+    assert math.isfinite(report.holdout_snr_start)
+
+
 def test_gather_only_trains_a_new_generator(weak_model):
     gather, mask = gather_and_mask()
     model = AdaptedModel(weak_model, AdaptOptions(seconds=60, max_steps=4, eval_every=2, from_scratch=True))

@@ -23,6 +23,9 @@ import torch
 from ganrecon.errors import GanreconError
 
 
+ADAPT_STREAM = 982_451_653  # offset of the adaptation's random stream from the user's seed
+
+
 @dataclass(frozen=True)
 class AdaptOptions:
     seconds: float = 60.0          # wall-clock budget per image, evaluation included
@@ -92,7 +95,9 @@ def adapt_model(model, observed: torch.Tensor, mask: torch.Tensor, options: Adap
     mask = (mask > 0).float()
     observed = torch.nan_to_num(observed.float()) * mask  # missing entries never carry a value
     unit = _units(mask)
-    gen = torch.Generator().manual_seed(options.seed)
+    # a stream of its own: seeded like a degradation's (seed 0 -> the same torch.rand draws) the held-out
+    # traces would be chosen exactly among the traces that degradation removed, leaving none to hold out
+    gen = torch.Generator().manual_seed(ADAPT_STREAM + options.seed)
     holdout = _draw(mask, options.holdout, unit, gen) if options.holdout > 0 else torch.zeros_like(mask)
     if holdout.sum() == 0 or (mask - holdout).sum() == 0:
         holdout = torch.zeros_like(mask)  # too few known traces to spare any: no early stopping
