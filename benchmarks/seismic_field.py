@@ -188,8 +188,8 @@ a generator no model saw. `gan-unet` is the shipped pretrained model (trained on
 steps); `+adapt` fine-tunes it on each gather's own known traces for at most {env['adapt_seconds']:g} s;
 `+gather-only` trains the same architecture from scratch on the gather alone for the same time. {others}.
 FK sparse inversion runs with the defaults tuned on 128 x 64 clean patches (`benchmarks/tune_fk.py`), untuned here.
-{env['threads']} torch thread on {env['cpu']}, on a 2-core machine shared with other trainings: the seconds are this
-run's, and a time-budgeted adaptation gets fewer steps on a busy machine.
+{env['threads']} torch thread(s) on {env['cpu']}, a 2-core machine: the seconds are this run's, and a time-budgeted
+adaptation gets fewer steps on a busy machine (about 300 steps per 60 s here with 2 threads and little else running).
 
 {chr(10).join(lines)}
 
