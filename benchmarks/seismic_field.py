@@ -168,8 +168,8 @@ def write_markdown(data: dict, path: Path) -> None:
         refs = {"gan-unet": env["model"]}
         if any("gan-field-unet" in r["methods"] for r in results):  # the default --compare
             refs["gan-field-unet"] = str(ROOT / "runs" / "traces-seismic-field-unet")
-        env["models"] = {k: {"data": read_bundle(_bundle_path(v))[1].get("data"),
-                             "steps": read_bundle(_bundle_path(v))[1].get("steps")} for k, v in refs.items()}
+        metas = {k: read_bundle(_bundle_path(v))[1] for k, v in refs.items()}
+        env["models"] = {k: {"data": m.get("data"), "steps": m.get("steps")} for k, m in metas.items()}
     lines = ["| gather | decimation | method | SNR dB | SNR missing dB | s / gather |", "|---|---|---|---|---|---|"]
     for res in results:
         for method, sc in res["methods"].items():

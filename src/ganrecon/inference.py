@@ -104,6 +104,19 @@ class ReconstructionModel:
         return self.generator(obs, mask)
 
 
+class ModelWrapper:
+    """A model-like callable around another (adaptation, gain, resampling): the wrapped model's attributes (meta,
+    value_range, scale, tile, ...) under a name of its own; subclasses define __call__(observed, mask)."""
+
+    def __init__(self, model, name: str):
+        self.model, self.name = model, name
+
+    def __getattr__(self, item):
+        if item == "model":  # not set yet (copying, unpickling): no endless recursion
+            raise AttributeError(item)
+        return getattr(self.model, item)
+
+
 def load_model(ref: str | Path, device: str | torch.device = "cpu") -> ReconstructionModel:
     """Load a model bundle; weights never go through pickle, and a mismatch with its description is one sentence."""
     weights = _bundle_path(ref)
@@ -112,14 +125,19 @@ def load_model(ref: str | Path, device: str | torch.device = "cpu") -> Reconstru
         from ganrecon.invert import latent_model_from_bundle
 
         return latent_model_from_bundle(tensors, meta, weights, device)
-    try:
-        generator = build_generator(meta["generator"], channels=int(meta["channels"]),
-                                    image_size=tuple(meta["image_size"]), value_range=tuple(meta["value_range"]),
-                                    **meta.get("generator_options", {}))
-    except KeyError as exc:
-        raise GanreconError(f"The model description of {weights} lacks the field {exc}.") from None
+    generator = generator_from_meta(meta, weights)
     load_weights_into(generator, tensors, weights)
     return ReconstructionModel(generator.eval().to(device), meta, bundle_name(weights))
+
+
+def generator_from_meta(meta: dict, source: Path | str = "the model") -> torch.nn.Module:
+    """A freshly initialised generator of the architecture a bundle's description names (weights not loaded)."""
+    try:
+        return build_generator(meta["generator"], channels=int(meta["channels"]),
+                               image_size=tuple(meta["image_size"]), value_range=tuple(meta["value_range"]),
+                               **meta.get("generator_options", {}))
+    except KeyError as exc:
+        raise GanreconError(f"The model description of {source} lacks the field {exc}.") from None
 
 
 def load_weights_into(generator: torch.nn.Module, tensors: dict, weights: Path) -> None:

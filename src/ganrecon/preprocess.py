@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ganrecon.errors import GanreconError
+from ganrecon.inference import ModelWrapper
 from ganrecon.specs import parse_float, parse_int, split_kind
 
 
@@ -47,16 +48,13 @@ def gain_curve(observed: torch.Tensor, mask: torch.Tensor, spec: str) -> torch.T
     return (1.0 / torch.maximum(rms, floor)).view(n, 1, h, 1)
 
 
-class GainedModel:
+class GainedModel(ModelWrapper):
     """`model` applied to gained data, its output with the gain removed (same call shape as the model)."""
 
     def __init__(self, model, spec: str):
         parse_gain(spec)
-        self.model, self.spec = model, spec
-        self.name = f"{model.name}+{spec}"
-
-    def __getattr__(self, item):
-        return getattr(self.model, item)
+        super().__init__(model, f"{model.name}+{spec}")
+        self.spec = spec
 
     def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         mask = torch.ones_like(observed) if mask is None else mask
@@ -89,7 +87,7 @@ def resample_time(x: torch.Tensor, up: int, down: int, length: int | None = None
     return out
 
 
-class ResampledModel:
+class ResampledModel(ModelWrapper):
     """`model` run at its training time sampling: the input is resampled from `dt_ms` to the nearest sampling
     the model was trained on, and the output back. Traces are columns, so the mask keeps its trace pattern."""
 
@@ -100,14 +98,11 @@ class ResampledModel:
         if trained is None:
             raise GanreconError(f"The model {model.name} was not trained on seismic data of known sampling, so "
                                 "--dt-ms cannot resample for it.")
-        self.model, self.dt_ms = model, dt_ms
+        super().__init__(model, model.name)
+        self.dt_ms = dt_ms
         self.target_ms = min(max(dt_ms, trained[0]), trained[1])
         ratio = Fraction(self.target_ms / dt_ms).limit_denominator(64)  # new samples per old sample = dt / target
         self.up, self.down = (ratio.denominator, ratio.numerator)
-        self.name = model.name
-
-    def __getattr__(self, item):
-        return getattr(self.model, item)
 
     def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         mask = torch.ones_like(observed) if mask is None else mask

@@ -14,11 +14,14 @@ from ganrecon.errors import GanreconError
 from ganrecon.specs import parse_float, parse_int, parse_options, parse_size
 
 
-def parse_range(text: str, name: str, lo: int = 1, hi: int | None = None) -> tuple[int, int]:
-    """"5" -> (5, 5), "3-8" -> (3, 8); both ends within [lo, hi] and in order."""
+def parse_range(text: str, name: str, lo: int = 1, hi: int | None = None,
+                one: Callable[[str], Any] | None = None) -> tuple:
+    """"5" -> (5, 5), "3-8" -> (3, 8); both ends within [lo, hi] and in order. `one` parses an end instead
+    (e.g. a positive float: "0.002-0.004"; ends cannot be negative, "-" separates them)."""
+    one = one or (lambda t: parse_int(t, name, lo=lo, hi=hi))
     first, dash, second = str(text).partition("-")
-    a = parse_int(first, name, lo=lo, hi=hi)
-    b = parse_int(second, name, lo=lo, hi=hi) if dash else a
+    a = one(first)
+    b = one(second) if dash else a
     if b < a:
         raise GanreconError(f"{name} must look like LOW-HIGH with LOW <= HIGH, got {text!r}.")
     return a, b

@@ -255,15 +255,7 @@ def make_gather(rng: np.random.Generator, opt: SeismicOptions) -> np.ndarray:
 
 def number_or_range(name: str, hi: float | None = None) -> Callable[[str], tuple[float, float]]:
     """"0.004" -> (0.004, 0.004), "5-30" -> (5.0, 30.0): positive, in order."""
-    def parse(text: str) -> tuple[float, float]:
-        first, dash, second = str(text).partition("-")
-        one = number(name, lo=0.0, hi=hi, lo_open=True)
-        low = one(first)
-        high = one(second) if dash else low
-        if high < low:
-            raise GanreconError(f"{name} must look like LOW-HIGH with LOW <= HIGH, got {text!r}.")
-        return low, high
-    return parse
+    return lambda text: parse_range(text, name, one=number(name, lo=0.0, hi=hi, lo_open=True))
 
 
 PRESETS = {
