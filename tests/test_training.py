@@ -85,3 +85,18 @@ def test_tensorboard_option_writes_events_or_says_what_is_missing(tmp_path, tiny
     else:
         train(config, tmp_path / "run", progress=False)
         assert any((tmp_path / "run" / "tensorboard").iterdir())
+
+
+def test_init_starts_from_trained_weights_and_refuses_another_architecture(tmp_path, tiny_npz):
+    train(load_config(overrides=tiny_overrides(tiny_npz, steps=4)), tmp_path / "first", progress=False)
+    # lr 0: the fine-tuned run cannot move its parameters (BatchNorm statistics still follow the batches)
+    config = load_config(overrides=tiny_overrides(tiny_npz, steps=2, lr=0.0, init=str(tmp_path / "first")))
+    train(config, tmp_path / "tuned", progress=False)
+    a, b = _weights(tmp_path / "first"), _weights(tmp_path / "tuned")
+    learned = [k for k in a if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
+    assert a.keys() == b.keys() and len(learned) > 4
+    assert all(torch.equal(a[k], b[k]) for k in learned)
+    wider = load_config(overrides={**tiny_overrides(tiny_npz, steps=2, init=str(tmp_path / "first")),
+                                   "generator_options": {"width": 16}})
+    with pytest.raises(GanreconError, match="init: the weights in .* do not fit"):
+        train(wider, tmp_path / "wider", progress=False)

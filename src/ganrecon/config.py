@@ -37,6 +37,7 @@ class TrainConfig:
     discriminator: str = "patch"
     discriminator_options: dict = field(default_factory=dict)
     data_consistency: bool = True        # keep observed entries exactly in the output
+    init: str | None = None              # start the generator from these weights (run dir, bundle or shipped name)
     # losses
     adversarial: str = "vanilla"
     adversarial_weight: float = 1.0

@@ -227,6 +227,21 @@ def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int]
     return generator, discriminator
 
 
+def init_generator(generator: torch.nn.Module, ref: str) -> None:
+    """Fine-tuning: start from a trained generator's weights (same architecture; float16 bundles are cast back)."""
+    from ganrecon.checkpoints import read_bundle, state_dict_problem
+    from ganrecon.inference import _bundle_path
+
+    path = _bundle_path(ref)
+    tensors, _ = read_bundle(path)
+    try:
+        generator.load_state_dict(tensors)
+    except RuntimeError as exc:
+        raise GanreconError(f"init: the weights in {path} do not fit this config's generator "
+                            f"({state_dict_problem(exc)}); use the generator and generator_options they were "
+                            "trained with.") from None
+
+
 def load_training_data(config: TrainConfig):
     """Training and validation image sets; validation is a held-out split, never seen in training."""
     from ganrecon.data import load_dataset
@@ -338,6 +353,8 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
     channels, image_size = train_set.images.shape[1], tuple(train_set.images.shape[-2:])
 
     generator, discriminator = build_models(config, channels, image_size, value_range, scale)
+    if config.init and checkpoint is None:  # on resume the checkpoint already holds the fine-tuned weights
+        init_generator(generator, config.init)
     generator.to(device)
     discriminator.to(device)
     use_channels_last = config.channels_last and device.type == "cpu" and config.generator != "linear"
