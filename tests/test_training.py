@@ -100,3 +100,18 @@ def test_init_starts_from_trained_weights_and_refuses_another_architecture(tmp_p
                                    "generator_options": {"width": 16}})
     with pytest.raises(GanreconError, match="init: the weights in .* do not fit"):
         train(wider, tmp_path / "wider", progress=False)
+
+
+def test_a_list_of_data_specs_trains_on_their_union_and_refuses_mixed_sizes(tmp_path):
+    from ganrecon.training import load_training_data
+
+    specs = ["seismic:n=12,size=32x16", "seismic:preset=field,n=20,size=32x16"]
+    config = load_config(overrides={"task": "traces", "data": specs, "batch_size": 4, "val_images": 4})
+    train_set, val_set = load_training_data(config)
+    assert len(train_set) == 12 + 20 and len(val_set) == 4  # n gathers per split; validation shared out 2 + 2
+    assert train_set.scale is not None and len(train_set.scale) == len(train_set)
+    clean = load_config(overrides={"task": "traces", "data": specs[0], "batch_size": 4, "val_images": 4})
+    assert torch.equal(train_set.images[:12], load_training_data(clean)[0].images)
+    mixed = load_config(overrides={"task": "traces", "data": [specs[0], "seismic:n=12,size=32x32"]})
+    with pytest.raises(GanreconError, match="one size and value range"):
+        load_training_data(mixed)

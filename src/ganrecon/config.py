@@ -20,7 +20,7 @@ class TrainConfig:
 
     task: str = "traces"
     # data
-    data: str = "mnist"
+    data: str | list[str] = "mnist"      # a list: train on the union of the data sets
     data_root: str | None = None
     download: bool = False               # let torchvision fetch mnist / fashion-mnist into data_root
     val_data: str | None = None          # default: the `val` split of `data`

@@ -243,20 +243,43 @@ def init_generator(generator: torch.nn.Module, ref: str) -> None:
 
 
 def load_training_data(config: TrainConfig):
-    """Training and validation image sets; validation is a held-out split, never seen in training."""
-    from ganrecon.data import load_dataset
+    """Training and validation image sets; validation is a held-out split, never seen in training. A list of
+    data specs trains on their union (e.g. clean and field-like seismic gathers); validation then holds an
+    equal share of each."""
     from ganrecon.specs import parse_size
 
     patch = parse_size(config.patch, "patch") if config.patch else None
-    train = load_dataset(config.data, split="train", root=config.data_root, limit=config.limit,
-                         seed=config.seed, patch=patch, download=config.download)
-    val_spec = config.val_data or config.data
-    val = load_dataset(val_spec, split="val", root=config.data_root, limit=config.val_images,
-                       seed=config.seed, patch=patch, download=config.download)
+    train = load_union(config.data, "train", config, config.limit, patch)
+    val = load_union(config.val_data or config.data, "val", config, config.val_images, patch)
     if len(train.images) < config.batch_size:
         raise GanreconError(
             f"The training set has {len(train.images)} images, fewer than the batch size {config.batch_size}.")
     return train, val
+
+
+def load_union(specs: str | list[str], split: str, config: TrainConfig, limit: int | None, patch):
+    """One ImageSet from one spec or the union of several (same value range and image size; `limit` is shared
+    out equally)."""
+    from ganrecon.data import ImageSet, load_dataset
+
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    share = None if limit is None else max(1, limit // len(specs))
+    sets = [load_dataset(spec, split=split, root=config.data_root, limit=share, seed=config.seed, patch=patch,
+                         download=config.download) for spec in specs]
+    if len(sets) == 1:
+        return sets[0]
+    first = sets[0]
+    for spec, other in zip(specs[1:], sets[1:]):
+        if tuple(other.value_range) != tuple(first.value_range) or other.images.shape[1:] != first.images.shape[1:]:
+            raise GanreconError(f"The data specs of one run must give images of one size and value range: {specs[0]} "
+                                f"gives {tuple(first.images.shape[1:])} in {tuple(first.value_range)}, {spec} "
+                                f"{tuple(other.images.shape[1:])} in {tuple(other.value_range)}.")
+        if any(isinstance(x.meta.get("observed"), torch.Tensor) for x in (first, other)):
+            raise GanreconError("Paired data sets cannot be combined with other data in one run.")
+    scales = [s.scale for s in sets]
+    scale = torch.cat([torch.as_tensor(x) for x in scales]) if all(x is not None for x in scales) else None
+    return ImageSet(torch.cat([s.images for s in sets]), first.value_range, "+".join(s.name for s in sets), scale,
+                    {"union": specs})
 
 
 def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float) -> dict:
@@ -300,8 +323,9 @@ def check_config(config: TrainConfig) -> None:
     if config.direction not in DIRECTIONS:
         raise GanreconError(f"Config key 'direction' must be AtoB or BtoA, got {config.direction!r}.")
     degrade = config.degrade if isinstance(config.degrade, list) else [config.degrade]
-    if not all(isinstance(s, str) for s in degrade) or not isinstance(config.data, str):
-        raise GanreconError("Config keys 'data' and 'degrade' must be spec strings (degrade may be a list of them).")
+    data = config.data if isinstance(config.data, list) else [config.data]
+    if not all(isinstance(s, str) for s in degrade + data) or not data or not degrade:
+        raise GanreconError("Config keys 'data' and 'degrade' must be spec strings or lists of them.")
 
 
 def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False, progress: bool = True,
