@@ -40,6 +40,10 @@ PATTERNS = ("columns:random:0.5", "columns:regular:2")
 NT, NX, DT = 1000, 80, 0.004
 TUNING_SEED = 10  # FK is tuned on gathers of seeds 10, 11, 12 (test gathers: 0, 1, 2)
 FK_GRID = [{"max_dip": dip, "eps": eps} for dip in (None, 1.0, 3.0, 6.0) for eps in (0.01, 0.003)]
+# the seismic U-Nets of benchmarks/train_traces.sh and configs/traces-seismic-*.yaml, compared without adaptation
+COMPARE = {"gan-unet-v1": "traces-seismic-unet", "gan-clean-ft": "traces-seismic-unet-continued",
+           "gan-field-ft": "traces-seismic-field-ft-unet", "gan-mixed-ft": "traces-seismic-mixed-unet",
+           "gan-field-scratch": "traces-seismic-field-unet"}
 SEGY_FK = {"max_dip": None, "eps": 0.01}  # SEG-Y files have no tuning twin: no dip cone (steep field dips)
 
 
@@ -119,12 +123,11 @@ def segy_gathers(paths: list[str]) -> list[tuple[str, np.ndarray]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", default=str(ROOT / "runs"))
-    parser.add_argument("--model", default=None, help="model to test [runs/traces-seismic-unet or shipped]")
+    parser.add_argument("--model", default="traces-seismic-unet", help="model to test and adapt [the shipped one]")
     parser.add_argument("--adapt-seconds", type=float, default=60.0)
     parser.add_argument("--segy", nargs="*", default=[])
     parser.add_argument("--compare", nargs="*", default=None, metavar="LABEL=MODEL",
-                        help="more pretrained models, without adaptation [field-unet=runs/traces-seismic-field-unet "
-                             "when it exists]")
+                        help="more pretrained models, without adaptation [the runs of COMPARE that exist]")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
     parser.add_argument("--figures", default=str(ROOT / "docs" / "figures"))
@@ -136,14 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
-    run = Path(args.runs) / "traces-seismic-unet"
-    ref = args.model or (run if (run / "model.safetensors").is_file() else "traces-seismic-unet")
-    model = load_model(ref)
+    model = load_model(args.model)
     model.name = "gan-unet"
+    shipped_from = model.meta.get("source_run", "").split("/")[0]
     compare = args.compare
-    if compare is None:
-        field_run = Path(args.runs) / "traces-seismic-field-unet"
-        compare = [f"gan-field-unet={field_run}"] if (field_run / "model.safetensors").is_file() else []
+    if compare is None:  # every seismic U-Net trained in runs/ other than the one under test, without adaptation
+        compare = [f"{label}={Path(args.runs) / run}" for label, run in COMPARE.items()
+                   if run != shipped_from and (Path(args.runs) / run / "model.safetensors").is_file()]
     others = []
     for item in compare:
         label, _, ref_other = item.partition("=")
@@ -152,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         others.append(other)
     adapted = AdaptedModel(model, AdaptOptions(seconds=args.adapt_seconds))
     scratch = AdaptedModel(model, AdaptOptions(seconds=args.adapt_seconds, from_scratch=True))
-    print(f"model {ref}; adaptation budget {args.adapt_seconds:g} s per gather; torch threads "
+    print(f"model {args.model}; adaptation budget {args.adapt_seconds:g} s per gather; torch threads "
           f"{torch.get_num_threads()}", flush=True)
 
     cases = [(f"pylops-dx{dx:g}", pylops_gather(seed, dx), dx) for seed, dx in enumerate(SPACINGS)]
@@ -189,8 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or
            platform.machine(), "threads": torch.get_num_threads(), "adapt_seconds": args.adapt_seconds,
-           "model": str(ref), "argv": sys.argv[1:],
-           "models": {m.name: {"data": m.meta.get("data"), "steps": m.meta.get("steps")} for m in (model, *others)}}
+           "model": str(args.model), "argv": sys.argv[1:],
+           "models": {m.name: {k: m.meta.get(k) for k in ("data", "steps", "init", "source_run")}
+                      for m in (model, *others)}}
     data = {"environment": env, "results": results}
     atomic_write_json(out_dir / "seismic_field.json", data)
     write_markdown(data, out_dir / "seismic_field.md")
@@ -200,32 +203,23 @@ def main(argv: list[str] | None = None) -> int:
 def write_markdown(data: dict, path: Path) -> None:
     """docs/results/seismic_field.md from the JSON the run wrote (rerun with --markdown-only to re-render)."""
     env, results = data["environment"], data["results"]
-    if "models" not in env:  # a JSON from before the models were recorded: read their descriptions
-        from ganrecon.checkpoints import read_bundle
-        from ganrecon.inference import _bundle_path
-
-        refs = {"gan-unet": env["model"]}
-        if any("gan-field-unet" in r["methods"] for r in results):  # the default --compare
-            refs["gan-field-unet"] = str(ROOT / "runs" / "traces-seismic-field-unet")
-        metas = {k: read_bundle(_bundle_path(v))[1] for k, v in refs.items()}
-        env["models"] = {k: {"data": m.get("data"), "steps": m.get("steps")} for k, m in metas.items()}
     lines = ["| gather | decimation | method | SNR dB | SNR missing dB | s / gather |", "|---|---|---|---|---|---|"]
     for res in results:
         for method, sc in res["methods"].items():
             lines.append(f"| {res['gather']} | `{res['degrade']}` | {method} | {sc['snr']:.2f} | "
                          f"{sc['snr_missing']:.2f} | {sc['ms_per_image'] / 1000:.1f} |")
-    base = env["models"]["gan-unet"]
-    others = "; ".join(f"`{k}`: trained on `{v['data']}` ({v['steps']} steps), shown without adaptation"
-                       for k, v in env["models"].items() if k != "gan-unet")
+    others = "; ".join(f"`{k}`: {provenance(v)}" for k, v in env["models"].items() if k != "gan-unet")
     gathers = sorted({r["gather"] for r in results})
     atomic_write_text(path, f"""## Seismic interpolation on gathers from another generator
 
 `benchmarks/seismic_field.py`: {len(gathers)} gathers of {NT} x {NX} samples at {DT * 1000:g} ms made by pylops
 (`hyperbolic2d`, `parabolic2d`, `linear2d`; Ricker, Ormsby and Klauder wavelets; t^-1 decay; white noise at 10%
 of the signal RMS, which caps any method's SNR near 20 dB) at trace spacings {', '.join(f'{d:g}' for d in SPACINGS)} m:
-a generator no model saw. `gan-unet` is the shipped pretrained model (trained on `{base['data']}`, {base['steps']}
-steps); `+adapt` fine-tunes it on each gather's own known traces for at most {env['adapt_seconds']:g} s;
-`+gather-only` trains the same architecture from scratch on the gather alone for the same time. {others}.
+a generator no model saw. `gan-unet` is the shipped pretrained model ({provenance(env['models']['gan-unet'])});
+`+adapt` fine-tunes it on each gather's own known traces for at most {env['adapt_seconds']:g} s;
+`+gather-only` trains the same architecture from scratch on the gather alone for the same time. The other
+seismic U-Nets, without adaptation: {others}. All of them average each output with that of the polarity-flipped
+input (`ganrecon.inference`).
 `fk` is FK sparse inversion with the library defaults (tuned on unaliased 128 x 64 patches by
 `benchmarks/tune_fk.py`: a dip cone of 1 sample/trace); `fk-tuned` picks the dip cone (none, 1, 3 or 6 samples/trace) and
 the sparsity weight (0.01, 0.003) for each spacing and decimation on a tuning gather of the same generator (seeds
@@ -240,6 +234,12 @@ adaptation gets fewer steps on a busy machine (about 300 steps per 60 s here wit
 ![dx 25 m, 50% random](../figures/seismic-field-pylops-dx25-random.png)
 """)
     print(f"wrote {path}")
+
+
+def provenance(model: dict) -> str:
+    data = model["data"] if isinstance(model["data"], str) else " + ".join(model["data"])
+    start = f", starting from `{model['init']}`" if model.get("init") else ""
+    return f"trained on `{data}` for {model['steps']} steps{start}"
 
 
 def fk_line(results: list[dict]) -> str:

@@ -295,6 +295,14 @@ def large_slice(model_ref: str, size: int, threads: int) -> dict:
 # ------------------------------------------------------------------------------------------------ main
 
 
+def in_repo(path: str) -> str:
+    """A path as seen from the repository root (results pages must not show one machine's folders)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return path
+
+
 def markdown(results: dict, descriptions: dict) -> str:
     t = results["training"]
     lines = ["## superres: SRResNet and SRGAN vs bicubic, x4", "",
@@ -303,9 +311,9 @@ def markdown(results: dict, descriptions: dict) -> str:
              "the truth; porosity error = |pore fraction of the estimate - of the truth|, each segmented by its own "
              "Otsu threshold; HF ratio = spectral power above half-Nyquist, estimate / truth (1 = as sharp as the "
              "truth; bicubic cannot create any). ms/image = batch wall time / images."), "",
-             "Models: " + ", ".join(f"{LABELS[k]} = `{v}`" for k, v in results["models"].items()) + "."]
+             "Models: " + ", ".join(f"{LABELS[k]} = `{in_repo(v)}`" for k, v in results["models"].items()) + "."]
     if t:
-        lines += ["", (f"Training (`{results['config']}`): SRResNet phase {t['warmup_steps']} steps in "
+        lines += ["", (f"Training (`{in_repo(results['config'])}`): SRResNet phase {t['warmup_steps']} steps in "
                       f"{t['content_seconds'] / 60:.1f} min, then SRGAN phase {t['steps'] - t['warmup_steps']} steps in "
                       f"{t['adversarial_seconds'] / 60:.1f} min ({t['total_seconds'] / 60:.1f} min in all).")]
     lines += ["", "Targets:", "", *verdicts(results), ""]

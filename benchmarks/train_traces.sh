@@ -15,3 +15,12 @@ for name in traces-mnist-unet traces-seismic-unet traces-mnist-lenet traces-mnis
   echo "== $name $(date -u +%H:%M:%S)"
   "$PY" -m ganrecon train "configs/$name.yaml" --out "$RUNS/$name" --set data_root="$DATA_ROOT" --no-progress $resume $EXTRA
 done
+# The seismic U-Net's later stages start from an earlier stage's weights (init): NAME:INIT, in this order.
+for pair in traces-seismic-unet-continued:traces-seismic-unet traces-seismic-field-ft-unet:traces-seismic-unet \
+            traces-seismic-mixed-unet:traces-seismic-unet-continued; do
+  name=${pair%%:*}; init=${pair##*:}
+  if [ -f "$RUNS/$name/summary.json" ]; then echo "$name: done already"; continue; fi
+  resume=""; [ -d "$RUNS/$name/checkpoints" ] && resume="--resume"
+  echo "== $name from $init $(date -u +%H:%M:%S)"
+  "$PY" -m ganrecon train "configs/$name.yaml" --out "$RUNS/$name" --set init="$RUNS/$init" --no-progress $resume $EXTRA
+done
