@@ -35,12 +35,19 @@ MNIST_SETTINGS = ("columns:random:0.5", "columns:regular:2", "columns:gap:6")
 SEISMIC_SETTINGS = ("columns:random:0.5", "columns:regular:2")
 
 
+def shipped_from(name: str) -> str:
+    """RUN/STEM of the bundle a shipped model was copied from (benchmarks/ship_models.py), else NAME/model."""
+    meta = ROOT / "src" / "ganrecon" / "pretrained" / f"{name}.json"
+    return json.loads(meta.read_text()).get("source_run", f"{name}/model") if meta.is_file() else f"{name}/model"
+
+
 def find_models(names: dict[str, str], runs: Path) -> dict:
     """Label -> loaded model, from a run directory when there is one, else the shipped model of that name."""
     found = {}
     for label, name in names.items():
-        if (runs / name / "model.safetensors").is_file():
-            model, source = load_model(runs / name), f"{runs / name}"
+        bundle = runs / shipped_from(name)
+        if bundle.with_suffix(".safetensors").is_file():
+            model, source = load_model(bundle.with_suffix(".safetensors")), f"{bundle}"
         elif name in pretrained_names():
             model, source = load_model(name), f"shipped {name}"
         else:
