@@ -30,9 +30,10 @@ from ganrecon.adapt import AdaptedModel, AdaptOptions, snr_db
 from ganrecon.baselines import run_baseline
 from ganrecon.data import ImageSet
 from ganrecon.data.convert import SIGNED_RANGE
-from ganrecon.evaluate import degrade_set, evaluate, save_outputs
+from ganrecon.evaluate import degrade_set, evaluate
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
+from ganrecon.report import comparison_figure
 
 ROOT = Path(__file__).resolve().parent.parent
 SPACINGS = (12.5, 25.0, 37.5)
@@ -44,6 +45,7 @@ FK_GRID = [{"max_dip": dip, "eps": eps} for dip in (None, 1.0, 3.0, 6.0) for eps
 COMPARE = {"gan-unet-v1": "traces-seismic-unet", "gan-clean-ft": "traces-seismic-unet-continued",
            "gan-field-ft": "traces-seismic-field-ft-unet", "gan-mixed-ft": "traces-seismic-mixed-unet",
            "gan-field-scratch": "traces-seismic-field-unet"}
+FIGURE_METHODS = ("linear", "fk-tuned", "gan-unet", "gan-unet+adapt", "gan-unet+gather-only")
 SEGY_FK = {"max_dip": None, "eps": 0.01}  # SEG-Y files have no tuning twin: no dip cone (steep field dips)
 
 
@@ -180,8 +182,10 @@ def main(argv: list[str] | None = None) -> int:
                 {"model": m.name, **vars(m.reports[-1])} for m in (adapted, scratch)])
             results.append(res)
             slug = f"seismic-field-{name}-{pattern.split(':')[1]}"
-            if name == "pylops-dx25":
-                save_outputs(evaluation, None, fig_dir / f"{slug}.png", rows=1)
+            if name == "pylops-dx25":  # the methods that matter, large enough to see the events
+                comparison_figure(evaluation.clean, evaluation.observed_at_output_size(),
+                                  {k: v for k, v in evaluation.estimates.items() if k in FIGURE_METHODS},
+                                  fig_dir / f"{slug}.png", signed=True, rows=1, scores=res["methods"])
             for method, s in res["methods"].items():
                 rows.append([name, pattern, method, f"{s['snr']:.2f}", f"{s['snr_missing']:.2f}",
                              f"{s['ms_per_image'] / 1000:.1f}"])

@@ -66,6 +66,7 @@ def run_setting(data, degrade: str, models: dict, slug: str, limit: int, root: s
     for label, model in models.items():
         evaluation.results["methods"][label]["train_seconds"] = model.meta.get("train_seconds")
         evaluation.results["methods"][label]["train_steps"] = model.meta.get("steps")
+        evaluation.results["methods"][label]["init"] = model.meta.get("init")
     save_outputs(evaluation, None, ROOT / "docs" / "figures" / f"traces-{slug}.png", rows=3)
     print(f"  {slug}: {time.perf_counter() - start:.0f} s")
     return evaluation.results
@@ -90,6 +91,7 @@ def large_gathers(model, n: int = 4) -> dict:
 def fmt_table(results: dict) -> str:
     table = markdown_table(results)
     extra = [f"- {k}: trained {v['train_steps']} steps in {v['train_seconds'] / 60:.1f} min"
+             + (f", starting from the weights of `{v['init']}`" if v.get("init") else "")
              for k, v in results["methods"].items() if v.get("train_seconds")]
     return table + ("\n\n" + "\n".join(extra) if extra else "")
 

@@ -294,6 +294,7 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
         "value_range": list(train.value_range),
         "scale": scale,
         "data": config.data,
+        "init": config.init,
         "degrade": config.degrade,
         "data_consistency": config.data_consistency,
         "direction": config.direction,
@@ -454,7 +455,7 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
         _truncate_csv(log_path, log_fields, start_step)
         _truncate_csv(val_path, val_fields, start_step)
 
-    def validate(step: int) -> dict:
+    def validate(step: int, seconds: float) -> dict:
         model = ema if ema is not None else generator
         model.eval()
         parts = []
@@ -469,7 +470,7 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
         scores = {"model": summarise(image_metrics(est, val_clean, val_mask, value_range)), **baseline_scores}
         if scores["model"]["psnr"] > best["psnr"]:  # the best-PSNR generator, kept apart from the final one
             best.update(psnr=scores["model"]["psnr"], step=step)
-            save_bundle(run_dir / "model-best", model, {**model_meta(config, train_set, scale, step, 0.0),
+            save_bundle(run_dir / "model-best", model, {**model_meta(config, train_set, scale, step, seconds),
                                                         "selected": f"best validation PSNR {best['psnr']:.2f} dB"})
         with open(val_path, "a", newline="") as fh:
             writer = csv.writer(fh)
@@ -582,7 +583,8 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
                 if rank == 0 and step == config.warmup_steps and config.adversarial_weight > 0:
                     # the content-only generator (e.g. SRResNet before SRGAN fine-tuning), kept as its own model
                     save_bundle(run_dir / "model-content", ema if ema is not None else generator,
-                                {**model_meta(config, train_set, scale, step, 0.0), "selected": "content-only phase"})
+                                {**model_meta(config, train_set, scale, step, elapsed_before + time.perf_counter() - t0),
+                                 "selected": "content-only phase"})
                 if rank == 0 and (step % config.log_every == 0 or step == config.steps):
                     now = time.perf_counter()
                     ips = window_images / max(now - window_t, 1e-9)
@@ -596,7 +598,7 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
                             board.add_scalar(f"train/{name}", float(value), step)
                     bar.update(step, g=g_loss.item(), d=float(d_loss.detach()), ips=ips)
                 if rank == 0 and (step % config.eval_every == 0 or step == config.steps):
-                    last_scores = validate(step)
+                    last_scores = validate(step, elapsed_before + time.perf_counter() - t0)
                     bar.note(_validation_line(step, last_scores))
                 if step % config.checkpoint_every == 0 or step == config.steps:
                     checkpoint_now(step, elapsed_before + time.perf_counter() - t0)
@@ -619,7 +621,7 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
                 dist.broadcast(buffer, src=0)
     if finished_early:  # the time budget ran out: finish as if the last step had been planned
         if rank == 0:
-            last_scores = validate(step)
+            last_scores = validate(step, seconds)
             bar.note(_validation_line(step, last_scores) + " (time budget reached)")
         checkpoint_now(step, seconds)
     if rank == 0 and (step == config.steps or finished_early):
