@@ -98,15 +98,35 @@ class TunedFK:
         return run_baseline("fk", observed, mask, value_range=SIGNED_RANGE, **self.options)
 
 
-def tune_fk(gather: np.ndarray, pattern: str) -> TunedFK:
-    """The FK_GRID setting with the best missing-trace SNR on `gather` under `pattern` (mask seed 1)."""
-    images = ImageSet(torch.from_numpy(gather)[None, None], SIGNED_RANGE, "tuning", None, {})
-    _, observed, mask = degrade_set(images, pattern, 1)
-    missing = mask == 0
-    scored = []
-    for options in FK_GRID:
-        est = run_baseline("fk", observed, mask, value_range=SIGNED_RANGE, **options)
-        scored.append({**options, "snr_missing": snr_db(est[missing], images.images[missing])})
+def gather_set(gather: np.ndarray, name: str) -> ImageSet:
+    return ImageSet(torch.from_numpy(gather)[None, None], SIGNED_RANGE, name, None, {})
+
+
+def tuning_cases() -> list[dict]:
+    """The tuning gathers (two seeds per spacing from TUNING_SEED on, never the test seeds) under each pattern,
+    mask seed 1: what FK is tuned on (the first seed of each spacing) and the pretrained models are chosen on."""
+    cases = []
+    for i, dx in enumerate(SPACINGS):
+        for seed in (TUNING_SEED + i, TUNING_SEED + len(SPACINGS) + i):
+            images = gather_set(pylops_gather(seed, dx), "tuning")
+            for pattern in PATTERNS:
+                _, observed, mask = degrade_set(images, pattern, 1)
+                cases.append({"name": f"dx{dx:g}/s{seed}/{pattern.split(':')[1]}", "dx": dx, "pattern": pattern,
+                              "fk": seed == TUNING_SEED + i, "clean": images.images, "observed": observed,
+                              "mask": mask})
+    return cases
+
+
+def missing_snr(method, case: dict) -> float:
+    with torch.no_grad():
+        estimate = method(case["observed"], case["mask"])
+    missing = case["mask"] == 0
+    return snr_db(estimate[missing], case["clean"][missing])
+
+
+def tune_fk(case: dict) -> TunedFK:
+    """The FK_GRID setting with the best missing-trace SNR on one tuning case."""
+    scored = [{**options, "snr_missing": missing_snr(TunedFK(options, []), case)} for options in FK_GRID]
     best = max(scored, key=lambda row: row["snr_missing"])
     return TunedFK({k: best[k] for k in FK_GRID[0]}, scored)
 
@@ -161,25 +181,25 @@ def main(argv: list[str] | None = None) -> int:
 
     cases = [(f"pylops-dx{dx:g}", pylops_gather(seed, dx), dx) for seed, dx in enumerate(SPACINGS)]
     cases += [(name, arr, None) for name, arr in segy_gathers(args.segy)]
-    tuning = {(dx, pattern): tune_fk(pylops_gather(TUNING_SEED + i, dx), pattern)
-              for i, dx in enumerate(SPACINGS) for pattern in PATTERNS}
+    cases_for_tuning = tuning_cases()
+    tuning = {(c["dx"], c["pattern"]): tune_fk(c) for c in cases_for_tuning if c["fk"]}
     for (dx, pattern), fk in tuning.items():
         print(f"FK tuned for dx {dx:g} m, {pattern}: {fk.options}", flush=True)
-    choice = model_choice([model, *others])
+    choice = {m.name: {c["name"]: missing_snr(m, c) for c in cases_for_tuning} for m in (model, *others)}
     results, rows = [], []
     out_dir, fig_dir = Path(args.out), Path(args.figures)
     fig_dir.mkdir(parents=True, exist_ok=True)
     for name, gather, dx in cases:
-        images = ImageSet(torch.from_numpy(gather)[None, None], SIGNED_RANGE, name, None, {})
+        images = gather_set(gather, name)
         for pattern in PATTERNS:
             start = time.perf_counter()
             fk = tuning[dx, pattern] if dx is not None else TunedFK(SEGY_FK, [])
             evaluation = evaluate(images, pattern, models=[fk, model, *others, adapted, scratch], seed=0,
                                   split=None)
             res = evaluation.results
+            reports = [{"model": m.name, **vars(m.reports[-1])} for m in (adapted, scratch)]
             res.update(gather=name, dx_m=dx, size=list(gather.shape), fk_tuned=fk.options, fk_tuning=fk.tuning,
-                       adapt_reports=[
-                {"model": m.name, **vars(m.reports[-1])} for m in (adapted, scratch)])
+                       adapt_reports=reports)
             results.append(res)
             slug = f"seismic-field-{name}-{pattern.split(':')[1]}"
             if name == "pylops-dx25":  # the methods that matter, large enough to see the events
@@ -230,7 +250,7 @@ input (`ganrecon.inference`).
 the sparsity weight (0.01, 0.003) for each spacing and decimation on a tuning gather of the same generator (seeds
 {TUNING_SEED}-{TUNING_SEED + len(SPACINGS) - 1}; the test gathers are seeds 0-{len(SPACINGS) - 1}){fk_line(results)}.
 {env['threads']} torch thread(s) on {env['cpu']}, a 2-core machine: the seconds are this run's, and a time-budgeted
-adaptation gets fewer steps on a busy machine (about 300 steps per 60 s here with 2 threads and little else running).
+adaptation gets fewer steps on a busy machine ({steps_line(results, env)}).
 
 {chr(10).join(lines)}
 
@@ -241,23 +261,6 @@ adaptation gets fewer steps on a busy machine (about 300 steps per 60 s here wit
 ![dx 25 m, 50% random](../figures/seismic-field-pylops-dx25-random.png)
 """)
     print(f"wrote {path}")
-
-
-def model_choice(models: list) -> dict:
-    """Missing-trace SNR of each pretrained model (no adaptation) on the tuning gathers (two seeds per spacing
-    from TUNING_SEED on, never the test seeds; mask seed 1): how the shipped model was chosen (best mean)."""
-    cases = []
-    for i, dx in enumerate(SPACINGS):
-        for seed in (TUNING_SEED + i, TUNING_SEED + len(SPACINGS) + i):
-            images = ImageSet(torch.from_numpy(pylops_gather(seed, dx))[None, None], SIGNED_RANGE, "tuning", None, {})
-            for pattern in PATTERNS:
-                _, observed, mask = degrade_set(images, pattern, 1)
-                cases.append((f"dx{dx:g}/s{seed}/{pattern.split(':')[1]}", images.images, observed, mask))
-    table = {}
-    for m in models:
-        with torch.no_grad():
-            table[m.name] = {name: snr_db(m(obs, mask)[mask == 0], clean[mask == 0]) for name, clean, obs, mask in cases}
-    return table
 
 
 def choice_table(choice: dict | None) -> str:
@@ -272,6 +275,11 @@ def choice_table(choice: dict | None) -> str:
     for name, row in sorted(choice.items(), key=lambda kv: -np.mean(list(kv[1].values()))):
         lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in row.values()) + f" | {np.mean(list(row.values())):.2f} |")
     return "\n".join(lines)
+
+
+def steps_line(results: list[dict], env: dict) -> str:
+    steps = [r["steps"] for res in results for r in res["adapt_reports"] if r["model"] == "gan-unet+adapt"]
+    return f"{min(steps)}-{max(steps)} adaptation steps per {env['adapt_seconds']:g} s in this run"
 
 
 def provenance(model: dict) -> str:

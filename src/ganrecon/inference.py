@@ -90,8 +90,10 @@ class ReconstructionModel:
         observed = torch.nan_to_num(observed.float()) * mask  # missing entries carry no value, even NaN
         th, tw = self.tile  # bounded memory: at most ~16 x 256 x 256 output pixels of activations per batch
         batch_tiles = max(1, min(batch_tiles, 16 * 256 * 256 // (th * tw * self.scale**2)))
+        mask = mask.float()
+
         def run(obs: torch.Tensor) -> torch.Tensor:
-            return tiled_apply(self.apply_tiles, obs, mask.float(), self.tile, self.scale, overlap=overlap,
+            return tiled_apply(self.apply_tiles, obs, mask, self.tile, self.scale, overlap=overlap,
                                batch_tiles=batch_tiles, pad_to_tile=self.fixed_size, device=device)
 
         if self.value_range[0] < 0:
@@ -148,13 +150,15 @@ def generator_from_meta(meta: dict, source: Path | str = "the model") -> torch.n
         raise GanreconError(f"The model description of {source} lacks the field {exc}.") from None
 
 
-def load_weights_into(generator: torch.nn.Module, tensors: dict, weights: Path) -> None:
-    """Weights into a freshly built generator (float16 shipped weights are cast back); a mismatch is one sentence."""
+def load_weights_into(generator: torch.nn.Module, tensors: dict, weights: Path,
+                      mismatch: str = "The weights in {weights} do not match the architecture in its description "
+                                      "({problem}).") -> None:
+    """Weights into a freshly built generator (float16 shipped weights are cast back); a mismatch is one sentence
+    (`mismatch`, formatted with the weights' path and the problem)."""
     try:
         generator.load_state_dict(tensors)
     except RuntimeError as exc:
-        raise GanreconError(f"The weights in {weights} do not match the architecture in its description "
-                            f"({state_dict_problem(exc)}).") from None
+        raise GanreconError(mismatch.format(weights=weights, problem=state_dict_problem(exc))) from None
 
 
 def bundle_name(weights: Path) -> str:

@@ -130,12 +130,17 @@ class DegradationMix:
         return torch.cat([o for o, _ in outputs])[back], torch.cat([m for _, m in outputs])[back]
 
 
+def is_paired(images) -> bool:
+    """Whether an image set brings its own observed partners (`paired:`, `aligned:`) in meta["observed"]."""
+    return isinstance(images.meta.get("observed"), torch.Tensor)
+
+
 def paired_observed(images, scale: int) -> torch.Tensor | None:
     """The given low-resolution inputs of a paired data set (`paired:LOWDIR:HIGHDIR`, meta["observed"]), checked
     against the degradation's scale; None for ordinary data, which is degraded on the fly."""
-    observed = images.meta.get("observed")
-    if not isinstance(observed, torch.Tensor):
+    if not is_paired(images):
         return None
+    observed = images.meta["observed"]
     found = images.images.shape[-1] // observed.shape[-1]
     if found != scale:
         raise GanreconError(f"The paired data are x{found} pairs but the degradation's scale is {scale}; "
@@ -229,17 +234,13 @@ def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int]
 
 def init_generator(generator: torch.nn.Module, ref: str) -> None:
     """Fine-tuning: start from a trained generator's weights (same architecture; float16 bundles are cast back)."""
-    from ganrecon.checkpoints import read_bundle, state_dict_problem
-    from ganrecon.inference import _bundle_path
+    from ganrecon.checkpoints import read_bundle
+    from ganrecon.inference import _bundle_path, load_weights_into
 
     path = _bundle_path(ref)
-    tensors, _ = read_bundle(path)
-    try:
-        generator.load_state_dict(tensors)
-    except RuntimeError as exc:
-        raise GanreconError(f"init: the weights in {path} do not fit this config's generator "
-                            f"({state_dict_problem(exc)}); use the generator and generator_options they were "
-                            "trained with.") from None
+    load_weights_into(generator, read_bundle(path)[0], path,
+                      "init: the weights in {weights} do not fit this config's generator ({problem}); use the "
+                      "generator and generator_options they were trained with.")
 
 
 def load_training_data(config: TrainConfig):
@@ -274,7 +275,7 @@ def load_union(specs: str | list[str], split: str, config: TrainConfig, limit: i
             raise GanreconError(f"The data specs of one run must give images of one size and value range: {specs[0]} "
                                 f"gives {tuple(first.images.shape[1:])} in {tuple(first.value_range)}, {spec} "
                                 f"{tuple(other.images.shape[1:])} in {tuple(other.value_range)}.")
-        if any(isinstance(x.meta.get("observed"), torch.Tensor) for x in (first, other)):
+        if is_paired(first) or is_paired(other):
             raise GanreconError("Paired data sets cannot be combined with other data in one run.")
     scales = [s.scale for s in sets]
     scale = torch.cat([torch.as_tensor(x) for x in scales]) if all(x is not None for x in scales) else None
@@ -495,6 +496,10 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
     step = start_step
     last_scores: dict = {}
     t0 = time.perf_counter()
+
+    def elapsed() -> float:  # training seconds of the whole run, resumed parts included
+        return elapsed_before + time.perf_counter() - t0
+
     window_t, window_images = t0, 0
     last_good = start_step
     order, order_epoch = [], -1
@@ -510,8 +515,7 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
                     break
                 if _any_rank(bool(stop_requested), distributed):  # any rank signalled: all stop
                     raise KeyboardInterrupt
-                if config.max_seconds and _any_rank(elapsed_before + time.perf_counter() - t0 > config.max_seconds,
-                                                    distributed):
+                if config.max_seconds and _any_rank(elapsed() > config.max_seconds, distributed):
                     finished_early = True
                     break
                 mid_step = True
@@ -583,8 +587,7 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
                 if rank == 0 and step == config.warmup_steps and config.adversarial_weight > 0:
                     # the content-only generator (e.g. SRResNet before SRGAN fine-tuning), kept as its own model
                     save_bundle(run_dir / "model-content", ema if ema is not None else generator,
-                                {**model_meta(config, train_set, scale, step, elapsed_before + time.perf_counter() - t0),
-                                 "selected": "content-only phase"})
+                                {**model_meta(config, train_set, scale, step, elapsed()), "selected": "content-only phase"})
                 if rank == 0 and (step % config.log_every == 0 or step == config.steps):
                     now = time.perf_counter()
                     ips = window_images / max(now - window_t, 1e-9)
@@ -598,10 +601,10 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
                             board.add_scalar(f"train/{name}", float(value), step)
                     bar.update(step, g=g_loss.item(), d=float(d_loss.detach()), ips=ips)
                 if rank == 0 and (step % config.eval_every == 0 or step == config.steps):
-                    last_scores = validate(step, elapsed_before + time.perf_counter() - t0)
+                    last_scores = validate(step, elapsed())
                     bar.note(_validation_line(step, last_scores))
                 if step % config.checkpoint_every == 0 or step == config.steps:
-                    checkpoint_now(step, elapsed_before + time.perf_counter() - t0)
+                    checkpoint_now(step, elapsed())
                     last_good = step
                 mid_step = False
     except KeyboardInterrupt:
@@ -609,10 +612,10 @@ def _train(config, run_dir, checkpoint, device, rank, world, distributed, progre
             raise TrainingInterrupted(f"Training stopped during step {step}; the checkpoint of step {last_good} in "
                                       f"{run_dir} is kept, continue with --resume.") from None
         if step > last_good:
-            checkpoint_now(step, elapsed_before + time.perf_counter() - t0)
+            checkpoint_now(step, elapsed())
         raise TrainingInterrupted(f"Training stopped at step {step}; a checkpoint was saved in {run_dir}, "
                                   "continue with --resume.") from None
-    seconds = elapsed_before + time.perf_counter() - t0
+    seconds = elapsed()
     if board is not None:
         board.close()
     if distributed:  # BatchNorm statistics are per rank; DDP syncs them at the next forward, so do it now
