@@ -98,7 +98,8 @@ class ReconstructionModel:
 
         if self.value_range[0] < 0:
             # seismic data are linear in the source: the reconstruction of -d must be minus that of d. Averaging
-            # the model with its polarity-flipped twin enforces it (+0.1 to +0.4 dB on pylops gathers, 2x time).
+            # the model with its polarity-flipped twin enforces it (+0.15 dB mean on pylops gathers, 2x time;
+            # benchmarks/seismic_symmetry.py).
             out = (run(observed) - run(-observed)) / 2
         else:
             out = run(observed)
