@@ -19,6 +19,8 @@ from ganrecon.models.layers import RangeActivation, condition, conv_block, pad_t
 class LinearGenerator(nn.Module):
     """One fully connected layer over the flattened image and mask: the simplest learned interpolator."""
 
+    scale = 1
+    fixed_size = True  # the dense layer takes exactly the training size: larger images go through as tiles
     max_pixels = 48 * 48  # beyond this the dense layer (quadratic in pixels) is too big to be sensible
 
     def __init__(self, channels: int, image_size: tuple[int, int], value_range=(0.0, 1.0)):
@@ -43,6 +45,9 @@ class LinearGenerator(nn.Module):
 
 class LeNetGenerator(nn.Module):
     """LeNet-5-style encoder (5x5 convolutions 6 -> 16 -> 120 with pooling) and its mirror as decoder."""
+
+    scale = 1           # output size / input size
+    fixed_size = False  # fully convolutional: any H x W
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), width: int = 1):
         super().__init__()
@@ -74,6 +79,9 @@ class UNetGenerator(nn.Module):
     initialised to zero, so training starts from the identity: for restoration where the input is already close
     to the answer (denoising: the clean pixels are right; turbulence) a short CPU budget otherwise goes into
     learning to copy the input."""
+
+    scale = 1           # output size / input size
+    fixed_size = False  # fully convolutional: any H x W
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), depth: int = 3, width: int = 32,
                  max_width: int = 256, dropout: float = 0.0, output: str = "sigmoid", residual: bool = False):
@@ -115,6 +123,9 @@ class ShallowUNetGenerator(nn.Module):
     and 128 channels, a 256-channel bottleneck, transposed-convolution upsampling, skip connections, sigmoid
     head. Kept apart from `unet` (BatchNorm, LeakyReLU, configurable depth) so the reproduction uses the
     reference's architecture, not ours. Any H x W (padded to a multiple of 2**(len(widths)-1), cropped)."""
+
+    scale = 1           # output size / input size
+    fixed_size = False  # fully convolutional: any H x W
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), widths=(64, 128, 256), batchnorm: bool = False):
         super().__init__()
@@ -168,6 +179,8 @@ class _ResidualBlock(nn.Module):
 
 class SRResNetGenerator(nn.Module):
     """SRResNet (Ledig et al. 2017): residual blocks, then PixelShuffle x2 stages; works at any input size."""
+
+    fixed_size = False  # fully convolutional; scale is set per instance (2, 4 or 8)
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), scale: int = 4, blocks: int = 8, width: int = 64):
         super().__init__()
