@@ -42,67 +42,78 @@ def check_pocs(niter, first, last, schedule, pad, antialias) -> None:
 
 
 def stretched_mask(spectrum: np.ndarray, power: float) -> np.ndarray:
-    """B x F x K weights for each (f, k) from |spectrum| at (f / 2, k / 2), normalised per frequency.
+    """B x K x F weights for each (k, f) from |spectrum| at (k / 2, f / 2), normalised per frequency.
 
-    `spectrum` is B x F x K: non-negative frequencies along axis 1, trace wavenumbers in FFT order along axis 2
-    (what `pocs_batch` transforms to). Half an index falls between bins: linear interpolation.
+    `spectrum` is B x K x F: trace wavenumbers in FFT order along axis 1, non-negative frequencies along axis 2
+    (the layout of `pocs_batch`). Half an index falls between bins: linear interpolation.
     """
     from scipy.ndimage import uniform_filter
 
     amp = uniform_filter(np.abs(spectrum), size=(1, 3, 3), mode="nearest")  # single bins are noisy
-    nf, nk = amp.shape[1], amp.shape[2]
-    f = np.arange(nf) / 2.0
+    nk, nf = amp.shape[1], amp.shape[2]
     k = np.fft.fftfreq(nk) * nk / 2.0  # half of each signed wavenumber index
-    f0, k0 = np.floor(f).astype(int), np.floor(k).astype(int)
-    wf, wk = (f - f0)[None, :, None], (k - k0)[None, None, :]
-    f1, k1 = np.minimum(f0 + 1, nf - 1), (k0 + 1) % nk
+    f = np.arange(nf) / 2.0
+    k0, f0 = np.floor(k).astype(int), np.floor(f).astype(int)
+    wk, wf = (k - k0)[None, :, None], (f - f0)[None, None, :]
+    k1, f1 = (k0 + 1) % nk, np.minimum(f0 + 1, nf - 1)
     k0 = k0 % nk
-    rows0, rows1 = amp[:, f0], amp[:, f1]
-    stretched = ((1 - wf) * ((1 - wk) * rows0[:, :, k0] + wk * rows0[:, :, k1])
-                 + wf * ((1 - wk) * rows1[:, :, k0] + wk * rows1[:, :, k1]))
-    peak = stretched.max(axis=2, keepdims=True)
+    rows0, rows1 = amp[:, k0], amp[:, k1]
+    stretched = ((1 - wk) * ((1 - wf) * rows0[:, :, f0] + wf * rows0[:, :, f1])
+                 + wk * ((1 - wf) * rows1[:, :, f0] + wf * rows1[:, :, f1]))
+    peak = stretched.max(axis=1, keepdims=True)
     mask = np.divide(stretched, peak, out=np.zeros_like(stretched), where=peak > 0)
-    return mask ** power
+    return (mask ** power).astype(np.float32)
+
+
+def padded_shape(h: int, w: int, pad: float) -> tuple[int, int]:
+    """(traces, time samples) of a window zero-padded by `pad`, rounded up to fast FFT sizes."""
+    from scipy.fft import next_fast_len
+
+    return next_fast_len(int(np.ceil(w * pad))), next_fast_len(int(np.ceil(h * pad)), real=True)
 
 
 def pocs_batch(data: np.ndarray, known: np.ndarray, *, niter: int, first: float, last: float,
                schedule: str = "exp", pad: float = 2.0, weights: np.ndarray | None = None) -> np.ndarray:
-    """POCS on B windows at once: data and known are B x h x w; returns the B x h x w estimates."""
-    from scipy.fft import irfft2, next_fast_len, rfft2
+    """POCS on B windows at once: data and known are B x h x w; returns the B x h x w estimates.
+
+    Works on B x traces x time float32 arrays (time last and contiguous: the real FFT axis); `weights` is a
+    B x K x F anti-alias mask or None.
+    """
+    from scipy.fft import irfft2, rfft2
 
     b, h, w = data.shape
-    shape = (next_fast_len(int(np.ceil(h * pad)), real=True), next_fast_len(int(np.ceil(w * pad))))
-    observed = np.zeros((b, *shape))
-    inside = np.zeros((b, *shape), dtype=bool)
-    observed[:, :h, :w] = np.where(known, data, 0.0)
-    inside[:, :h, :w] = known
-    axes = (2, 1)  # real FFT over time (last transformed axis), full FFT over traces
-    start = np.abs(rfft2(observed, axes=axes))
+    shape = padded_shape(h, w, pad)
+    observed = np.zeros((b, *shape), dtype=np.float32)
+    unknown = np.ones((b, *shape), dtype=np.float32)
+    observed[:, :w, :h] = np.where(known, data, 0.0).transpose(0, 2, 1)
+    unknown[:, :w, :h] = ~known.transpose(0, 2, 1)
+    start = np.abs(rfft2(observed))
     if weights is not None:
-        start = start * weights
+        start *= weights
     peak = start.max(axis=(1, 2))[:, None, None]
     x = observed.copy()
     for tau in thresholds(int(niter), first, last, schedule):
-        spectrum = rfft2(x, axes=axes)
-        amp = np.abs(spectrum) if weights is None else np.abs(spectrum) * weights
-        spectrum[amp < tau * peak] = 0.0
-        x = irfft2(spectrum, s=shape[::-1], axes=axes)
-        x[inside] = observed[inside]
-    return x[:, :h, :w]
+        spectrum = rfft2(x)
+        amp = np.abs(spectrum)
+        if weights is not None:
+            amp *= weights
+        spectrum *= amp >= tau * peak
+        x = irfft2(spectrum, s=shape)
+        x *= unknown
+        x += observed
+    return x[:, :w, :h].transpose(0, 2, 1).astype(np.float64)
 
 
 def pocs_fk(data: np.ndarray, known: np.ndarray, *, niter: int = 100, first: float = 0.99, last: float = 0.001,
             schedule: str = "exp", pad: float = 2.0, antialias: float = 0.0) -> np.ndarray:
     """POCS on B x h x w windows, with the optional anti-alias mask from a first pass (see the docstring)."""
-    from scipy.fft import next_fast_len, rfft2
+    from scipy.fft import rfft2
 
     weights = None
     if antialias > 0:
         first_pass = pocs_batch(data, known, niter=niter, first=first, last=last, schedule=schedule, pad=pad)
-        h, w = data.shape[1:]
-        shape = (next_fast_len(int(np.ceil(h * pad)), real=True), next_fast_len(int(np.ceil(w * pad))))
-        spectrum = rfft2(first_pass, s=shape[::-1], axes=(2, 1))
-        weights = stretched_mask(spectrum, antialias)
+        shape = padded_shape(*data.shape[1:], pad)
+        weights = stretched_mask(rfft2(first_pass.transpose(0, 2, 1).astype(np.float32), s=shape), antialias)
     return pocs_batch(data, known, niter=niter, first=first, last=last, schedule=schedule, pad=pad,
                       weights=weights)
 
