@@ -232,12 +232,13 @@ def figures(test: list[dict], results: list[dict], fig_dir: Path) -> None:
     fig.tight_layout()
     fig.savefig(fig_dir / "seismic-methods-spacing.png", dpi=110)
     plt.close(fig)
-    case = next(c for c in test if c["dx"] == 37.5 and c["pattern"] == PATTERNS[0])
+    case = [c for c in test if c["pattern"] == PATTERNS[0] and c["dx"] <= 37.5][-1]
     crop = slice(300, 700)
     row = next(r for r in results if r["case"] == case["name"])
     comparison_figure(case["clean"][..., crop, :], case["observed"][..., crop, :],
                       {k: v[..., crop, :] for k, v in case["estimates"].items() if k in FIGURE_METHODS},
-                      fig_dir / "seismic-methods-dx37.5-random.png", signed=True, rows=1, scores=row["methods"])
+                      fig_dir / f"seismic-methods-dx{case['dx']:g}-random.png", signed=True, rows=1,
+                      scores=row["methods"])
 
 
 def write_markdown(data: dict, path: Path) -> None:
@@ -289,6 +290,9 @@ def tuning_text(data: dict) -> str:
             lines.append(f"- {name}: {mark}{describe(row['options'])}: {row['mean']:.2f} dB{sec}{mark}")
     lines.append(f"- deep-prior: learning rate at {DEEP_PRIOR_STEPS} steps on {', '.join(DEEP_PRIOR_TUNING)} "
                  "only (the scores after half the steps are in the JSON).")
+    differ = [name for name, t in data["tuning"].items() if not same(t["best"], DEFAULTS[name])]
+    lines.append("- the defaults in `ganrecon.seismic_methods` are the chosen settings" + (
+        f", except for {', '.join(differ)}: rerun or update them." if differ else "."))
     fk = "; ".join(f"{r['dx_m']:g} m {r['degrade'].split(':')[1]}: dip cone {r['options']['max_dip']}, eps "
                    f"{r['options']['eps']:g}" for r in data["fk_tuned"])
     return "\n".join(lines) + f"\n- fk-tuned (best of seismic_field's grid on each tuning case): {fk}"
