@@ -51,6 +51,7 @@ DEFAULTS = {"pocs": sm.POCS_OPTIONS, "sliding-fk": sm.SLIDING_FK_OPTIONS, "fx": 
             "dip-steered": sm.DIP_OPTIONS, "deep-prior": sm.DEEP_PRIOR_OPTIONS}
 # Candidate settings: one option changed at a time from a first guess (tried on the first tuning gather).
 POCS_BASE = {"niter": 30, "first": 0.99, "last": 0.001, "schedule": "exp", "pad": 2.0, "antialias": 1.0}
+FX_BASE = {"overlap": (0.5, 0.5), "length": 4, "damping": 0.01, "fill_damping": 1e-4, "first": "dip"}
 SEARCHES = {
     "pocs": [{**POCS_BASE, "window": (256, 4096), "overlap": (0.5, 0.0)},
              {**POCS_BASE, "window": (128, 4096), "overlap": (0.5, 0.0)},
@@ -60,11 +61,9 @@ SEARCHES = {
                    {**POCS_BASE, "window": (128, 24), "overlap": (0.5, 0.5)},
                    {**POCS_BASE, "window": (64, 16), "overlap": (0.5, 0.5), "schedule": "linear"},
                    {**POCS_BASE, "window": (64, 16), "overlap": (0.5, 0.5), "last": 0.01}],
-    "fx": [{"window": (100, 24), "overlap": (0.5, 0.5), "length": 4, "damping": 0.01, "fill_damping": 1e-4},
-           {"window": (200, 32), "overlap": (0.5, 0.5), "length": 4, "damping": 0.01, "fill_damping": 1e-4},
-           {"window": (100, 16), "overlap": (0.5, 0.5), "length": 3, "damping": 0.01, "fill_damping": 1e-4},
-           {"window": (100, 24), "overlap": (0.5, 0.5), "length": 5, "damping": 0.01, "fill_damping": 1e-4},
-           {"window": (100, 24), "overlap": (0.5, 0.5), "length": 4, "damping": 0.001, "fill_damping": 1e-4}],
+    "fx": [{**FX_BASE, "window": (100, 24)}, {**FX_BASE, "window": (200, 32)}, {**FX_BASE, "window": (100, 16)},
+           {**FX_BASE, "window": (100, 24), "length": 3}, {**FX_BASE, "window": (100, 24), "length": 5},
+           {**FX_BASE, "window": (100, 24), "first": "linear"}],
     "dip-steered": [{"neighbours": 4, "max_slope": 12.0, "slope_step": 0.25, "lowpass": 0.04, "smooth": 8.0,
                      "refine": 1.0, "power": 1.0},
                     {"neighbours": 6, "max_slope": 12.0, "slope_step": 0.25, "lowpass": 0.04, "smooth": 8.0,

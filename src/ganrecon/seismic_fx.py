@@ -12,8 +12,10 @@ unit circle the backward filter is the conjugate of the forward one). The coarse
 r times longer FFT of the recorded traces, so bin j of it is exactly half (a 1/r-th) of bin j of the fine one.
 
 Masks that are not a regular grid of traces use the adaptive form (Naghizadeh & Sacchi 2009): a first estimate
-(linear interpolation across traces) stands in for the coarse data, subsampled by 2 at f / 2 (both parities
-give equations); its low frequencies, which alias least, carry the dips.
+of the whole gather stands in for the coarse data, subsampled by 2 at f / 2 (both parities give equations); its
+low frequencies, which alias least, carry the dips. The first estimate is `first`: "dip" (dip-steered
+interpolation, `ganrecon.seismic_dip`, with its defaults) or "linear" (across traces). Only the filters come
+from it: the missing traces are still solved from the known ones.
 
 Windows (`ganrecon.seismic_windows`): curved events are locally linear in windows of time and traces.
 """
@@ -23,7 +25,10 @@ from __future__ import annotations
 import numpy as np
 
 from ganrecon.errors import GanreconError
+from ganrecon.seismic_dip import dip_interpolate
 from ganrecon.seismic_windows import in_windows
+
+FIRST_ESTIMATES = ("dip", "linear")
 
 
 def regular_step(known_traces: np.ndarray) -> int:
@@ -96,7 +101,7 @@ def fill_with_filters(spectrum: np.ndarray, known: np.ndarray, filters: np.ndarr
 
 
 def linear_fill(data: np.ndarray, known_traces: np.ndarray) -> np.ndarray:
-    """Linear interpolation across traces (constant beyond the outer known traces): the adaptive first estimate."""
+    """Linear interpolation across traces (constant beyond the outer known traces)."""
     xs = np.flatnonzero(known_traces)
     if xs.size == 0:
         return np.zeros_like(data)
@@ -106,7 +111,11 @@ def linear_fill(data: np.ndarray, known_traces: np.ndarray) -> np.ndarray:
 
 def spitz_window(data: np.ndarray, known_traces: np.ndarray, *, length: int, damping: float,
                  fill_damping: float) -> np.ndarray:
-    """f-x interpolation of one h x w window whose missing traces are the False entries of `known_traces`."""
+    """f-x interpolation of one h x w window whose missing traces are the False entries of `known_traces`.
+
+    `data` holds a first estimate in the missing traces: used (for the filters only) when the known traces are
+    not a regular grid; ignored otherwise.
+    """
     from scipy.fft import irfft, next_fast_len, rfft
 
     h, w = data.shape
@@ -117,7 +126,7 @@ def spitz_window(data: np.ndarray, known_traces: np.ndarray, *, length: int, dam
     if r:
         coarse = [rfft(data[:, known_traces], r * nfft, axis=0)[: nfft // 2 + 1]]
     else:
-        first = rfft(linear_fill(data, known_traces), 2 * nfft, axis=0)[: nfft // 2 + 1]
+        first = rfft(data, 2 * nfft, axis=0)[: nfft // 2 + 1]
         coarse = [first[:, 0::2], first[:, 1::2]]
     filters = estimate_filters(coarse, length, damping)
     spectrum = rfft(np.where(known_traces[None, :], data, 0.0), nfft, axis=0)  # F x w
@@ -125,18 +134,23 @@ def spitz_window(data: np.ndarray, known_traces: np.ndarray, *, length: int, dam
     return irfft(filled, nfft, axis=0)[:h]
 
 
-def fx_interpolate(data: np.ndarray, known: np.ndarray, *, window=(200, 32), overlap=(0.5, 0.5), length: int = 4,
-                   damping: float = 0.01, fill_damping: float = 1e-4) -> np.ndarray:
+def fx_interpolate(data: np.ndarray, known: np.ndarray, *, window=(100, 24), overlap=(0.5, 0.5), length: int = 4,
+                   damping: float = 0.01, fill_damping: float = 1e-4, first: str = "dip") -> np.ndarray:
     """Spitz f-x interpolation of one gather (H x W) whose missing traces are the all-False columns of `known`."""
-    if int(length) < 1 or damping < 0 or fill_damping < 0:
-        raise GanreconError("f-x prediction needs a filter length >= 1 and non-negative damping.")
+    if int(length) < 1 or damping < 0 or fill_damping < 0 or first not in FIRST_ESTIMATES:
+        raise GanreconError("f-x prediction needs a filter length >= 1, non-negative damping and a first estimate "
+                            f"out of {', '.join(FIRST_ESTIMATES)}.")
     traces = known.all(axis=0)
     data = np.where(known, data, 0.0)
     if traces.all() or traces.sum() < 2:
         return data
+    prefilled = data
+    if not regular_step(traces):  # the adaptive form: a first estimate carries the dips
+        guess = dip_interpolate(data, known) if first == "dip" else linear_fill(data, traces)
+        prefilled = np.where(traces[None, :], data, guess)
 
     def run(windows, known_windows):
         return np.stack([spitz_window(d, k.all(axis=0), length=int(length), damping=damping,
                                       fill_damping=fill_damping) for d, k in zip(windows, known_windows)])
 
-    return np.where(known, data, in_windows(run, data, np.broadcast_to(traces, data.shape), window, overlap))
+    return np.where(known, data, in_windows(run, prefilled, np.broadcast_to(traces, data.shape), window, overlap))

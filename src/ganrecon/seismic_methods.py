@@ -8,7 +8,8 @@ read (they may hold anything, NaN included) and known samples are returned exact
 * ``pocs`` -- POCS with FK thresholding (Abma & Kabir 2006) in tapered time windows (`ganrecon.seismic_pocs`);
 * ``sliding-fk`` -- the same in small overlapping space-time windows, so curved events are locally linear;
 * ``fx`` -- Spitz f-x prediction (filters from the known traces at f / 2 applied at f) for regular decimation,
-  its adaptive form (Naghizadeh & Sacchi 2009) for other masks (`ganrecon.seismic_fx`);
+  its adaptive form (Naghizadeh & Sacchi 2009, filters from a dip-steered first estimate) for other masks
+  (`ganrecon.seismic_fx`);
 * ``dip-steered`` -- slopes from a low-frequency then full-band semblance scan of the known traces, missing
   traces stacked from their nearest known ones along them (`ganrecon.seismic_dip`);
 * ``deep-prior`` -- an untrained U-Net fitted to the known samples for a fixed number of steps
@@ -41,7 +42,8 @@ POCS_OPTIONS = {"niter": 30, "first": 0.99, "last": 0.001, "schedule": "exp", "p
                 "window": (256, 4096), "overlap": (0.5, 0.0)}
 SLIDING_FK_OPTIONS = {"niter": 30, "first": 0.99, "last": 0.001, "schedule": "exp", "pad": 2.0, "antialias": 1.0,
                       "window": (64, 16), "overlap": (0.5, 0.5)}
-FX_OPTIONS = {"window": (100, 24), "overlap": (0.5, 0.5), "length": 4, "damping": 0.01, "fill_damping": 1e-4}
+FX_OPTIONS = {"window": (100, 24), "overlap": (0.5, 0.5), "length": 4, "damping": 0.01, "fill_damping": 1e-4,
+              "first": "dip"}
 DIP_OPTIONS = {"neighbours": 4, "max_slope": 12.0, "slope_step": 0.25, "lowpass": 0.04, "smooth": 8.0,
                "refine": 1.0, "power": 1.0}
 DEEP_PRIOR_OPTIONS = {"iterations": 100, "width": 16, "depth": 4, "lr": 0.01, "channels": 4, "seed": 0}
@@ -103,10 +105,10 @@ def sliding_fk(observed, mask, *, value_range=(-1.0, 1.0), scale=1, niter: int =
 
 def fx(observed, mask, *, value_range=(-1.0, 1.0), scale=1, window=FX_OPTIONS["window"],
        overlap=FX_OPTIONS["overlap"], length: int = FX_OPTIONS["length"], damping: float = FX_OPTIONS["damping"],
-       fill_damping: float = FX_OPTIONS["fill_damping"]):
+       fill_damping: float = FX_OPTIONS["fill_damping"], first: str = FX_OPTIONS["first"]):
     """Spitz f-x prediction interpolation (regular decimation; the adaptive form for other trace masks)."""
     return per_gather(lambda d, k: fx_interpolate(d, k, window=window, overlap=overlap, length=length,
-                                                  damping=damping, fill_damping=fill_damping),
+                                                  damping=damping, fill_damping=fill_damping, first=first),
                       observed, mask, value_range)
 
 
