@@ -14,7 +14,8 @@ r times longer FFT of the recorded traces, so bin j of it is exactly half (a 1/r
 Masks that are not a regular grid of traces use the adaptive form (Naghizadeh & Sacchi 2009): a first estimate
 of the whole gather stands in for the coarse data, subsampled by 2 at f / 2 (both parities give equations); its
 low frequencies, which alias least, carry the dips. The first estimate is `first`: "dip" (dip-steered
-interpolation, `ganrecon.seismic_dip`, with its defaults) or "linear" (across traces). Only the filters come
+interpolation, `ganrecon.seismic_dip.dip_interpolate` with that function's defaults, weights 1 / distance) or
+"linear" (across traces). Only the filters come
 from it: the missing traces are still solved from the known ones.
 
 Windows (`ganrecon.seismic_windows`): curved events are locally linear in windows of time and traces.

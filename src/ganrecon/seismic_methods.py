@@ -39,14 +39,14 @@ from ganrecon.seismic_pocs import check_pocs, pocs_interpolate
 
 # Tuned by benchmarks/seismic_methods.py (see the module docstring).
 POCS_OPTIONS = {"niter": 30, "first": 0.99, "last": 0.001, "schedule": "exp", "pad": 2.0, "antialias": 1.0,
-                "window": (256, 4096), "overlap": (0.5, 0.0)}
-SLIDING_FK_OPTIONS = {"niter": 30, "first": 0.99, "last": 0.001, "schedule": "exp", "pad": 2.0, "antialias": 1.0,
+                "window": (128, 4096), "overlap": (0.5, 0.0)}
+SLIDING_FK_OPTIONS = {"niter": 30, "first": 0.99, "last": 0.01, "schedule": "exp", "pad": 2.0, "antialias": 1.0,
                       "window": (64, 16), "overlap": (0.5, 0.5)}
 FX_OPTIONS = {"window": (100, 24), "overlap": (0.5, 0.5), "length": 4, "damping": 0.01, "fill_damping": 1e-4,
               "first": "dip"}
 DIP_OPTIONS = {"neighbours": 4, "max_slope": 12.0, "slope_step": 0.25, "lowpass": 0.04, "smooth": 8.0,
-               "refine": 1.0, "power": 1.0}
-DEEP_PRIOR_OPTIONS = {"iterations": 100, "width": 16, "depth": 4, "lr": 0.01, "channels": 4, "seed": 0}
+               "refine": 1.0, "power": 2.0}
+DEEP_PRIOR_OPTIONS = {"iterations": 100, "width": 16, "depth": 4, "lr": 0.005, "channels": 4, "seed": 0}
 
 
 def gathers(observed, mask) -> tuple[np.ndarray, np.ndarray]:
