@@ -8,7 +8,7 @@ Plane-wave destruction and the structure tensor need derivatives across a regula
 missing traces break; the semblance scan works from any set of traces, at any distance.
 
 Aliasing: at high frequencies a steep event lines up with its neighbours at several slopes (cycle skipping).
-So the scan runs twice: on data low-passed below `lowpass` Hz-fraction (cycles per sample), where the steep
+So the scan runs twice: on data low-passed below `lowpass` cycles per sample (a Gaussian), where the steep
 events do not alias, over all slopes up to `max_slope` samples per trace; then on the full band, only within
 `refine` samples per trace of the low-frequency pick, which sharpens it. The estimate is the weighted stack of
 the aligned neighbours along the picked slope (weights 1 / distance^`power`). Shifts are exact (Fourier phase
