@@ -30,6 +30,21 @@ SOURCES = {
     "translate-turbulence": ("translate-turbulence-restore", "model"),
 }
 
+# shown by `ganrecon info` and stored in the shipped JSON
+DESCRIPTIONS = {
+    "denoise-blind": "grey photographs: salt & pepper (5-50%) and Gaussian (0.1-0.2) noise removed; U-Net GAN, any "
+                     "size",
+    "latent-mnist-dcgan": "28x28 MNIST digits: DCGAN generator for `ganrecon invert` (optimise z to fit the kept "
+                          "pixels)",
+    "latent-mnist-mlp": "28x28 MNIST digits: MLP generator (z of 10) for `ganrecon invert`",
+    "superres-porous-x4": "x4 super-resolution of grey micro-CT-like porous slices; SRResNet (content loss), any size",
+    "superres-porous-x4-gan": "x4 super-resolution of micro-CT-like porous slices; SRGAN (SRResNet + adversarial)",
+    "traces-mnist-unet": "missing columns of 28x28 digit-like images (random, regular, gaps); U-Net GAN",
+    "traces-seismic-unet": "missing traces of seismic gathers, any size (random, regular, gaps); U-Net GAN trained on "
+                           "clean and field-like synthetic gathers",
+    "translate-turbulence": "atmospheric turbulence removed from grey photographs, any size; residual pix2pix U-Net",
+}
+
 
 def ship(name: str, runs: Path) -> Path | None:
     run, stem = SOURCES[name]
@@ -39,7 +54,7 @@ def ship(name: str, runs: Path) -> Path | None:
         return None
     tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(weights)).items()}
     meta = json.loads(weights.with_suffix(".json").read_text())
-    meta.update(shipped_name=name, stored_dtype="float16", source_run=f"{run}/{stem}")
+    meta.update(shipped_name=name, stored_dtype="float16", source_run=f"{run}/{stem}", description=DESCRIPTIONS[name])
     out = PRETRAINED / f"{name}.safetensors"
     PRETRAINED.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:

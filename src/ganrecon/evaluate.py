@@ -17,6 +17,7 @@ from ganrecon.baselines import applicable_baselines, run_baseline
 from ganrecon.data import ImageSet, load_dataset
 from ganrecon.degrade import parse_degradation
 from ganrecon.errors import GanreconError
+from ganrecon.fit import check_model_fits
 from ganrecon.metrics import image_metrics, summarise
 
 
@@ -78,6 +79,7 @@ def evaluate(data: str | ImageSet, degrade_spec: str, *, models=(), limit: int |
             methods[b.name] = (lambda o, m, name=b.name: run_baseline(
                 name, o, m, value_range=value_range, scale=degradation.scale))
     for model in models:
+        check_model_fits(model, degradation)   # a super-resolution model needs down:S, said before any work
         if tuple(model.value_range) != tuple(value_range):
             raise GanreconError(f"The model {model.name} works on data in {tuple(model.value_range)}, but "
                                 f"{images.name} is in {tuple(value_range)}.")

@@ -31,6 +31,7 @@ class FileData:
     signed: bool
     path: Path
     dt_ms: float | None = None  # time sampling from a SEG-Y header, when it gives one
+    endian: str = "big"         # a SEG-Y file's byte order, kept when it is written back
 
 
 def _kind(path: Path) -> str:
@@ -89,7 +90,10 @@ def read_file(path: str | Path) -> FileData:
         elif kind == "tiff":
             import tifffile
 
-            arr = tifffile.imread(path)
+            from ganrecon.data.convert import quiet_tifffile
+
+            with quiet_tifffile():
+                arr = tifffile.imread(path)
         elif kind == "npy":  # numpy's own errors for these suggest allow_pickle=True: never give that advice
             with open(path, "rb") as fh:
                 if fh.read(6) != b"\x93NUMPY":
@@ -104,9 +108,12 @@ def read_file(path: str | Path) -> FileData:
         else:
             import segyio
 
-            with segyio.open(path, "r", ignore_geometry=True) as f:
+            from ganrecon.data.segy import open_segy
+
+            with open_segy(path) as f:
                 arr = np.asarray(segyio.tools.collect(f.trace[:]), dtype=np.float32).T  # time x traces
                 dt_ms = segyio.tools.dt(f, fallback_dt=0.0) / 1000.0 or None  # header microseconds
+                endian = "little" if f.endian == "little" else "big"
     except GanreconError:
         raise
     except Exception as exc:  # every reader has its own exception types; all mean "not a readable file"
@@ -119,7 +126,7 @@ def read_file(path: str | Path) -> FileData:
     dtype, shape = arr.dtype, arr.shape
     unit, signed = _to_unit(arr)
     if kind == "segy":
-        return FileData(_as_nchw(unit, path), kind, dtype, shape, True, path, dt_ms)
+        return FileData(_as_nchw(unit, path), kind, dtype, shape, True, path, dt_ms, endian)
     return FileData(_as_nchw(unit, path), kind, dtype, shape, signed, path)
 
 
@@ -159,12 +166,12 @@ def write_like(data: FileData, images: np.ndarray, out: str | Path) -> Path:
             with open(tmp, "wb") as fh:
                 np.save(fh, arr)
         else:
-            import segyio
+            from ganrecon.data.segy import as_sample_dtype, open_segy
 
             shutil.copyfile(data.path, tmp)
-            with segyio.open(tmp, "r+", ignore_geometry=True) as f:
-                for i in range(f.tracecount):
-                    f.trace[i] = np.ascontiguousarray(arr[:, i], dtype=np.float32)
+            with open_segy(tmp, "r+", endian=data.endian) as f:
+                for i in range(f.tracecount):  # in the file's own sample type: integers rounded and clipped
+                    f.trace[i] = as_sample_dtype(arr[:, i], f.dtype)
     return out
 
 

@@ -81,6 +81,13 @@ class ReconstructionModel:
         normalised per tile and restored)."""
         if observed.dim() != 4:
             raise GanreconError(f"Expected images shaped N x C x H x W, got shape {tuple(observed.shape)}.")
+        if observed.shape[1] != self.meta["channels"] and self.meta["channels"] == 1:
+            from ganrecon.colour import (
+                colour_apply,  # colour in, colour out: a grey model per channel or on Y
+            )
+
+            return colour_apply(lambda o, m: self(o, m, overlap=overlap, batch_tiles=batch_tiles), observed, mask,
+                                task=self.meta.get("task"), scale=self.scale, value_range=self.value_range)
         if observed.shape[1] != self.meta["channels"]:
             raise GanreconError(f"The model {self.name} takes {self.meta['channels']}-channel images, got "
                                 f"{observed.shape[1]}.")

@@ -319,6 +319,10 @@ class LatentModel:
     def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None, **_ignored) -> torch.Tensor:
         if not isinstance(observed, torch.Tensor) or observed.dim() != 4:
             raise GanreconError("Expected images shaped N x C x H x W.")
+        if observed.shape[1] != self.meta["channels"] and self.meta["channels"] == 1:
+            from ganrecon.colour import colour_apply  # colour in, colour out: each channel inverted
+
+            return colour_apply(self, observed, mask, task="latent", value_range=tuple(self.meta["value_range"]))
         if observed.shape[1] != self.meta["channels"]:
             raise GanreconError(f"The model {self.name} takes {self.meta['channels']}-channel images, got "
                                 f"{observed.shape[1]}.")

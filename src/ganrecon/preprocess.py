@@ -63,9 +63,18 @@ class GainedModel(ModelWrapper):
 
 
 def training_dt_ms(meta: dict) -> tuple[float, float] | None:
-    """The (lowest, highest) time sampling in ms the model was trained on, when its data was `seismic:`."""
-    spec = str(meta.get("data", ""))
-    kind, rest = split_kind(spec, "dataset") if spec else ("", "")
+    """The (lowest, highest) time sampling in ms the model was trained on, when its data was `seismic:` (a list
+    of specs, as training takes, counts when every one of them is seismic; the range spans them all)."""
+    specs = meta.get("data") or []
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    ranges = [_seismic_dt_ms(str(spec)) for spec in specs]
+    if not ranges or any(r is None for r in ranges):
+        return None
+    return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+
+def _seismic_dt_ms(spec: str) -> tuple[float, float] | None:
+    kind, rest = split_kind(spec, "dataset") if spec.strip() else ("", "")
     if kind != "seismic":
         return None
     from ganrecon.data.seismic import parse_seismic_options
@@ -73,6 +82,23 @@ def training_dt_ms(meta: dict) -> tuple[float, float] | None:
     opt = parse_seismic_options(rest)
     low, high = opt.dt_range or (opt.dt, opt.dt)
     return low * 1000.0, high * 1000.0
+
+
+def header_sampling(model, header_dt_ms: float | None) -> tuple[float | None, str | None]:
+    """What to do with a SEG-Y header's sample interval when --dt-ms is not given: (dt_ms to resample from, or
+    None; a sentence saying what was done, or None when the file gives no interval)."""
+    if not header_dt_ms:
+        return None, None
+    trained = training_dt_ms(model.meta)
+    if trained is None:
+        return None, (f"The SEG-Y sample interval ({header_dt_ms:g} ms) is not used: {model.name} was not trained "
+                      "on seismic data of known sampling.")
+    low, high = trained
+    span = f"{low:g} ms" if low == high else f"{low:g}-{high:g} ms"
+    action = "no resampling needed" if low <= header_dt_ms <= high else \
+        f"resampled to {min(max(header_dt_ms, low), high):g} ms and back"
+    return header_dt_ms, (f"--dt-ms {header_dt_ms:g} from the SEG-Y header ({model.name} was trained on {span}: "
+                          f"{action}).")
 
 
 def resample_time(x: torch.Tensor, up: int, down: int, length: int | None = None) -> torch.Tensor:
@@ -92,8 +118,8 @@ class ResampledModel(ModelWrapper):
     the model was trained on, and the output back. Traces are columns, so the mask keeps its trace pattern."""
 
     def __init__(self, model, dt_ms: float):
-        if not dt_ms > 0:
-            raise GanreconError(f"--dt-ms must be positive, got {dt_ms}.")
+        if not (isinstance(dt_ms, (int, float)) and 0 < dt_ms < float("inf")):
+            raise GanreconError(f"--dt-ms must be a positive number of milliseconds, got {dt_ms}.")
         trained = training_dt_ms(model.meta)
         if trained is None:
             raise GanreconError(f"The model {model.name} was not trained on seismic data of known sampling, so "

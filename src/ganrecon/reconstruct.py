@@ -20,14 +20,28 @@ from ganrecon.files import (
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_path
 
+MASK_FILE_SUFFIXES = (".npy", ".png", ".tif", ".tiff")
+
+
+def _is_mask_file(mask: str) -> bool:
+    """A mask file: an existing path, or a name with a mask file's suffix that is not a degradation spec (the
+    README says --mask takes specs, and `mask:holes.npy` is one)."""
+    from ganrecon.degrade import DEGRADATION_SPECS
+
+    if Path(mask).exists():
+        return True
+    kind, colon, _ = mask.partition(":")
+    if colon and kind.strip().lower() in {spec.partition(":")[0] for spec in DEGRADATION_SPECS}:
+        return False
+    return Path(mask).suffix.lower() in MASK_FILE_SUFFIXES
+
 
 def _load_mask(mask: str, images: np.ndarray, value_range, seed: int) -> np.ndarray:
     """A mask file (nonzero = known) or a degradation spec applied to the input's shape."""
-    path = Path(mask)
-    if path.suffix.lower() in (".npy", ".png", ".tif", ".tiff") or path.exists():
+    if _is_mask_file(mask):
         from ganrecon.files import read_file as read
 
-        m = read(path).images
+        m = read(Path(mask)).images
         if m.shape[-2:] != images.shape[-2:]:
             raise GanreconError(f"The mask is {m.shape[-2]}x{m.shape[-1]} but the input is "
                                 f"{images.shape[-2]}x{images.shape[-1]}.")
@@ -62,65 +76,94 @@ def with_preprocessing(model, *, gain: str | None = None, dt_ms: float | None = 
         model = AdaptedModel(model, adapt, progress)
     if gain:
         model = GainedModel(model, gain)
-    if dt_ms:
+    if dt_ms is not None:  # 0 and negative intervals are refused there, not ignored
         model = ResampledModel(model, dt_ms)
     return model
 
 
 def reconstruct_file(input_path: str | Path, model_ref: str, output: str | Path, *, mask: str | None = None,
                      seed: int = 0, gain: str | None = None, dt_ms: float | None = None, adapt=None,
-                     progress=None) -> Path:
+                     progress=None, notes=None) -> Path:
     """Reconstruct one file; `gain`, `dt_ms` and `adapt` as in `with_preprocessing` (a SEG-Y file's own sampling
-    is used when `dt_ms` is not given and the model knows its training sampling)."""
+    is used when `dt_ms` is not given and the model knows its training sampling). `notes(sentence)` hears what
+    was decided on the way: the colour mode, the SEG-Y sampling, nothing missing, what adaptation kept."""
+    from ganrecon.outputs import check_outputs
+
+    notes = notes or (lambda _sentence: None)
+    check_outputs({"-o": output}, inputs=[input_path])
     model = load_model(model_ref)
     if mask is None and tiff_stack_pages(input_path):
         return _reconstruct_tiff_stack(Path(input_path), model, Path(output))
     data = read_file(input_path)
+    if data.images.shape[1] > 1 and model.meta.get("channels") == 1:
+        from ganrecon.colour import describe
+
+        notes(describe(model.name, model.meta.get("task"), data.images.shape[1], data.signed))
     if dt_ms is None and data.dt_ms is not None:
-        from ganrecon.preprocess import training_dt_ms
+        from ganrecon.preprocess import header_sampling
 
-        dt_ms = data.dt_ms if training_dt_ms(model.meta) is not None else None
+        dt_ms, sentence = header_sampling(model, data.dt_ms)
+        notes(sentence)
     model = with_preprocessing(model, gain=gain, dt_ms=dt_ms, adapt=adapt, progress=progress)
-    return write_like(data, _reconstruct_data(data, model, mask, seed), output)
+    path = write_like(data, _reconstruct_data(data, model, mask, seed, notes), output)
+    from ganrecon.adapt_summary import adaptation_line, adaptation_summaries
+
+    summaries = adaptation_summaries(model)
+    for i, summary in enumerate(summaries):
+        notes(adaptation_line(model.name, summary, i, len(summaries)))
+    return path
 
 
-def _reconstruct_data(data: FileData, model, mask: str | None, seed: int) -> np.ndarray:
+def _reconstruct_data(data: FileData, model, mask: str | None, seed: int, notes=None) -> np.ndarray:
     images = data.images
     signed_model = model.value_range[0] < 0
     if data.signed and not signed_model:
         raise GanreconError(f"{data.path.name} holds signed amplitudes, but the model {model.name} works on "
                             "images in [0, 1]; use a seismic model.")
-    if images.shape[1] != model.meta["channels"]:
-        if model.meta["channels"] == 1:
-            images = images.mean(axis=1, keepdims=True)
-        else:
-            images = np.repeat(images[:, :1], model.meta["channels"], axis=1)
-    if data.kind == "segy" and model.scale != 1:
-        raise GanreconError("Super-resolution changes the number of traces, so it cannot write SEG-Y; use NPY or TIFF.")
+    channels = model.meta["channels"]
+    if images.shape[1] != channels and channels != 1:  # a grey file for a colour model; a grey model takes colour
+        images = np.repeat(images[:, :1], channels, axis=1)
+    if model.scale != 1:
+        if data.kind == "segy":
+            raise GanreconError("Super-resolution changes the number of traces, so it cannot write SEG-Y; use NPY "
+                                "or TIFF.")
+        if mask is not None:
+            raise GanreconError(f"--mask does not apply to {model.name}: a x{model.scale} super-resolution model "
+                                "upscales the whole input.")
     masks_things = model.meta.get("task") in ("traces", "latent")
     if mask is not None:
         m = _load_mask(mask, images, model.value_range, seed)
     elif masks_things:
         m = dead_trace_mask(images)
+        if m.all():
+            if notes:
+                notes(f"Nothing was missing: no trace (column) of {data.path.name} is all zero, so the output is "
+                      "an unchanged copy; pass --mask to say what is missing.")
+            return _in_file_channels(images, data)
     else:
         m = np.ones_like(images)
-    out = reconstruct_array(images * m, model, m)
-    if out.shape[1] != data.images.shape[1]:
-        out = np.repeat(out, data.images.shape[1], axis=1)
-    return out
+    return _in_file_channels(reconstruct_array(images * m, model, m), data)
+
+
+def _in_file_channels(out: np.ndarray, data: FileData) -> np.ndarray:
+    """The output with the input file's number of channels (a colour model's output of a grey file is grey)."""
+    want = data.images.shape[1]
+    if out.shape[1] == want:
+        return out
+    return out.mean(axis=1, keepdims=True) if want == 1 else np.repeat(out[:, :1], want, axis=1)
 
 
 def tiff_stack_pages(path: str | Path) -> int:
     """Number of slices when `path` is a multi-page TIFF of equal grey 2-D pages (a micro-CT stack), else 0."""
     import tifffile
 
-    from ganrecon.data.convert import FILE_ERRORS
+    from ganrecon.data.convert import FILE_ERRORS, quiet_tifffile
 
     path = Path(path)
     if path.suffix.lower() not in TIFF_SUFFIXES or not path.is_file():
         return 0
     try:
-        with tifffile.TiffFile(path) as tif:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
             kinds = {(p.shape, p.dtype) for p in tif.pages}
             count = len(tif.pages)
     except FILE_ERRORS:

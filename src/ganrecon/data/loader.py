@@ -197,8 +197,8 @@ def _stack(images: np.ndarray | list[np.ndarray], spec: str) -> np.ndarray:
     shapes = sorted({tuple(im.shape) for im in images})
     if len(shapes) > 1:
         sizes = ", ".join("x".join(str(s) for s in shape[1:]) for shape in shapes[:4])
-        raise GanreconError(f"The images of {spec!r} differ in size ({sizes}); pass --patch HxW to cut "
-                            f"them into equal patches.")
+        raise GanreconError(f"The images of {spec!r} differ in size ({sizes}); use images of one size (in "
+                            f"Python, load_dataset(..., patch=(H, W)) cuts them into equal patches).")
     return np.stack(images)
 
 
