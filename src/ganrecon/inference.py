@@ -87,7 +87,8 @@ class ReconstructionModel:
             )
 
             return colour_apply(lambda o, m: self(o, m, overlap=overlap, batch_tiles=batch_tiles), observed, mask,
-                                task=self.meta.get("task"), scale=self.scale, value_range=self.value_range)
+                                task=self.meta.get("task"), scale=self.scale, value_range=self.value_range,
+                                keep_known=bool(self.meta.get("data_consistency")))
         if observed.shape[1] != self.meta["channels"]:
             raise GanreconError(f"The model {self.name} takes {self.meta['channels']}-channel images, got "
                                 f"{observed.shape[1]}.")
