@@ -103,7 +103,7 @@ def baseline(
     data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
     download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
-    figure: Path | None = typer.Option(None, help="write ground truth | observed | each method"),
+    figure: Path | None = typer.Option(None, help="write ground truth | observed | each method (PNG)"),
     report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
 ) -> None:
     """Run every conventional method that applies and print the results table."""
