@@ -103,7 +103,7 @@ def model_choices() -> list[tuple[str, str]]:
     """(task, name) of every shipped model, read from the descriptions without loading weights."""
     import json
 
-    from ganrecon.inference import PRETRAINED_DIR, pretrained_names
+    from ganrecon.bundles import PRETRAINED_DIR, pretrained_names
 
     out = []
     for name in pretrained_names():
@@ -191,11 +191,11 @@ class Reconstructor:
     def _with_truth(images: np.ndarray, model, degrade: str, seed: int):
         """The upload is the ground truth: degrade it, run model and baselines, score them all."""
         from ganrecon.data import ImageSet
-        from ganrecon.evaluate import evaluate
+        from ganrecon.evaluation import evaluate
         from ganrecon.html_report import example_rows, metrics_table, model_wipes
 
         image_set = ImageSet(torch.from_numpy(np.ascontiguousarray(images)), tuple(model.value_range), "upload")
-        evaluation = evaluate(image_set, degrade, models=[model], seed=seed)
+        evaluation = evaluate(image_set, degrade, models=[model], seed=seed, task=model.meta.get("task"))
         outcome = Outcome(metrics_table(evaluation.results["methods"], evaluation.model_names),
                           example_rows(evaluation, rows=1), model_wipes(evaluation), "", "",
                           [f"The upload is taken as the ground truth and degraded with {degrade} (seed {seed}); "
@@ -205,9 +205,9 @@ class Reconstructor:
     @staticmethod
     def _file_missing(images: np.ndarray, model):
         """No ground truth: the all-zero traces of the file are the missing ones; show the methods, no scores."""
-        from ganrecon.baselines import applicable_baselines, run_baseline
         from ganrecon.files import dead_trace_mask
         from ganrecon.html_report import Wipe, panel
+        from ganrecon.scoring import baseline_methods
 
         if model.meta.get("task") not in ("traces", "latent"):
             raise GanreconError(f"{model.name} does not fill missing traces; choose a degradation to apply.")
@@ -217,8 +217,8 @@ class Reconstructor:
             raise GanreconError("No trace of the file is all zero, so nothing is missing; choose a degradation to "
                                 "simulate missing traces and see scores.")
         value_range = tuple(model.value_range)
-        estimates = {b.name: run_baseline(b.name, observed, mask, value_range=value_range)
-                     for b in applicable_baselines({"mask"}, value_range)}
+        methods = baseline_methods({"mask"}, value_range, task=model.meta.get("task"))
+        estimates = {name: fn(observed, mask) for name, fn in methods.items()}
         estimates[model.name] = model(observed, mask)
         signed = value_range[0] < 0
         from ganrecon.display import symmetric_clip
