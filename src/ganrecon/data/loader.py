@@ -104,7 +104,7 @@ class Context:
             if n == 0:
                 raise GanreconError(f"There are no images in {self.spec!r}.")
             advice = ("use all of them (split all, --split all)" if self.split == "test" else
-                      "a held-out split needs at least 10 images")
+                      "give more images (10 or more make every split non-empty)")
             raise GanreconError(f"The {self.split} split of {self.spec!r} is empty: it holds {n} image(s), too few to "
                                 f"split 0.8 / 0.1 / 0.1; {advice}.")
         return idx if self.wanted is None else idx[: self.wanted]
