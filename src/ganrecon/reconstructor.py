@@ -71,7 +71,7 @@ class Reconstructor:
         if not isinstance(observed, torch.Tensor) or observed.dim() != 4:
             shape = tuple(observed.shape) if isinstance(observed, torch.Tensor) else type(observed).__name__
             raise GanreconError(f"Expected images shaped N x C x H x W, got {shape}.")
-        if observed.shape[1] != self.channels:
+        if self.channels is not None and observed.shape[1] != self.channels:
             raise GanreconError(f"The model {self.name} takes {self.channels}-channel images, got "
                                 f"{observed.shape[1]}.")
         if mask is None:
@@ -168,6 +168,10 @@ class ModelWrapper(Reconstructor):
     @property
     def meta(self) -> dict:
         return self.model.meta
+
+    @property
+    def channels(self) -> int | None:
+        return getattr(self.model, "channels", None)  # the wrapped model checks its own input
 
     @property
     def value_range(self) -> tuple[float, float]:

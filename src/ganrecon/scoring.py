@@ -28,6 +28,7 @@ from ganrecon.baselines import BASELINES, Baseline, applicable_baselines, run_ba
 from ganrecon.degrade import Degradation, OperatorParameters, parse_degradation
 from ganrecon.errors import GanreconError
 from ganrecon.metrics import image_metrics, summarise
+from ganrecon.tasks import get_task
 
 Method = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 UPSAMPLER = "bicubic"   # the last step of a chained baseline for a downsampled image with missing pixels
@@ -85,8 +86,6 @@ def baseline_methods(degradation: Degradation | str | Iterable[str], value_range
                                 f"{', '.join(found) or 'none'}.")
         found = {n: found[n] for n in found if n in names}
     elif task is not None:
-        from ganrecon.tasks import get_task
-
         wanted = set(get_task(task).baselines)
         chosen = {n: parts for n, parts in found.items() if all(b.name in wanted for b in parts)}
         found = chosen or found
