@@ -16,7 +16,7 @@ from torch import nn
 from ganrecon.baselines import applicable_baselines
 from ganrecon.config import load_config
 from ganrecon.errors import GanreconError
-from ganrecon.evaluate import evaluate
+from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model
 from ganrecon.models import build_generator
 from ganrecon.models.layers import RangeActivation

@@ -373,6 +373,22 @@ def test_7_reconstruct_never_overwrites_its_input_and_needs_force_for_an_existin
     assert code == 2 and "afile is a file, not a folder" in one_sentence(err)
 
 
+def test_7_one_helper_decides_for_files_and_folders(tmp_path):
+    from ganrecon.errors import GanreconError
+    from ganrecon.outputs import check_outputs
+
+    check_outputs(folders={"--out": tmp_path / "d", "--report": tmp_path / "d"})   # `make demo` writes both there
+    with pytest.raises(GanreconError, match="--json and --figure name the same path"):
+        check_outputs({"--json": tmp_path / "x", "--figure": tmp_path / "x"})
+    (tmp_path / "f").write_text("")
+    with pytest.raises(GanreconError, match="is a folder; give a file name"):
+        check_outputs({"--json": tmp_path})
+    check_outputs({"-o": tmp_path / "f"})                                          # the Python API overwrites
+    with pytest.raises(GanreconError, match="pass --force"):
+        check_outputs({"-o": tmp_path / "f"}, force=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f"]                     # probes leave nothing behind
+
+
 # ------------------------------------------------------------------------------------------------ 8 adaptation
 
 
@@ -490,6 +506,15 @@ def test_11_app_restores_a_noisy_colour_photo_as_given_in_colour(client):
     clean_hwc = clean[0].permute(1, 2, 0).numpy()
     assert result.shape == (32, 32, 3) and not np.array_equal(result[..., 0], result[..., 1])
     assert np.mean((result - clean_hwc) ** 2) < 0.3 * np.mean((noisy[0].permute(1, 2, 0).numpy() - clean_hwc) ** 2)
+
+
+def test_1_and_11_app_scores_a_colour_upload_in_colour(client):
+    response = post(client, png_bytes(rgb_photo(32)), "photo.png", task="denoise", model="", degrade="sp:0.15")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page
+    assert '<table class="metrics">' in page and "ran on each of the 3 channels" in page and "1 image." in page
+    result = np.asarray(Image.open(io.BytesIO(download(client, response))))
+    assert result.shape == (32, 32, 3) and not np.array_equal(result[..., 0], result[..., 2])
 
 
 def test_11_app_upscales_a_low_resolution_upload_as_given(client):

@@ -310,7 +310,7 @@ MODEL_CASES = _model_cases  # for benchmarks/reliability_table.py
 
 
 def test_model_accepts_a_run_directory_a_weights_file_and_a_shipped_name(tmp_path, monkeypatch):
-    from ganrecon import inference
+    from ganrecon import bundles
 
     run = tmp_path / "run"
     run.mkdir()
@@ -318,7 +318,7 @@ def test_model_accepts_a_run_directory_a_weights_file_and_a_shipped_name(tmp_pat
     shipped = tmp_path / "pretrained"
     shipped.mkdir()
     write_bundle(shipped / "tiny-traces")
-    monkeypatch.setattr(inference, "PRETRAINED_DIR", shipped)
+    monkeypatch.setattr(bundles, "PRETRAINED_DIR", shipped)
     image = np.random.default_rng(0).random((20, 24)).astype(np.float32)
     np.save(tmp_path / "in.npy", image)
     outputs = []

@@ -14,12 +14,12 @@ from ganrecon.cli import main
 from ganrecon.config import load_config
 from ganrecon.data import load_dataset
 from ganrecon.errors import GanreconError
-from ganrecon.evaluate import evaluate
+from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model, tiled_apply
 from ganrecon.losses import PerceptualLoss
 from ganrecon.metrics import extra_metrics, image_metrics, porosity
 from ganrecon.models import build_discriminator, build_generator
-from ganrecon.reconstruct import reconstruct_array
+from ganrecon.reconstruction import reconstruct_array
 from ganrecon.training import train
 
 

@@ -24,8 +24,9 @@ Families and decisions:
   absolute finest-scale (Haar) wavelet coefficient / 0.6745.
 * down -- ``bicubic`` (torch bicubic upsampling by `scale`).
 * blur -- ``identity``, ``wiener`` and ``richardson-lucy`` (scikit-image). Both take a ``psf`` option (2-D
-  array, default a Gaussian of sigma 1 pixel) so the turbulence task can pass its mean PSF; both work on the
-  image reflect-padded by the PSF size, which avoids the wrap-around ringing of FFT deconvolution.
+  array, default a Gaussian of sigma 1 pixel); evaluation passes the degradation's own PSF
+  (``degradation.parameters.psf``, via ``ganrecon.scoring``); both work on the image reflect-padded by the PSF
+  size, which avoids the wrap-around ringing of FFT deconvolution.
 
 Estimates of methods that create new values are clamped to `value_range` (the clean data lives there, so
 this can only reduce error); interpolation clamps only the filled pixels.
@@ -113,6 +114,7 @@ class Baseline:
     fn: Callable              # fn(observed, mask, *, value_range, scale) -> estimate (clean-shaped tensor)
     signed_only: bool = False  # e.g. FK sparse inversion: seismic only
     help: str = ""
+    slow: bool = False         # left out where scores are needed often (validation of a large batch)
 
 
 # --------------------------------------------------------------------------------------------- plumbing
@@ -466,8 +468,8 @@ def richardson_lucy(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None
 
 # --------------------------------------------------------------------------------------------- registry
 
-def _b(name, families, fn, signed_only=False, help=""):
-    return Baseline(name, frozenset(families), fn, signed_only, help)
+def _b(name, families, fn, signed_only=False, help="", slow=False):
+    return Baseline(name, frozenset(families), fn, signed_only, help, slow)
 
 
 BASELINES: dict[str, Baseline] = {b.name: b for b in [
@@ -476,7 +478,7 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
     _b("linear", {"mask"}, _interpolator("linear"), help="linear interpolation across traces/columns"),
     _b("cubic", {"mask"}, _interpolator("cubic"), help="cubic-spline interpolation across traces/columns"),
     _b("biharmonic", {"mask"}, biharmonic, help="scikit-image biharmonic inpainting"),
-    _b("fk", {"mask"}, fk, signed_only=True, help="FK-domain sparse inversion (pylops FISTA)"),
+    _b("fk", {"mask"}, fk, signed_only=True, help="FK-domain sparse inversion (pylops FISTA)", slow=True),
     _b("noisy", {"noise"}, noisy, help="the noisy observation"),
     _b("median3", {"noise"}, _median(3), help="3x3 median filter"),
     _b("median5", {"noise"}, _median(5), help="5x5 median filter"),

@@ -73,7 +73,7 @@ def info() -> None:
 
 def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, report: Path | None = None,
             config: dict | None = None) -> None:
-    from ganrecon.evaluate import save_outputs
+    from ganrecon.evaluation import save_outputs
     from ganrecon.report import results_table
 
     console.print(results_table(evaluation.results, title=title))
@@ -91,6 +91,8 @@ def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, 
 
 
 REPORT_HELP = "write DIR/index.html: one self-contained page (table, examples, wipe slider, config, environment)"
+SPLIT_HELP = ("train, val, test or all; auto: all of your own files (npy:, npz:, segy:, tiff:, folder:), the test "
+              "split of built-in data")
 
 
 @app.command()
@@ -99,7 +101,7 @@ def baseline(
     degrade: str = typer.Option(..., help="degradation spec, e.g. columns:random:0.5"),
     limit: int | None = typer.Option(64, help="number of images"),
     seed: int = typer.Option(0, callback=_seed, help="seed of the degradation and of synthetic data"),
-    split: str = typer.Option("test", help="train, val, test or all"),
+    split: str = typer.Option("auto", help=SPLIT_HELP),
     data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
     download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
@@ -107,12 +109,11 @@ def baseline(
     report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
 ) -> None:
     """Run every conventional method that applies and print the results table."""
-    from ganrecon.evaluate import evaluate
+    from ganrecon.evaluation import evaluate
 
     _check({"--json": json_out, "--figure": figure}, {"--report": report})
-    evaluation = evaluate(data, degrade, limit=limit, seed=seed, split=None if split == "all" else split,
-                          root=data_root, download=download, progress=lambda name: err_console.print(f"running {name}...",
-                                                                                 style="dim"))
+    evaluation = evaluate(data, degrade, limit=limit, seed=seed, split=split, root=data_root, download=download,
+                          progress=lambda name: err_console.print(f"running {name}...", style="dim"))
     _report(evaluation, json_out, figure, _title(data, degrade, evaluation.results["n_images"]), report,
             dict(command="baseline", data=data, degrade=degrade, limit=limit, seed=seed, split=split))
 
@@ -143,7 +144,7 @@ def eval_(
     degrade: str = typer.Option(..., help="degradation spec"),
     limit: int | None = typer.Option(64),
     seed: int = typer.Option(0, callback=_seed),
-    split: str = typer.Option("test", help="train, val, test or all"),
+    split: str = typer.Option("auto", help=SPLIT_HELP),
     data_root: str | None = typer.Option(None),
     download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json"),
@@ -158,9 +159,9 @@ def eval_(
 ) -> None:
     """A model (or several) and every applicable baseline on the same degraded images."""
     from ganrecon.adapt import AdaptOptions
-    from ganrecon.evaluate import evaluate
+    from ganrecon.evaluation import evaluate
     from ganrecon.inference import load_model
-    from ganrecon.reconstruct import with_preprocessing
+    from ganrecon.reconstruction import with_preprocessing
 
     _check({"--json": json_out, "--figure": figure}, {"--report": report})
     loaded = [load_model(m) for m in model]
@@ -174,8 +175,8 @@ def eval_(
             variants.append(AdaptOptions(seconds=adapt_seconds, from_scratch=True))
         models = [with_preprocessing(m, gain=gain, dt_ms=sampling[i], adapt=v, progress=progress)
                   for i, m in enumerate(loaded) for v in variants]
-        evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed,
-                              split=None if split == "all" else split, root=data_root, download=download)
+        evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed, split=split, root=data_root,
+                              download=download)
     _evaluation_notes(evaluation, loaded, models, notes)
     _report(evaluation, json_out, figure, _title(data, degrade, evaluation.results["n_images"]), report,
             dict(command="eval", data=data, degrade=degrade, limit=limit, seed=seed, split=split,
@@ -281,7 +282,7 @@ def reconstruct(
 ) -> None:
     """Reconstruct one file with a trained model; the output keeps the input's format, shape and dtype."""
     from ganrecon.adapt import AdaptOptions
-    from ganrecon.reconstruct import reconstruct_file
+    from ganrecon.reconstruction import reconstruct as reconstruct_file
 
     _check({"-o": output}, inputs=[input], force=force)
     if adapt and gather_only:
@@ -354,7 +355,7 @@ def invert_(
     optimizer: str = typer.Option("adam", help="adam or gd (plain gradient descent, as the reference)"),
     limit: int | None = typer.Option(64, help="number of images"),
     seed: int = typer.Option(0, callback=_seed, help="seed of the degradation and of the random starts"),
-    split: str = typer.Option("test", help="train, val, test or all"),
+    split: str = typer.Option("auto", help=SPLIT_HELP),
     data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
     baselines: bool = typer.Option(True, help="also run zero-fill and biharmonic inpainting"),
     json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
@@ -364,7 +365,7 @@ def invert_(
     """Reconstruct by optimising the latent vector of a pretrained unconditional generator (batched restarts)."""
     from rich.progress import Progress
 
-    from ganrecon.evaluate import save_outputs
+    from ganrecon.evaluation import save_outputs
     from ganrecon.invert import inversion_figure, invert_dataset
     from ganrecon.report import results_table
 
@@ -375,7 +376,7 @@ def invert_(
         task = bar.add_task("inverting", total=None)
         evaluation, result = invert_dataset(
             model, data, degrade, restarts=restarts, steps=steps, lr=lr, cost=cost, zprior=zprior,
-            optimizer=optimizer, limit=limit, seed=seed, split=None if split == "all" else split, root=data_root,
+            optimizer=optimizer, limit=limit, seed=seed, split=split, root=data_root,
             baselines=baselines, progress=lambda done, total: bar.update(task, completed=done, total=total))
     info = evaluation.results["inversion"]
     console.print(results_table(evaluation.results, title=_title(
@@ -384,7 +385,7 @@ def invert_(
     save_outputs(evaluation, json_out, None)
     if figure:
         inversion_figure(evaluation.clean, evaluation.observed, evaluation.mask, result, figure,
-                         value_range=evaluation.results.get("value_range", (0.0, 1.0)))
+                         value_range=evaluation.value_range)
     if output:
         import numpy as np
 

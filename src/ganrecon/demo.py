@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganrecon.evaluate import evaluate, save_outputs
+from ganrecon.evaluation import evaluate, save_outputs
 from ganrecon.inference import load_model, pretrained_names
 from ganrecon.io_utils import atomic_write_text
 from ganrecon.report import METRIC_COLUMNS, markdown_table, plural, results_table

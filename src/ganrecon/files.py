@@ -47,7 +47,7 @@ def _kind(path: Path) -> str:
     raise GanreconError(f"{path.name}: unsupported file type {suffix or '(none)'}; use PNG, JPEG, TIFF, NPY or SEG-Y.")
 
 
-def _to_unit(arr: np.ndarray) -> tuple[np.ndarray, bool]:
+def array_to_unit(arr: np.ndarray) -> tuple[np.ndarray, bool]:
     """Integers scaled to [0, 1]; floats kept (signed floats are seismic-like amplitudes)."""
     if np.issubdtype(arr.dtype, np.integer):
         info = np.iinfo(arr.dtype)
@@ -124,13 +124,15 @@ def read_file(path: str | Path) -> FileData:
     if arr.dtype.kind not in "biuf":  # strings, complex, dates: no image to reconstruct (and no silent casting)
         raise GanreconError(f"{path.name} holds {arr.dtype} values; expected integer or float samples.")
     dtype, shape = arr.dtype, arr.shape
-    unit, signed = _to_unit(arr)
+    unit, signed = array_to_unit(arr)
     if kind == "segy":
         return FileData(_as_nchw(unit, path), kind, dtype, shape, True, path, dt_ms, endian)
     return FileData(_as_nchw(unit, path), kind, dtype, shape, signed, path)
 
 
-def _from_unit(images: np.ndarray, data: FileData) -> np.ndarray:
+def unit_to_array(images: np.ndarray, data: FileData) -> np.ndarray:
+    """The inverse of `array_to_unit` for the file `data` came from: its layout and dtype (integers rounded and
+    clipped)."""
     arr = images
     if len(data.shape) == 3 and data.shape[-1] in (3, 4) and arr.shape[1] == 3:
         arr = np.moveaxis(arr[0], 0, -1)
@@ -150,7 +152,7 @@ def write_like(data: FileData, images: np.ndarray, out: str | Path) -> Path:
     out = Path(out)
     if _kind(out) != data.kind:
         raise GanreconError(f"The output {out.name} must have the input's format ({data.kind}).")
-    arr = _from_unit(images, data)
+    arr = unit_to_array(images, data)
     with atomic_path(out) as tmp:
         if data.kind == "image":
             from PIL import Image

@@ -100,7 +100,7 @@ def _per_image_db(estimate: torch.Tensor, clean: torch.Tensor, mask: torch.Tenso
     from ganrecon.metrics import image_metrics
 
     value_range = (-1.0, 1.0) if signed else (0.0, 1.0)
-    m = image_metrics(estimate[None], clean[None], mask[None] if mask.shape == clean.shape else None, value_range)
+    m = image_metrics(estimate[None], clean[None], mask[None], value_range)  # the mask may be on the observed grid
     if signed and math.isfinite(float(m["snr_missing"][0])):   # where traces are missing, the score on them
         return f"SNR missing {float(m['snr_missing'][0]):.1f} dB"
     key = "snr" if signed else "psnr"
@@ -263,7 +263,7 @@ def run_report(run_dir: str | Path, out_dir: str | Path | None = None, *, data: 
 
 
 def _run_examples(run_dir, config, data, degrade, data_root, limit, rows, clip_percentile, wiggle, progress):
-    from ganrecon.evaluate import evaluate
+    from ganrecon.evaluation import evaluate
     from ganrecon.inference import load_model
 
     data = data or config.get("val_data") or config.get("data")
@@ -271,7 +271,7 @@ def _run_examples(run_dir, config, data, degrade, data_root, limit, rows, clip_p
     title = "Examples on validation images"
     try:
         evaluation = evaluate(data, degrade, models=[load_model(run_dir)], limit=limit, split="val",
-                              root=data_root or config.get("data_root"), progress=progress)
+                              task=config.get("task"), root=data_root or config.get("data_root"), progress=progress)
     except (GanreconError, OSError) as exc:  # the data may live on another machine: the page still has the rest
         return Section(title, notes=[f"Examples skipped: {exc} (pass --data / --data-root to choose data)."])
     return evaluation_section(evaluation, title, rows=rows, clip_percentile=clip_percentile, wiggle=wiggle)

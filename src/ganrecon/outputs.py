@@ -61,12 +61,12 @@ def check_outputs(files: dict[str, str | Path | None] | None = None,
     entries = [(opt, Path(p), False) for opt, p in (files or {}).items() if p is not None]
     entries += [(opt, Path(p), True) for opt, p in (folders or {}).items() if p is not None]
     given = {Path(i).resolve() for i in inputs if i is not None}
-    seen: dict[Path, str] = {}
+    seen: dict[Path, tuple[str, bool]] = {}
     for option, path, folder in entries:
         resolved = path.resolve()
         if resolved in given:
             raise GanreconError(f"{option} {path} is the input file; write the output to another file.")
-        if resolved in seen:
-            raise GanreconError(f"{seen[resolved]} and {option} name the same path {path}; give each its own.")
-        seen[resolved] = option
+        if resolved in seen and not (folder and seen[resolved][1]):   # two folders may be one (demo --out, --report)
+            raise GanreconError(f"{seen[resolved][0]} and {option} name the same path {path}; give each its own.")
+        seen[resolved] = (option, folder)
         _check_one(option, path, folder, force)

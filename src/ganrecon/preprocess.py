@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ganrecon.errors import GanreconError
-from ganrecon.inference import ModelWrapper
+from ganrecon.reconstructor import ModelWrapper
 from ganrecon.specs import parse_float, parse_int, split_kind
 
 
@@ -56,10 +56,9 @@ class GainedModel(ModelWrapper):
         super().__init__(model, f"{model.name}+{spec}")
         self.spec = spec
 
-    def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = torch.ones_like(observed) if mask is None else mask
+    def reconstruct(self, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         gain = gain_curve(observed, mask, self.spec)
-        return self.model(torch.nan_to_num(observed) * gain, mask) / gain
+        return self.model(observed * gain, mask) / gain
 
 
 def training_dt_ms(meta: dict) -> tuple[float, float] | None:
@@ -115,7 +114,10 @@ def resample_time(x: torch.Tensor, up: int, down: int, length: int | None = None
 
 class ResampledModel(ModelWrapper):
     """`model` run at its training time sampling: the input is resampled from `dt_ms` to the nearest sampling
-    the model was trained on, and the output back. Traces are columns, so the mask keeps its trace pattern."""
+    the model was trained on, and the output back. Traces are columns, so the mask keeps its trace pattern; the
+    known samples are kept as given (resampling there and back would change them)."""
+
+    data_consistency = True
 
     def __init__(self, model, dt_ms: float):
         if not (isinstance(dt_ms, (int, float)) and 0 < dt_ms < float("inf")):
@@ -130,15 +132,13 @@ class ResampledModel(ModelWrapper):
         ratio = Fraction(self.target_ms / dt_ms).limit_denominator(64)  # new samples per old sample = dt / target
         self.up, self.down = (ratio.denominator, ratio.numerator)
 
-    def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = torch.ones_like(observed) if mask is None else mask
+    def reconstruct(self, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.up == self.down:
             return self.model(observed, mask)
         h = observed.shape[-2]
         new_h = -(-h * self.up // self.down)
         traces = mask.amax(dim=-2, keepdim=True)  # N x C x 1 x W: a trace is known if any sample is
-        resampled = resample_time(torch.nan_to_num(observed) * mask, self.up, self.down, new_h)
+        resampled = resample_time(observed, self.up, self.down, new_h)
         new_mask = traces.expand(*traces.shape[:2], new_h, traces.shape[-1]).contiguous()
         out = self.model(resampled * new_mask, new_mask)
-        back = resample_time(out, self.down, self.up, h)
-        return mask * torch.nan_to_num(observed) + (1 - mask) * back  # known samples are kept as given
+        return resample_time(out, self.down, self.up, h)

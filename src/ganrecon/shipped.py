@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ganrecon.inference import PRETRAINED_DIR, pretrained_names
+from ganrecon.bundles import PRETRAINED_DIR, pretrained_names
 
 
 def shipped_meta() -> dict[str, dict]:

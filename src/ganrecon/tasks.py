@@ -13,7 +13,8 @@ class Task:
     name: str
     summary: str
     defaults: dict = field(default_factory=dict)   # TrainConfig fields
-    baselines: tuple[str, ...] = ()                # the conventional methods a practitioner would use
+    baselines: tuple[str, ...] = ()                # the conventional methods a practitioner would use: the one
+                                                   # list every scorer takes (ganrecon.scoring.baseline_methods)
 
 
 TASKS: dict[str, Task] = {
@@ -25,7 +26,7 @@ TASKS: dict[str, Task] = {
             dict(data="mnist", degrade="columns:random:0.5", generator="unet", discriminator="patch",
                  content="l1", content_weight=100.0, adversarial_weight=1.0, missing_weight=1.0,
                  data_consistency=True),
-            ("zero-fill", "nearest", "linear", "cubic", "fk"),
+            ("zero-fill", "nearest", "linear", "cubic", "biharmonic", "fk"),
         ),
         Task(
             "superres",

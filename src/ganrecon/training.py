@@ -234,10 +234,10 @@ def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int]
 
 def init_generator(generator: torch.nn.Module, ref: str) -> None:
     """Fine-tuning: start from a trained generator's weights (same architecture; float16 bundles are cast back)."""
+    from ganrecon.bundles import bundle_path, load_weights_into
     from ganrecon.checkpoints import read_bundle
-    from ganrecon.inference import _bundle_path, load_weights_into
 
-    path = _bundle_path(ref)
+    path = bundle_path(ref)
     load_weights_into(generator, read_bundle(path)[0], path,
                       "init: the weights in {weights} do not fit this config's generator ({problem}); use the "
                       "generator and generator_options they were trained with.")

@@ -197,12 +197,12 @@ class Reconstructor:
     def _with_truth(images: np.ndarray, model, degrade: str, seed: int):
         """The upload is the ground truth: degrade it, run model and baselines, score them all."""
         from ganrecon.data import ImageSet
-        from ganrecon.evaluate import evaluate
+        from ganrecon.evaluation import evaluate
         from ganrecon.html_report import example_rows, metrics_table, model_wipes
         from ganrecon.report import plural
 
         image_set = ImageSet(torch.from_numpy(np.ascontiguousarray(images)), tuple(model.value_range), "upload")
-        evaluation = evaluate(image_set, degrade, models=[model], seed=seed)
+        evaluation = evaluate(image_set, degrade, models=[model], seed=seed, task=model.meta.get("task"))
         shown = ", the first one shown" if len(images) > 1 else ""
         outcome = Outcome(metrics_table(evaluation.results["methods"], evaluation.model_names),
                           example_rows(evaluation, rows=1), model_wipes(evaluation), "", "",
@@ -215,17 +215,17 @@ class Reconstructor:
         """No degradation chosen: the upload is the degraded input itself (a noisy photograph, a low-resolution
         slice, a gather with dead traces) and is restored as it is, next to the conventional methods for what
         the model undoes; there is no ground truth, so there are no scores."""
-        from ganrecon.baselines import applicable_baselines, run_baseline
         from ganrecon.display import symmetric_clip
         from ganrecon.html_report import Wipe, panel
         from ganrecon.report import same_as_observed
+        from ganrecon.scoring import baseline_methods
 
         observed = torch.from_numpy(np.ascontiguousarray(images))
         mask, families, note = _given_mask(images, model)
         observed = observed * mask
         value_range = tuple(model.value_range)
-        estimates = {b.name: run_baseline(b.name, observed, mask, value_range=value_range, scale=model.scale)
-                     for b in applicable_baselines(families, value_range)}
+        methods = {} if families is None else baseline_methods(families, value_range, task=model.meta.get("task"))
+        estimates = {name: fn(observed, mask) for name, fn in methods.items()}
         estimates[model.name] = model(observed, mask)
         signed = value_range[0] < 0
         clip = symmetric_clip(observed[0]) if signed else None
@@ -259,9 +259,9 @@ def _given_mask(images: np.ndarray, model) -> tuple[torch.Tensor, object, str]:
     trained = model.meta.get("degrade") or []
     trained = trained if isinstance(trained, list) else [trained]
     try:
-        families = parse_degradation(str(trained[0])) if trained else set()
+        families = parse_degradation(str(trained[0])) if trained else None
     except GanreconError:
-        families = set()
+        families = None
     task = model.meta.get("task", "?")
     return torch.ones(images.shape), families, (f"The upload is restored as it is by {model.name} ({task}); "
                                                 f"{plural(len(images), 'image')}, the first one shown.")

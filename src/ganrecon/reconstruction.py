@@ -1,4 +1,5 @@
-"""`ganrecon reconstruct`: one file in, the same format out, reconstructed by a trained model."""
+"""`reconstruct` (the command `ganrecon reconstruct`): one file in, the same format out, reconstructed by a trained
+model; the file's all-zero traces are taken as missing unless a mask is given."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from ganrecon.errors import GanreconError
 from ganrecon.files import (
     TIFF_SUFFIXES,
     FileData,
-    _from_unit,
-    _to_unit,
+    array_to_unit,
     dead_trace_mask,
     read_file,
+    unit_to_array,
     write_like,
 )
 from ganrecon.inference import load_model
@@ -81,17 +82,21 @@ def with_preprocessing(model, *, gain: str | None = None, dt_ms: float | None = 
     return model
 
 
-def reconstruct_file(input_path: str | Path, model_ref: str, output: str | Path, *, mask: str | None = None,
-                     seed: int = 0, gain: str | None = None, dt_ms: float | None = None, adapt=None,
-                     progress=None, notes=None) -> Path:
-    """Reconstruct one file; `gain`, `dt_ms` and `adapt` as in `with_preprocessing` (a SEG-Y file's own sampling
-    is used when `dt_ms` is not given and the model knows its training sampling). `notes(sentence)` hears what
-    was decided on the way: the colour mode, the SEG-Y sampling, nothing missing, what adaptation kept."""
+def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str | None = None, seed: int = 0,
+                gain: str | None = None, dt_ms: float | None = None, adapt=None, progress=None,
+                notes=None) -> Path:
+    """Reconstruct one file (PNG, JPEG, TIFF, NPY or SEG-Y) into `output`, same format, shape and dtype; returns
+    the output path. `model`: a run directory, weights file or shipped name, or a model already loaded.
+    `mask`: a mask file (nonzero = known) or a mask degradation spec (seeded by `seed`); default: the all-zero
+    traces are missing. `gain`, `dt_ms` and `adapt` (an AdaptOptions) as in `with_preprocessing`; a SEG-Y file's
+    own sampling is used when `dt_ms` is not given and the model knows its training sampling. The output may not
+    be the input file. `notes(sentence)` hears what was decided on the way: the colour mode, the SEG-Y sampling,
+    that nothing was missing, what adaptation kept."""
     from ganrecon.outputs import check_outputs
 
     notes = notes or (lambda _sentence: None)
     check_outputs({"-o": output}, inputs=[input_path])
-    model = load_model(model_ref)
+    model = load_model(model) if isinstance(model, (str, Path)) else model
     if mask is None and tiff_stack_pages(input_path):
         return _reconstruct_tiff_stack(Path(input_path), model, Path(output))
     data = read_file(input_path)
@@ -189,10 +194,13 @@ def _reconstruct_tiff_stack(path: Path, model, output: Path) -> Path:
         def slices():
             for i in range(count):
                 arr = pages[i].asarray()
-                unit, signed = _to_unit(arr)
+                unit, signed = array_to_unit(arr)
                 data = FileData(unit[None, None], "tiff", arr.dtype, arr.shape, signed, path)
-                yield _from_unit(_reconstruct_data(data, model, None, 0), data)
+                yield unit_to_array(_reconstruct_data(data, model, None, 0), data)
 
         with atomic_path(output) as tmp:
             tifffile.imwrite(tmp, slices(), shape=(count, h * s, w * s), dtype=dtype, photometric="minisblack")
     return output
+
+
+reconstruct_file = reconstruct  # the name before `from ganrecon import reconstruct`
