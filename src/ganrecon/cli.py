@@ -102,7 +102,10 @@ def train(
 
     overrides = list(set_ or []) + ([f"direction={direction}"] if direction else [])
     result = train_from_files(str(config) if config else None, overrides, out, resume=resume, progress=progress)
-    console.print(f"trained {result.step} steps in {result.seconds:.0f} s; model in {result.run_dir}")
+    done = result.step - result.first_step
+    span = f" (steps {result.first_step + 1}-{result.step})" if done else ""
+    console.print(f"trained {done} steps in this process{span}, {result.step} in total, {result.seconds:.0f} s of "
+                  f"training in all; model in {result.run_dir}")
 
 
 @app.command("eval")
