@@ -75,6 +75,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False, pro
     torch.manual_seed(config.seed)
     # denormal floats (e.g. Adam moments of vanishing gradients) make CPU kernels orders of magnitude slower
     torch.set_flush_denormal(True)
+    checkpoint_to_resume(run_dir, resume)  # refused before the lock, so a mistyped --out gets no .lock file
     lock = RunLock(run_dir) if rank == 0 else contextlib.nullcontext()
     try:
         with lock:

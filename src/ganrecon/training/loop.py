@@ -85,6 +85,7 @@ class RunLoop:
         self.last_validated: int | None = None
         self.stop_requested: list[int] = []
         self.mid_step = self.diverged = False
+        self.in_progress = 0                   # the number of the step under way (from 1, as in log.csv)
         self.step_cost = self.val_cost = 0.0   # the slowest step so far, the last validation
         self.window_t, self.window_images = self.t0, 0
         self.progress = options.progress if options.progress is not None and self.rank == 0 else SilentProgress()
@@ -127,7 +128,7 @@ class RunLoop:
                 raise KeyboardInterrupt
             if over:
                 return True
-            self.mid_step = True
+            self.mid_step, self.in_progress = True, self.step + 1  # steps are counted from 1, as in log.csv
             t = time.perf_counter()
             values = self.s.step(self.step, step_generator(self.o.seed, self.step, self.rank))
             self.step_cost = max(self.step_cost, time.perf_counter() - t)
@@ -215,12 +216,12 @@ class RunLoop:
             self.diverged = True
             return
         found = ", ".join(f"{k} {v}" for k, v in values.items() if k not in ("epoch", "lr"))
-        raise TrainingDiverged(f"Training diverged at step {self.step} ({found}); the last good checkpoint is step "
-                               f"{self.last_good} in {self.run_dir}: {self.s.divergence_hint}.")
+        raise TrainingDiverged(f"Training diverged at step {self.in_progress} ({found}); the last good checkpoint "
+                               f"is step {self.last_good} in {self.run_dir}: {self.s.divergence_hint}.")
 
     def _interrupted(self) -> None:
         if self.mid_step:  # a second signal inside a step: its state is half-updated, keep the last good checkpoint
-            raise TrainingInterrupted(f"Training stopped during step {self.step}; the checkpoint of step "
+            raise TrainingInterrupted(f"Training stopped during step {self.in_progress}; the checkpoint of step "
                                       f"{self.last_good} in {self.run_dir} is kept, continue with --resume.") from None
         if self.step > self.last_good:
             self._checkpoint()
