@@ -121,7 +121,8 @@ def eval_(
     json_out: Path | None = typer.Option(None, "--json"),
     figure: Path | None = typer.Option(None),
     adapt: bool = typer.Option(False, help="also each model adapted to each image (self-supervised, seismic)"),
-    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds"),
+    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds (final reconstruction "
+                                                   "included)"),
     gather_only: bool = typer.Option(False, help="also each model's architecture trained on each image alone"),
     gain: str | None = typer.Option(None, help="gain applied before the models and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the data, ms: resample to the model's"),
@@ -201,7 +202,8 @@ def reconstruct(
                                                   "default: all-zero traces are missing"),
     seed: int = typer.Option(0, help="seed when --mask is a random degradation spec"),
     adapt: bool = typer.Option(False, help="fine-tune the model on the input itself first (self-supervised)"),
-    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds"),
+    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds (final reconstruction "
+                                                   "included)"),
     gather_only: bool = typer.Option(False, help="train the model's architecture on the input alone instead"),
     gain: str | None = typer.Option(None, help="gain applied before the model and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the input, ms (SEG-Y: read from the header)"),
