@@ -74,6 +74,8 @@ class LoopOptions:
 
 class RunLoop:
     def __init__(self, strategy: Strategy, options: LoopOptions, files: RunFiles | None = None):
+        if options.steps is None and not options.max_seconds:
+            raise GanreconError("A run needs a number of steps or a time budget.")
         self.s, self.o, self.files = strategy, options, files
         self.run_dir = options.run_dir
         self.distributed = strategy.supports_ddp and is_distributed()
