@@ -114,3 +114,43 @@ def test_wrong_shape_array_is_one_sentence(tmp_path, capsys):
     np.save(tmp_path / "bad.npy", np.zeros((2, 3, 4, 5, 6), np.float32))
     assert main(["baseline", "--data", f"npy:{tmp_path / 'bad.npy'}", "--degrade", "columns:random:0.5"]) == 2
     assert "shape" in capsys.readouterr().err.lower()
+
+
+def _train_argv(data_spec: str, out, **extra) -> list[str]:
+    config = {**tiny_overrides(data_spec), "generator_options.depth": 2, "generator_options.width": 8,
+              "discriminator_options.width": 8, "threads": 1, **extra}
+    config.pop("generator_options"), config.pop("discriminator_options")
+    argv = ["train", "--out", str(out), "--no-progress"]
+    for key, value in config.items():
+        argv += ["--set", f"{key}={value}"]
+    return argv
+
+
+def test_resume_of_a_directory_without_a_run_is_one_sentence_and_writes_nothing(tmp_path, tiny_npz, capsys):
+    mistyped = tmp_path / "runs" / "mnsit"
+    assert main(_train_argv(tiny_npz, mistyped, steps=4) + ["--resume"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("error:") and "holds no training run to resume" in err and "--out" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "step" not in captured.out  # nothing trained
+    assert not mistyped.exists()
+    (tmp_path / "empty").mkdir()  # an existing folder holding something else is refused alike, and left alone
+    (tmp_path / "empty" / "notes.txt").write_text("mine")
+    assert main(_train_argv(tiny_npz, tmp_path / "empty", steps=4) + ["--resume"]) == 2
+    assert "holds no training run" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["notes.txt"]
+
+
+def test_resume_says_where_it_continues_and_the_closing_line_counts_steps(tmp_path, tiny_npz, capsys):
+    run = tmp_path / "run"
+    assert main(_train_argv(tiny_npz, run, steps=8, checkpoint_every=4)) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich may wrap the line
+    assert "trained 8 steps in this process (steps 1-8), 8 in total" in out
+    assert main(_train_argv(tiny_npz, run, steps=12, checkpoint_every=4) + ["--resume"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"Resuming {run} from step 8 of 12." in out
+    assert "trained 4 steps in this process (steps 9-12), 12 in total" in out
+    assert main(_train_argv(tiny_npz, run, steps=12, checkpoint_every=4) + ["--resume"]) == 0  # nothing left to do
+    out = " ".join(capsys.readouterr().out.split())
+    assert "from step 12 of 12" in out and "trained 0 steps in this process, 12 in total" in out

@@ -134,7 +134,10 @@ def train(
     _check(folders={"--out": out})
     overrides = list(set_ or []) + ([f"direction={direction}"] if direction else [])
     result = train_from_files(str(config) if config else None, overrides, out, resume=resume, progress=progress)
-    console.print(f"trained {result.step} steps in {result.seconds:.0f} s; model in {result.run_dir}")
+    done = result.step - result.first_step
+    span = f" (steps {result.first_step + 1}-{result.step})" if done else ""
+    console.print(f"trained {done} steps in this process{span}, {result.step} in total, {result.seconds:.0f} s of "
+                  f"training in all; model in {result.run_dir}")
 
 
 @app.command("eval")
@@ -150,7 +153,8 @@ def eval_(
     json_out: Path | None = typer.Option(None, "--json"),
     figure: Path | None = typer.Option(None),
     adapt: bool = typer.Option(False, help="also each model adapted to each image (self-supervised, seismic)"),
-    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds"),
+    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds (final reconstruction "
+                                                   "included)"),
     gather_only: bool = typer.Option(False, help="also each model's architecture trained on each image alone"),
     gain: str | None = typer.Option(None, help="gain applied before the models and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the data, ms: resample to the model's "
@@ -274,7 +278,8 @@ def reconstruct(
                                                   "default: all-zero traces are missing"),
     seed: int = typer.Option(0, callback=_seed, help="seed when --mask is a random degradation spec"),
     adapt: bool = typer.Option(False, help="fine-tune the model on the input itself first (self-supervised)"),
-    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds"),
+    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds (final reconstruction "
+                                                   "included)"),
     gather_only: bool = typer.Option(False, help="train the model's architecture on the input alone instead"),
     gain: str | None = typer.Option(None, help="gain applied before the model and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the input, ms (SEG-Y: read from the header)"),
