@@ -61,11 +61,14 @@ def partial_volume(image: np.ndarray, factor: int) -> np.ndarray:
     return image[: h * factor, : w * factor].reshape(h, factor, w, factor).mean(axis=(1, 3))
 
 
-def ring_pattern(shape: tuple[int, int], amplitude: float, rng: np.random.Generator) -> np.ndarray:
-    """Concentric 1-pixel rings around a random axis (possibly outside the image, as for a patch of a slice)."""
+def ring_pattern(shape: tuple[int, int], amplitude: float, rng: np.random.Generator,
+                 centre: tuple[float, float] | None = None) -> np.ndarray:
+    """Concentric 1-pixel rings around `centre` (default: a random axis, possibly outside the image, as for a
+    patch of a larger slice)."""
     h, w = shape
-    cy = rng.uniform(-0.5 * h, 1.5 * h)
-    cx = rng.uniform(-0.5 * w, 1.5 * w)
+    if centre is None:
+        centre = (rng.uniform(-0.5 * h, 1.5 * h), rng.uniform(-0.5 * w, 1.5 * w))
+    cy, cx = centre
     yy, xx = np.mgrid[0:h, 0:w]
     radius = np.rint(np.hypot(yy - cy, xx - cx)).astype(np.int64)
     count = int(radius.max()) + 1

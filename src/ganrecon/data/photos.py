@@ -114,27 +114,43 @@ def source_images(source: str, split: str | None) -> list[str]:
     return [name for name in present if name not in out]
 
 
-@functools.cache
 def source_image(source: str, name: str) -> np.ndarray:
     """H x W x 3 uint8 (colour photographs) or H x W float32 in [0, 1] (grey ones, faces), cached."""
     if source == "faces":
-        import skimage.data
-
-        return skimage.data.lfw_subset()[int(name)].astype(np.float32)
+        return _faces()[int(name)]
     if source == "skimage":
-        import skimage.data
+        return _skimage_photo(name)
+    return _wallpaper(str(_wallpaper_file(name)))
 
-        arr = np.asarray(getattr(skimage.data, name)())
-    else:
-        from PIL import Image
 
-        path = _wallpaper_file(name)
-        try:
-            with Image.open(path) as im:
-                arr = np.asarray(im.convert("RGB"))
-        except FILE_ERRORS as exc:
-            raise GanreconError(f"The wallpaper {path} cannot be read ({type(exc).__name__}); reinstall it with "
-                                f"benchmarks/corpora.sh.") from None
+@functools.cache
+def _faces() -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.lfw_subset()[:FACES].astype(np.float32)
+
+
+@functools.cache
+def _skimage_photo(name: str) -> np.ndarray:
+    import skimage.data
+
+    return _unit_grey_or_rgb(np.asarray(getattr(skimage.data, name)()))
+
+
+@functools.cache
+def _wallpaper(path: str) -> np.ndarray:
+    """Cached by path, so a different wallpaper folder ($GANRECON_WALLPAPERS) never gets stale images."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"))
+    except FILE_ERRORS as exc:
+        raise GanreconError(f"The wallpaper {path} cannot be read ({type(exc).__name__}); reinstall it with "
+                            f"benchmarks/corpora.sh.") from None
+
+
+def _unit_grey_or_rgb(arr: np.ndarray) -> np.ndarray:
     if arr.ndim == 3 and arr.shape[-1] in (2, 4):
         arr = arr[..., :3] if arr.shape[-1] == 4 else arr[..., 0]
     if arr.ndim == 2:

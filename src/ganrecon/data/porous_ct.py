@@ -86,9 +86,9 @@ def _porespy():
 
 def _porespy_pore(family: str, shape: tuple[int, int], radius: float, porosity: float, seed: int) -> np.ndarray:
     """Pore mask from a porespy generator; numpy's global random state is restored afterwards."""
+    gen = _porespy().generators
     import scipy.stats
 
-    gen = _porespy().generators
     r = max(1, int(round(radius)))
     state = np.random.get_state()  # porespy seeds numpy's global generator
     try:
