@@ -2,7 +2,9 @@
 BM3D baseline. Tiny self-made data only: fake wallpapers and MNIST in tmp folders; porespy and bm3d tests skip
 when those optional packages are absent."""
 
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,8 @@ from PIL import Image
 from scipy import ndimage
 
 from ganrecon.baselines import BASELINES, applicable_baselines, bm3d_denoise, bm3d_installed, run_baseline
-from ganrecon.data import load_dataset
+from ganrecon.config import load_config
+from ganrecon.data import DATASET_SPECS, load_dataset
 from ganrecon.data.ct import Scanner, partial_volume, ring_pattern, scan
 from ganrecon.data.photos import HELDOUT, WALLPAPER_ENV, WALLPAPER_PHOTOS
 from ganrecon.errors import GanreconError
@@ -234,3 +237,19 @@ def test_bm3d_removes_gaussian_noise():
         est = run_baseline("bm3d", noisy, None, value_range=(0.0, 1.0), **options)
         assert est.shape == clean.shape and float(est.min()) >= 0.0
         assert float(((est - clean) ** 2).mean()) < before / 4  # > 6 dB better than the noisy input
+
+
+# ---------------------------------------------------------------- configs on the new corpora
+
+@pytest.mark.parametrize("name,kinds,init", [("denoise-blind-photos", {"photos", "digits-text"}, "denoise-blind"),
+                                             ("superres-porous-ct-x4", {"porous-ct"}, "superres-porous-x4")])
+def test_new_corpora_configs_load_and_continue_from_the_shipped_generator(name, kinds, init):
+    root = Path(__file__).resolve().parent.parent
+    config = load_config(str(root / "configs" / f"{name}.yaml"))
+    specs = [config.data] if isinstance(config.data, str) else list(config.data)
+    assert {spec.partition(":")[0] for spec in specs} == kinds and kinds <= set(DATASET_SPECS)
+    assert config.init == init
+    shipped = json.loads((root / "src" / "ganrecon" / "pretrained" / f"{init}.json").read_text())
+    assert (config.generator, config.generator_options) == (shipped["generator"], {
+        k: v for k, v in shipped["generator_options"].items() if k != "scale"})
+
