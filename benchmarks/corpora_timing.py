@@ -68,7 +68,9 @@ def run(data_root: str) -> list[dict]:
 
 def markdown(rows: list[dict]) -> str:
     lines = ["# Training corpora: generation time", "",
-             "Made by `benchmarks/corpora_timing.py` (one thread, split `train`, disk cache in a fresh folder).", "",
+             "Made by `benchmarks/corpora_timing.py` (one thread, split `train`, disk cache in a fresh folder).",
+             "Wall-clock seconds grow with whatever else runs on the machine (it was shared when these were measured);",
+             "CPU seconds do not: on an idle core, a corpus takes about its CPU seconds.", "",
              "| corpus | spec | images | made in (wall s) | CPU s | from the cache (s) |", "|---|---|---|---|---|---|"]
     for r in rows:
         spec = f"`{r['spec']}`" + (f" patch {r['patch'][0]}x{r['patch'][1]}" if r.get("patch") else "") \
