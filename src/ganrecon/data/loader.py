@@ -57,6 +57,19 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "natural": ("ganrecon.data.natural:load_natural",
                 ("random grey crops of scikit-image's bundled photographs natural[:n=512,size=64x64,"
                  "images=camera+...]")),
+    "photos": ("ganrecon.data.photos:load_photos",
+               ("training photographs, whole images held out for val/test: photos[:n=2048,size=64x64,"
+                "sources=skimage+faces+wallpapers,rgb=0,zoom=1-2] (wallpapers: benchmarks/corpora.sh)")),
+    "digits-text": ("ganrecon.data.digits_text:load_digits_text",
+                    ("MNIST digits mixed with dark-on-light and light-on-dark text: digits-text[:n=4096,"
+                     "size=28x28,text=0.5,invert=0.5,mnist=PATH]")),
+    "porous-ct": ("ganrecon.data.porous_ct:load_porous_ct",
+                  ("porous media through a CT-like scanner porous-ct[:n=256,size=256x256,"
+                   "kinds=blobs+polydisperse+overlapping+grains,porosity=0.15-0.35,grain=5-10,blur=1,"
+                   "noise=0.03,rings=0,supersample=2] (porespy families: benchmarks/corpora.sh)")),
+    "porous-ct-heldout": ("ganrecon.data.porous_ct:load_porous_ct_heldout",
+                          ("the transfer test: porespy pseudo-gravity packings, same scanner and options as "
+                           "porous-ct (no kinds, no porosity); never in porous-ct")),
 }
 
 DATASET_SPECS: dict[str, str] = {kind: help_ for kind, (_, help_) in _REGISTRY.items()}
