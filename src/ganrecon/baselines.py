@@ -578,4 +578,5 @@ def bm3d_denoise(observed, mask, *, value_range=(0.0, 1.0), scale=1, sigma: floa
 
 
 BASELINES["bm3d"] = _b("bm3d", {"noise"} if bm3d_installed() else (), bm3d_denoise,
-                       help=f"BM3D for Gaussian noise (optional: {BM3D_EXTRA})")
+                       help=f"BM3D for Gaussian noise (optional: {BM3D_EXTRA})",
+                       slow=True)  # ~0.9 CPU-s per image: left out of training validation on large batches
