@@ -215,3 +215,18 @@ def test_adaptation_takes_several_gathers_and_pools_their_held_out_traces(weak_m
         truths.append(observed[held > 0])
     pooled = strategy.validate(step=99)["holdout"]["snr"]
     assert pooled == snr_db(torch.cat(estimates), torch.cat(truths)) and math.isfinite(pooled)
+
+
+def test_adapt_model_takes_a_batch_of_gathers_like_models_do():
+    """Issue 16 item 21: N x C x H x W (the shape models take) adapts to the N gathers together."""
+    from ganrecon.degrade import parse_degradation
+
+    gathers = load_dataset("seismic:n=2,size=64x32", split="all", seed=3).images
+    observed, mask = parse_degradation("columns:random:0.5")(gathers, value_range=(-1.0, 1.0),
+                                                            generator=torch.Generator().manual_seed(0))
+    model = load_model("traces-seismic-unet")
+    adapted, report = adapt_model(model, observed, mask, AdaptOptions(seconds=30, max_steps=2, eval_every=1))
+    assert report.steps == 2
+    assert adapted(observed, mask).shape == observed.shape
+    with pytest.raises(GanreconError, match="C x H x W"):
+        adapt_model(model, observed[0, 0], mask[0, 0])

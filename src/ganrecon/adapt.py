@@ -62,14 +62,16 @@ class AdaptReport:
 
 def adapt_model(model, observed: torch.Tensor, mask: torch.Tensor, options: AdaptOptions = AdaptOptions(),
                 progress: Callable[[float, str], None] | None = None):
-    """Fine-tune a copy of `model` (a ReconstructionModel) on one C x H x W image whose known entries are
-    `mask` == 1; returns (adapted model, AdaptReport). The input model is left untouched. The budget
-    `options.seconds` keeps the time of one reconstruction pass (measured) for the caller's final pass."""
+    """Fine-tune a copy of `model` (a ReconstructionModel) on one C x H x W image, or on N x C x H x W images of
+    one survey adapted together (the shape models take), whose known entries are `mask` == 1; returns (adapted
+    model, AdaptReport). The input model is left untouched. The budget `options.seconds` keeps the time of one
+    reconstruction pass (measured) for the caller's final pass."""
     start = time.perf_counter()
-    if observed.dim() != 3 or mask.shape != observed.shape:
-        raise GanreconError(f"Adaptation takes one C x H x W image and a mask of the same shape, got "
-                            f"{tuple(observed.shape)} and {tuple(mask.shape)}.")
-    strategy = SelfSupervisedAdaptation(model, [(observed, mask)], hide=options.hide, holdout=options.holdout,
+    if observed.dim() not in (3, 4) or mask.shape != observed.shape:
+        raise GanreconError(f"Adaptation takes one C x H x W image or N x C x H x W images, and a mask of the same "
+                            f"shape, got {tuple(observed.shape)} and {tuple(mask.shape)}.")
+    images = [(observed, mask)] if observed.dim() == 3 else list(zip(observed, mask))
+    strategy = SelfSupervisedAdaptation(model, images, hide=options.hide, holdout=options.holdout,
                                         lr=options.lr, batch_size=options.batch_size,
                                         from_scratch=options.from_scratch, seed=options.seed)
     loop_options = LoopOptions(steps=options.max_steps, seed=strategy.seed, max_seconds=options.seconds,
