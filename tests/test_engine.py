@@ -151,12 +151,14 @@ def test_a_model_scores_the_same_through_score_methods_as_called_directly():
 def test_baseline_methods_take_the_task_records_list_or_the_names_asked_for():
     degradation = parse_degradation("columns:random:0.5")
     every = list(baseline_methods(degradation, (-1.0, 1.0)))
-    assert every == ["zero-fill", "nearest", "linear", "cubic", "biharmonic", "fk"]
-    assert list(baseline_methods(degradation, (0.0, 1.0))) == every[:-1]              # FK is for seismic only
+    seismic_only = ["fk", "pocs", "sliding-fk", "fx", "dip-steered"]
+    assert every == ["zero-fill", "nearest", "linear", "cubic", "biharmonic", *seismic_only]
+    assert list(baseline_methods(degradation, (0.0, 1.0))) == every[:5]               # FK & co. are for seismic only
     assert list(baseline_methods(degradation, (-1.0, 1.0), task="latent")) == ["zero-fill", "biharmonic"]
     assert list(baseline_methods(degradation, (-1.0, 1.0), task="traces")) == every
     assert list(baseline_methods(degradation, (-1.0, 1.0), task="denoise")) == every  # none of its own applies
-    assert list(baseline_methods(degradation, (-1.0, 1.0), skip_slow=True)) == every[:-1]
+    assert "fk" not in baseline_methods(degradation, (-1.0, 1.0), skip_slow=True)          # FK inversion is slow
+    assert list(baseline_methods(degradation, (-1.0, 1.0), ["deep-prior"])) == ["deep-prior"]  # only when named
     assert list(baseline_methods("sp:0.1", (0.0, 1.0), ["median3", "noisy"])) == ["noisy", "median3"]
     with pytest.raises(GanreconError, match="'median3' does not apply here"):
         baseline_methods(degradation, (0.0, 1.0), ["median3"])

@@ -14,7 +14,8 @@ Families and decisions:
   extrapolating a slope or a cubic into a gap at the border diverges). Cubic is a not-a-knot cubic spline
   (exact on cubic polynomials) and falls back to linear with fewer than 4 known pixels in a row. A row with
   no known pixel stays zero. Interpolation keeps the known pixels exactly. ``biharmonic`` is
-  scikit-image's biharmonic inpainting. ``fk`` is FK-domain sparse inversion (seismic only, below).
+  scikit-image's biharmonic inpainting. ``fk`` is FK-domain sparse inversion (seismic only, below). ``pocs``,
+  ``sliding-fk``, ``fx``, ``dip-steered`` and ``deep-prior`` (on request only) are in ganrecon.seismic_methods.
 * noise -- ``noisy`` (identity), ``median3`` / ``median5`` (scipy median filter with mirror borders, so an
   impulse in a corner is not counted four times), ``adaptive-median`` (the classical adaptive median filter for
   salt & pepper: the window grows 3 -> 5 -> 7 until its median is not an impulse, the 7x7 median otherwise;
@@ -87,6 +88,7 @@ import torch
 import torch.nn.functional as F
 
 from ganrecon.errors import GanreconError
+from ganrecon.seismic_methods import deep_prior, dip_steered, fx, pocs, sliding_fk
 
 # FK defaults from benchmarks/tune_fk.py (search and results in the module docstring).
 FK_EPS = 0.003
@@ -115,6 +117,7 @@ class Baseline:
     signed_only: bool = False  # e.g. FK sparse inversion: seismic only
     help: str = ""
     slow: bool = False         # left out where scores are needed often (validation of a large batch)
+    on_request: bool = False   # only when named (run_baseline): a per-gather network fit takes seconds per image
 
 
 # --------------------------------------------------------------------------------------------- plumbing
@@ -468,8 +471,8 @@ def richardson_lucy(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None
 
 # --------------------------------------------------------------------------------------------- registry
 
-def _b(name, families, fn, signed_only=False, help="", slow=False):
-    return Baseline(name, frozenset(families), fn, signed_only, help, slow)
+def _b(name, families, fn, signed_only=False, help="", slow=False, on_request=False):
+    return Baseline(name, frozenset(families), fn, signed_only, help, slow, on_request)
 
 
 BASELINES: dict[str, Baseline] = {b.name: b for b in [
@@ -479,6 +482,12 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
     _b("cubic", {"mask"}, _interpolator("cubic"), help="cubic-spline interpolation across traces/columns"),
     _b("biharmonic", {"mask"}, biharmonic, help="scikit-image biharmonic inpainting"),
     _b("fk", {"mask"}, fk, signed_only=True, help="FK-domain sparse inversion (pylops FISTA)", slow=True),
+    _b("pocs", {"mask"}, pocs, signed_only=True, help="POCS with FK thresholding in time windows (Abma & Kabir)"),
+    _b("sliding-fk", {"mask"}, sliding_fk, signed_only=True, help="POCS FK interpolation in space-time windows"),
+    _b("fx", {"mask"}, fx, signed_only=True, help="Spitz f-x prediction (regular decimation; adaptive otherwise)"),
+    _b("dip-steered", {"mask"}, dip_steered, signed_only=True, help="interpolation along semblance-picked slopes"),
+    _b("deep-prior", {"mask"}, deep_prior, signed_only=True, help="untrained U-Net fitted to the known traces",
+       on_request=True),
     _b("noisy", {"noise"}, noisy, help="the noisy observation"),
     _b("median3", {"noise"}, _median(3), help="3x3 median filter"),
     _b("median5", {"noise"}, _median(5), help="5x5 median filter"),
@@ -509,12 +518,13 @@ def _families(degradation) -> set[str]:
     return set(families)
 
 
-def applicable_baselines(degradation, value_range) -> list[Baseline]:
+def applicable_baselines(degradation, value_range, on_request: bool = False) -> list[Baseline]:
     """Baselines for a degradation (object with `.families`, a spec string, or a set of family names).
 
     A baseline applies when its families meet the degradation's, it covers every structural family present
     (so `keep-first:400+gauss:0.05` gets the mask baselines, not denoisers that would leave the hole at 0 and
     `down:4+gauss:0.1` gets bicubic, not a low-resolution median), and it is not seismic-only on unsigned data.
+    Baselines that run only on request (the deep prior: seconds per image) are left out unless `on_request`.
     """
     families = _families(degradation)
     signed = float(value_range[0]) < 0
@@ -522,7 +532,7 @@ def applicable_baselines(degradation, value_range) -> list[Baseline]:
     for b in BASELINES.values():
         if not (b.families & families) or not (families & STRUCTURAL_FAMILIES) <= b.families:
             continue
-        if b.signed_only and not signed:
+        if (b.signed_only and not signed) or (b.on_request and not on_request):
             continue
         chosen.append(b)
     return chosen

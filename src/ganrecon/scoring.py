@@ -50,10 +50,11 @@ def _chained(first: Method, scale: int, value_range) -> Method:
     return fn
 
 
-def _candidates(degradation, value_range) -> dict[str, tuple[Baseline, ...]]:
-    """Every applicable baseline (or chain of baselines) by name, in the registry's order."""
+def _candidates(degradation, value_range, on_request: bool = False) -> dict[str, tuple[Baseline, ...]]:
+    """Every applicable baseline (or chain of baselines) by name, in the registry's order; those that run only on
+    request (the deep prior) when `on_request`."""
     families = set(getattr(degradation, "families", degradation))
-    found = {b.name: (b,) for b in applicable_baselines(families, value_range)}
+    found = {b.name: (b,) for b in applicable_baselines(families, value_range, on_request=on_request)}
     if {"down", "mask"} <= families:
         up = BASELINES[UPSAMPLER]
         for b in applicable_baselines(families - {"down"}, value_range):
@@ -77,7 +78,7 @@ def baseline_methods(degradation: Degradation | str | Iterable[str], value_range
         degradation = parse_degradation(degradation)
     params = getattr(degradation, "parameters", OperatorParameters())
     options = dict(options or {})
-    found = _candidates(degradation, value_range)
+    found = _candidates(degradation, value_range, on_request=names is not None)
     if names is not None:
         names = list(names)
         unknown = [n for n in names if n not in found]

@@ -28,7 +28,8 @@ TASKS: dict[str, Task] = {
             dict(data="mnist", degrade="columns:random:0.5", generator="unet", discriminator="patch",
                  content="l1", content_weight=100.0, adversarial_weight=1.0, missing_weight=1.0,
                  data_consistency=True),
-            ("zero-fill", "nearest", "linear", "cubic", "biharmonic", "fk"),
+            ("zero-fill", "nearest", "linear", "cubic", "biharmonic", "fk", "pocs", "sliding-fk", "fx",
+             "dip-steered"),
             strategy="conditional",
         ),
         Task(

@@ -1,0 +1,133 @@
+"""The strongest conventional seismic interpolators, in the baseline call shape of `ganrecon.baselines`.
+
+``fn(observed, mask, *, value_range, scale, **options) -> estimate``: N x C x H x W tensors (time along H,
+traces along W, mask 1 = known), every gather and channel done on its own in numpy. Missing samples are never
+read (they may hold anything, NaN included) and known samples are returned exactly; new values are clamped to
+`value_range`. The algorithms live in their own modules:
+
+* ``pocs`` -- POCS with FK thresholding (Abma & Kabir 2006) in tapered time windows (`ganrecon.seismic_pocs`);
+* ``sliding-fk`` -- the same in small overlapping space-time windows, so curved events are locally linear;
+* ``fx`` -- Spitz f-x prediction (filters from the known traces at f / 2 applied at f) for regular decimation,
+  its adaptive form (Naghizadeh & Sacchi 2009, filters from a dip-steered first estimate) for other masks
+  (`ganrecon.seismic_fx`);
+* ``dip-steered`` -- slopes from a low-frequency then full-band semblance scan of the known traces, missing
+  traces stacked from their nearest known ones along them (`ganrecon.seismic_dip`);
+* ``deep-prior`` -- an untrained U-Net fitted to the known samples for a fixed number of steps
+  (`ganrecon.seismic_deep_prior`); seconds per gather, not milliseconds.
+
+`fx` and `dip-steered` work on whole traces: a partly known trace counts as missing for them (its known samples
+are still returned). POCS and the deep prior take any mask.
+
+Defaults: tuned by ``benchmarks/seismic_methods.py`` on its tuning gathers (pylops gathers of seeds 10-15 at
+12.5-50 m trace spacing, 50% random and every-other-trace decimation; never its test gathers): the setting of
+each search with the best mean missing-trace SNR over all tuning cases. The searches and scores are in
+docs/results/seismic_methods.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ganrecon.errors import GanreconError
+from ganrecon.seismic_deep_prior import deep_prior as deep_prior_gather
+from ganrecon.seismic_dip import dip_interpolate
+from ganrecon.seismic_fx import fx_interpolate
+from ganrecon.seismic_pocs import check_pocs, pocs_interpolate
+
+# Tuned by benchmarks/seismic_methods.py (see the module docstring).
+POCS_OPTIONS = {"niter": 30, "first": 0.99, "last": 0.001, "schedule": "exp", "pad": 2.0, "antialias": 1.0,
+                "window": (256, 4096), "overlap": (0.5, 0.0)}
+SLIDING_FK_OPTIONS = {"niter": 30, "first": 0.99, "last": 0.001, "schedule": "exp", "pad": 2.0, "antialias": 1.0,
+                      "window": (64, 16), "overlap": (0.5, 0.5)}
+FX_OPTIONS = {"window": (100, 24), "overlap": (0.5, 0.5), "length": 4, "damping": 0.01, "fill_damping": 1e-4,
+              "first": "dip"}
+DIP_OPTIONS = {"neighbours": 4, "max_slope": 12.0, "slope_step": 0.25, "lowpass": 0.04, "smooth": 8.0,
+               "refine": 1.0, "power": 1.0}
+DEEP_PRIOR_OPTIONS = {"iterations": 100, "width": 16, "depth": 4, "lr": 0.01, "channels": 4, "seed": 0}
+
+
+def gathers(observed, mask) -> tuple[np.ndarray, np.ndarray]:
+    """(observed as float64 N x C x H x W with missing samples zeroed, known as bool of the same shape)."""
+    if not isinstance(observed, torch.Tensor):
+        observed = torch.as_tensor(np.asarray(observed))
+    if observed.ndim != 4:
+        raise GanreconError(f"The observed gathers must be a batch N x C x H x W, got shape {tuple(observed.shape)}.")
+    obs = observed.detach().to("cpu", torch.float64).numpy()
+    if mask is None:
+        known = np.ones(obs.shape, dtype=bool)
+    else:
+        mask = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
+        try:
+            known = np.broadcast_to(mask != 0, obs.shape)
+        except ValueError:
+            raise GanreconError(f"The mask shape {tuple(mask.shape)} does not fit the observed gathers "
+                                f"{tuple(obs.shape)}.") from None
+    return np.where(known, obs, 0.0), known
+
+
+def per_gather(method: Callable[[np.ndarray, np.ndarray], np.ndarray], observed, mask, value_range) -> torch.Tensor:
+    """Apply `method(gather, known) -> estimate` to every H x W slice; known samples exact, the rest clamped."""
+    obs, known = gathers(observed, mask)
+    out = obs.copy()
+    for n in range(obs.shape[0]):
+        for c in range(obs.shape[1]):
+            if not known[n, c].all():
+                out[n, c] = method(obs[n, c], known[n, c].copy())
+    out = np.where(known, obs, np.clip(out, value_range[0], value_range[1]))
+    device = observed.device if isinstance(observed, torch.Tensor) else torch.device("cpu")
+    return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)).to(device)
+
+
+def pocs(observed, mask, *, value_range=(-1.0, 1.0), scale=1, niter: int = POCS_OPTIONS["niter"],
+         first: float = POCS_OPTIONS["first"], last: float = POCS_OPTIONS["last"],
+         schedule: str = POCS_OPTIONS["schedule"], pad: float = POCS_OPTIONS["pad"],
+         antialias: float = POCS_OPTIONS["antialias"], window=POCS_OPTIONS["window"],
+         overlap=POCS_OPTIONS["overlap"]):
+    """POCS with FK thresholding (Abma & Kabir) in tapered time windows; any mask."""
+    check_pocs(niter, first, last, schedule, pad, antialias)
+    options = dict(niter=int(niter), first=first, last=last, schedule=schedule, pad=pad, antialias=antialias)
+    return per_gather(lambda d, k: pocs_interpolate(d, k, window=window, overlap=overlap, **options),
+                      observed, mask, value_range)
+
+
+def sliding_fk(observed, mask, *, value_range=(-1.0, 1.0), scale=1, niter: int = SLIDING_FK_OPTIONS["niter"],
+               first: float = SLIDING_FK_OPTIONS["first"], last: float = SLIDING_FK_OPTIONS["last"],
+               schedule: str = SLIDING_FK_OPTIONS["schedule"], pad: float = SLIDING_FK_OPTIONS["pad"],
+               antialias: float = SLIDING_FK_OPTIONS["antialias"], window=SLIDING_FK_OPTIONS["window"],
+               overlap=SLIDING_FK_OPTIONS["overlap"]):
+    """POCS FK interpolation in small overlapping space-time windows, blended with tapers; any mask."""
+    return pocs(observed, mask, value_range=value_range, niter=niter, first=first, last=last, schedule=schedule,
+                pad=pad, antialias=antialias, window=window, overlap=overlap)
+
+
+def fx(observed, mask, *, value_range=(-1.0, 1.0), scale=1, window=FX_OPTIONS["window"],
+       overlap=FX_OPTIONS["overlap"], length: int = FX_OPTIONS["length"], damping: float = FX_OPTIONS["damping"],
+       fill_damping: float = FX_OPTIONS["fill_damping"], first: str = FX_OPTIONS["first"]):
+    """Spitz f-x prediction interpolation (regular decimation; the adaptive form for other trace masks)."""
+    return per_gather(lambda d, k: fx_interpolate(d, k, window=window, overlap=overlap, length=length,
+                                                  damping=damping, fill_damping=fill_damping, first=first),
+                      observed, mask, value_range)
+
+
+def dip_steered(observed, mask, *, value_range=(-1.0, 1.0), scale=1, neighbours: int = DIP_OPTIONS["neighbours"],
+                max_slope: float = DIP_OPTIONS["max_slope"], slope_step: float = DIP_OPTIONS["slope_step"],
+                lowpass: float = DIP_OPTIONS["lowpass"], smooth: float = DIP_OPTIONS["smooth"],
+                refine: float = DIP_OPTIONS["refine"], power: float = DIP_OPTIONS["power"]):
+    """Dip-steered interpolation: semblance slopes from the known traces, stacking along them."""
+    return per_gather(lambda d, k: dip_interpolate(d, k, neighbours=neighbours, max_slope=max_slope,
+                                                   slope_step=slope_step, lowpass=lowpass, smooth=smooth,
+                                                   refine=refine, power=power),
+                      observed, mask, value_range)
+
+
+def deep_prior(observed, mask, *, value_range=(-1.0, 1.0), scale=1,
+               iterations: int = DEEP_PRIOR_OPTIONS["iterations"], width: int = DEEP_PRIOR_OPTIONS["width"],
+               depth: int = DEEP_PRIOR_OPTIONS["depth"], lr: float = DEEP_PRIOR_OPTIONS["lr"],
+               channels: int = DEEP_PRIOR_OPTIONS["channels"], seed: int = DEEP_PRIOR_OPTIONS["seed"]):
+    """Untrained deep prior: a small U-Net fitted to the known samples of each gather for `iterations` steps."""
+    return per_gather(lambda d, k: deep_prior_gather(d, k, iterations=iterations, width=width, depth=depth, lr=lr,
+                                                     channels=channels, seed=seed),
+                      observed, mask, value_range)
