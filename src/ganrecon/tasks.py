@@ -50,7 +50,7 @@ TASKS: dict[str, Task] = {
             "salt & pepper / Gaussian noise -> conditional U-Net GAN (MSE + adversarial)",
             dict(data="mnist", degrade="sp:0.15", generator="unet", discriminator="conv", content="mse",
                  content_weight=100.0, adversarial_weight=1.0, data_consistency=False),
-            ("noisy", "median3", "median5", "adaptive-median", "tv", "nlm"),
+            ("noisy", "median3", "median5", "adaptive-median", "switching-median", "impulse-biharmonic", "tv", "nlm"),
         ),
         Task(
             "latent",
