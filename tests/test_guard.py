@@ -106,6 +106,19 @@ def test_holdout_hides_whole_known_traces_or_known_pixels():
     hidden, what = hide_known(pix, 0.1, g)
     assert what == "entries" and not (hidden & (pix == 0)).any()
     assert hidden.sum() == round(0.1 * pix.sum().item())
+    def longest_hole(known):
+        longest = run = 0
+        for k in known.tolist():
+            run = 0 if k else run + 1
+            longest = max(longest, run)
+        return longest
+
+    traces = (torch.rand(20, 1, 1, 64, generator=g) > 0.5).float().expand(20, 1, 4, 64)
+    hidden, _ = hide_known(traces, 0.2, g)
+    for m, h in zip(traces[:, 0, 0] > 0, hidden[:, 0, 0]):
+        known = m.nonzero()[:, 0]
+        assert h.any() and not h[known[0]] and not h[known[-1]]  # the outermost known traces stay
+        assert longest_hole(m & ~h) <= longest_hole(m)           # no hole longer than the input's own
     few = torch.zeros(1, 1, 8, 8)
     few[..., :2] = 1  # two known traces: nothing can be spared
     assert not hide_known(few, 0.1, g)[0].any()

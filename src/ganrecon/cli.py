@@ -50,6 +50,10 @@ def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, 
     from ganrecon.report import results_table
 
     console.print(results_table(evaluation.results, title=title))
+    from ganrecon.guard import describe
+
+    for name, guard in evaluation.results.get("guard", {}).items():
+        console.print(describe(guard, name), highlight=False, soft_wrap=True)
     save_outputs(evaluation, json_out, figure)
     page = None
     if report:
@@ -62,6 +66,8 @@ def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, 
 
 
 REPORT_HELP = "write DIR/index.html: one self-contained page (table, examples, wipe slider, config, environment)"
+GUARD_HELP = ("check the model on the input itself against the baselines: choose (the better, per image and "
+              "tile), report (the model, margin stated) or off")
 
 
 @app.command()
@@ -123,6 +129,7 @@ def eval_(
     gain: str | None = typer.Option(None, help="gain applied before the models and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the data, ms: resample to the model's"),
     report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
+    guard: str = typer.Option("choose", help=GUARD_HELP + "; the model's row is guarded, NAME:raw is not"),
 ) -> None:
     """A model (or several) and every applicable baseline on the same degraded images."""
     from ganrecon.adapt import AdaptOptions
@@ -140,7 +147,8 @@ def eval_(
         models = [with_preprocessing(m, gain=gain, dt_ms=dt_ms, adapt=v, progress=progress)
                   for m in loaded for v in variants]
         evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed,
-                              split=None if split == "all" else split, root=data_root, download=download)
+                              split=None if split == "all" else split, root=data_root, download=download,
+                              guard=guard)
     _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images", report,
             dict(command="eval", data=data, degrade=degrade, limit=limit, seed=seed, split=split,
                  models={m.name: getattr(m, "meta", {}) for m in models}))
@@ -202,6 +210,7 @@ def reconstruct(
     gather_only: bool = typer.Option(False, help="train the model's architecture on the input alone instead"),
     gain: str | None = typer.Option(None, help="gain applied before the model and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the input, ms (SEG-Y: read from the header)"),
+    guard: str = typer.Option("choose", help=GUARD_HELP),
 ) -> None:
     """Reconstruct one file with a trained model; the output keeps the input's format, shape and dtype."""
     from ganrecon.adapt import AdaptOptions
@@ -212,7 +221,8 @@ def reconstruct(
     options = AdaptOptions(seconds=adapt_seconds, from_scratch=gather_only) if adapt or gather_only else None
     with _AdaptProgress(options is not None) as progress:
         path = reconstruct_file(input, model, output, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
-                                adapt=options, progress=progress)
+                                adapt=options, progress=progress, guard=guard,
+                                on_guard=lambda g: console.print(g.describe(), highlight=False, soft_wrap=True))
     console.print(f"wrote {path}")
 
 

@@ -57,13 +57,18 @@ def degrade_set(images: ImageSet, degrade_spec: str, seed: int = 0):
 
 def evaluate(data: str | ImageSet, degrade_spec: str, *, models=(), limit: int | None = None, seed: int = 0,
              split: str | None = "test", root: str | None = None, baselines: list[str] | None = None,
-             include_baselines: bool = True, progress=None, download: bool = False) -> Evaluation:
-    """Run every applicable baseline (or the named ones) and every model on the same degraded images."""
+             include_baselines: bool = True, progress=None, download: bool = False,
+             guard: str = "choose") -> Evaluation:
+    """Run every applicable baseline (or the named ones) and every model on the same degraded images; `guard`
+    (choose|report|off, ganrecon.guard) puts each model guarded under its name and unguarded as NAME:raw."""
+    from ganrecon.guard import guard_models, guard_reports
+
     images = data if isinstance(data, ImageSet) else load_dataset(data, split=split, root=root, limit=limit,
                                                                    seed=seed, download=download)
     if limit is not None:
         images = ImageSet(images.images[:limit], images.value_range, images.name, images.scale, images.meta)
     degradation, observed, mask = degrade_set(images, degrade_spec, seed)
+    models = guard_models(models, degradation, guard)
     value_range = images.value_range
     methods: dict[str, tuple] = {}
     if include_baselines:
@@ -99,7 +104,7 @@ def evaluate(data: str | ImageSet, degrade_spec: str, *, models=(), limit: int |
         per_method[name] = scores
         estimates[name] = est
     results = {"n_images": len(clean), "data": images.name if isinstance(data, ImageSet) else data,
-               "degrade": degrade_spec, "seed": seed, "methods": per_method}
+               "degrade": degrade_spec, "seed": seed, "methods": per_method, **guard_reports(models)}
     return Evaluation(results, clean, observed, mask, estimates, signed=images.value_range[0] < 0,
                       model_names=tuple(model.name for model in models))
 

@@ -385,7 +385,8 @@ def invert_dataset(model: str | Path | LatentModel, data, degrade: str, *, resta
     wanted = [b.name for b in applicable_baselines(degradation, latent.value_range)
               if b.name in TASKS["latent"].baselines] if baselines else []
     evaluation = evaluate(data, degrade, models=[latent], limit=limit, seed=seed, split=split, root=root,
-                          baselines=wanted, include_baselines=bool(wanted))
+                          baselines=wanted, include_baselines=bool(wanted),
+                          guard="off")  # `invert` reports the inversion itself; `eval` guards latent models
     result = latent.last
     evaluation.results["inversion"] = {
         "model": latent.name, **result.settings,

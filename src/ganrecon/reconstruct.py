@@ -69,19 +69,28 @@ def with_preprocessing(model, *, gain: str | None = None, dt_ms: float | None = 
 
 def reconstruct_file(input_path: str | Path, model_ref: str, output: str | Path, *, mask: str | None = None,
                      seed: int = 0, gain: str | None = None, dt_ms: float | None = None, adapt=None,
-                     progress=None) -> Path:
+                     progress=None, guard: str = "choose", on_guard=None) -> Path:
     """Reconstruct one file; `gain`, `dt_ms` and `adapt` as in `with_preprocessing` (a SEG-Y file's own sampling
-    is used when `dt_ms` is not given and the model knows its training sampling)."""
+    is used when `dt_ms` is not given and the model knows its training sampling). `guard` (choose|report|off)
+    checks the model on the file itself (ganrecon.guard); `on_guard(guarded_model)` then hears what it did."""
+    from ganrecon.guard import GuardedModel
+
     model = load_model(model_ref)
     if mask is None and tiff_stack_pages(input_path):
-        return _reconstruct_tiff_stack(Path(input_path), model, Path(output))
-    data = read_file(input_path)
-    if dt_ms is None and data.dt_ms is not None:
-        from ganrecon.preprocess import training_dt_ms
+        guarded = GuardedModel(model, mode=guard)
+        path = _reconstruct_tiff_stack(Path(input_path), guarded, Path(output))
+    else:
+        data = read_file(input_path)
+        if dt_ms is None and data.dt_ms is not None:
+            from ganrecon.preprocess import training_dt_ms
 
-        dt_ms = data.dt_ms if training_dt_ms(model.meta) is not None else None
-    model = with_preprocessing(model, gain=gain, dt_ms=dt_ms, adapt=adapt, progress=progress)
-    return write_like(data, _reconstruct_data(data, model, mask, seed), output)
+            dt_ms = data.dt_ms if training_dt_ms(model.meta) is not None else None
+        guarded = GuardedModel(with_preprocessing(model, gain=gain, dt_ms=dt_ms, adapt=adapt, progress=progress),
+                               {"mask"} if mask else None, mode=guard)
+        path = write_like(data, _reconstruct_data(data, guarded, mask, seed), output)
+    if on_guard is not None:
+        on_guard(guarded)
+    return path
 
 
 def _reconstruct_data(data: FileData, model, mask: str | None, seed: int) -> np.ndarray:

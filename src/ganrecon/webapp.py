@@ -192,6 +192,7 @@ class Reconstructor:
         """The upload is the ground truth: degrade it, run model and baselines, score them all."""
         from ganrecon.data import ImageSet
         from ganrecon.evaluate import evaluate
+        from ganrecon.guard import describe
         from ganrecon.html_report import example_rows, metrics_table, model_wipes
 
         image_set = ImageSet(torch.from_numpy(np.ascontiguousarray(images)), tuple(model.value_range), "upload")
@@ -199,7 +200,8 @@ class Reconstructor:
         outcome = Outcome(metrics_table(evaluation.results["methods"], evaluation.model_names),
                           example_rows(evaluation, rows=1), model_wipes(evaluation), "", "",
                           [f"The upload is taken as the ground truth and degraded with {degrade} (seed {seed}); "
-                           f"{len(images)} image(s), the first one shown."])
+                           f"{len(images)} image(s), the first one shown.",
+                           describe(evaluation.results["guard"][model.name], model.name)])
         return outcome, evaluation.estimates[model.name].numpy()
 
     @staticmethod
@@ -219,7 +221,10 @@ class Reconstructor:
         value_range = tuple(model.value_range)
         estimates = {b.name: run_baseline(b.name, observed, mask, value_range=value_range)
                      for b in applicable_baselines({"mask"}, value_range)}
-        estimates[model.name] = model(observed, mask)
+        from ganrecon.guard import GuardedModel
+
+        guarded = GuardedModel(model, {"mask"})
+        estimates[model.name] = guarded(observed, mask)
         signed = value_range[0] < 0
         from ganrecon.display import symmetric_clip
 
@@ -229,7 +234,8 @@ class Reconstructor:
         wipe = Wipe(model.name, row[0], row[-1])
         outcome = Outcome(None, [row], [wipe], "", "", [
             f"The all-zero traces of the file ({int((mask[0, 0, 0] == 0).sum())} of {mask.shape[-1]}) are taken "
-            "as missing. Without a ground truth there are no scores: choose a degradation to get them."])
+            "as missing. Without a ground truth there are no scores: choose a degradation to get them.",
+            guarded.describe()])
         return outcome, estimates[model.name].numpy()
 
 
