@@ -195,9 +195,10 @@ def test_bad_guard_settings_are_one_sentence():
     for kwargs, message in [({"mode": "maybe"}, "guard mode"), ({"share": 1.5}, "share"), ({"tile": 2}, "tile")]:
         with pytest.raises(GanreconError, match=message):
             GuardedModel(model, "columns:random:0.5", **kwargs)
-    model.meta.pop("degrade")
-    with pytest.raises(GanreconError, match="degradation"):
-        GuardedModel(model)
+    model.meta.pop("degrade")  # an old bundle that does not say: no check, said so, the model used
+    unknown = GuardedModel(model)
+    torch.testing.assert_close(unknown(_images(1), None), model(_images(1), None))
+    assert "does not say" in unknown.describe()
     off = GuardedModel(_random_model(), mode="off")
     x = _images(1)
     torch.testing.assert_close(off(x, None), _random_model()(x, None))

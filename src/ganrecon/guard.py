@@ -96,6 +96,8 @@ def check_kind(degradation, scale: int) -> tuple[str | None, str]:
         return "impulses", ""
     if "noise" in degradation.families:
         return None, "Gaussian noise has no self-check (no entry of a noisy image is known to be right)"
+    if not degradation.families:
+        return None, "the model does not say which degradation it undoes, so no check applies"
     return None, f"{degradation.spec} has no self-check (no entry of the input is known to be right)"
 
 
@@ -315,9 +317,10 @@ def _as_degradation(degradation, model):
     spec = degradation if degradation is not None else model.meta.get("degrade")
     if isinstance(spec, (list, tuple)):  # a model trained on several: its first (the validation default)
         spec = spec[0] if spec else None
-    if not spec:
-        raise GanreconError(f"The guard needs the degradation of the input; the model {model.name} does not say "
-                            "which it was trained for, so give one (e.g. columns:random:0.5).")
+    if not spec and int(model.scale) > 1:
+        spec = f"down:{int(model.scale)}"
+    if not spec:  # nothing says what the input suffers from: no check can be chosen
+        return SimpleNamespace(families=set(), parts=(), spec="an unknown degradation")
     return parse_degradation(str(spec))
 
 
@@ -347,7 +350,7 @@ class GuardedModel(ModelWrapper):
                 chosen = {k: v for k, v in chosen.items() if k in set(baselines)}
             baselines = chosen
         self.baselines = dict(baselines)
-        if not self.baselines:
+        if not self.baselines and self.kind is not None:
             self.kind, self.reason = None, "no conventional baseline applies"
         self.images: list[dict] = []
         self.check_description = ""
