@@ -171,7 +171,7 @@ def results_table(results: dict, title: str | None = None) -> rich.table.Table: 
     from rich.table import Table
 
     table = Table(title=title)
-    table.add_column("method")
+    table.add_column("method", overflow="fold")  # NAME and NAME:raw must stay apart in a narrow terminal
     for col in METRIC_COLUMNS:
         table.add_column(col, justify="right")
     methods = results["methods"]
