@@ -45,7 +45,6 @@ import torch.nn.functional as F
 
 from ganrecon.baselines import applicable_baselines, impulse_candidates, run_baseline
 from ganrecon.errors import GanreconError
-from ganrecon.inference import ModelWrapper
 
 MODES = ("choose", "report", "off")
 DEFAULT_SHARE = 0.1
@@ -344,6 +343,21 @@ def weight_map(use_model: torch.Tensor, tile: int, size: tuple[int, int], scale:
 
 # ------------------------------------------------------------------------------------------------ the wrapper
 
+class WrappedModel:
+    """A model-like callable around another: the wrapped model's attributes (meta, value_range, scale, tile, ...)
+    under a name of its own. The protocol of ganrecon.inference.ModelWrapper, restated here so that the guard does
+    not import the inference module, which reaches evaluation (through inversion), which imports the guard."""
+
+    def __init__(self, model, name: str):
+        self.model, self.name = model, name
+
+    def __getattr__(self, item):
+        if item == "model":  # not set yet (copying, unpickling): no endless recursion
+            raise AttributeError(item)
+        return getattr(self.model, item)
+
+
+
 def default_baselines(degradation, value_range, scale: int = 1) -> dict:
     """Every baseline that applies to the degradation (bicubic for a super-resolution model), as callables."""
     if scale > 1:
@@ -373,7 +387,7 @@ def _as_degradation(degradation, model):
     return parse_degradation(str(spec))
 
 
-class GuardedModel(ModelWrapper):
+class GuardedModel(WrappedModel):
     """A model checked on each input against the baselines (see the module docstring); same call shape and
     attributes as the model, under the model's name. Reports accumulate over calls until `reset()`."""
 
@@ -523,7 +537,7 @@ def describe(guard: dict, name: str = "the model") -> str:
 
 # ------------------------------------------------------------------------------------------------ evaluation
 
-class RawModel(ModelWrapper):
+class RawModel(WrappedModel):
     """The unguarded model under the name NAME:raw, so a table shows what the guard changed."""
 
     def __init__(self, model):
