@@ -24,7 +24,8 @@ from ganrecon.specs import parse_options, split_kind
 from ganrecon.training import DegradationMix, build_models, step_generator, train
 
 ROOT = Path(__file__).resolve().parent.parent
-DENOISE_BASELINES = {"noisy", "median3", "median5", "adaptive-median", "tv", "nlm"} | ({"bm3d"} if bm3d_installed() else set())
+DENOISE_BASELINES = {"noisy", "median3", "median5", "adaptive-median", "switching-median", "impulse-biharmonic",
+                     "tv", "nlm"} | ({"bm3d"} if bm3d_installed() else set())
 
 
 def test_unet_shallow_is_the_reference_architecture_at_48x48():

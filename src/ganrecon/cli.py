@@ -79,6 +79,10 @@ def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, 
     console.print(results_table(evaluation.results, title=title))
     for line in evaluation.results.get("notes", []):
         console.print(line, soft_wrap=True, highlight=False)
+    from ganrecon.guard import describe
+
+    for name, guard in evaluation.results.get("guard", {}).items():
+        console.print(describe(guard, name), highlight=False, soft_wrap=True)
     save_outputs(evaluation, json_out, figure)
     page = None
     if report:
@@ -93,6 +97,8 @@ def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, 
 REPORT_HELP = "write DIR/index.html: one self-contained page (table, examples, wipe slider, config, environment)"
 SPLIT_HELP = ("train, val, test or all; auto: all of your own files (npy:, npz:, segy:, tiff:, folder:), the test "
               "split of built-in data")
+GUARD_HELP = ("check the model on the input itself against the baselines: choose (the better, per image and "
+              "tile), report (the model, margin stated) or off")
 
 
 @app.command()
@@ -160,6 +166,7 @@ def eval_(
     dt_ms: float | None = typer.Option(None, help="time sampling of the data, ms: resample to the model's "
                                                   "(segy: read from the headers)"),
     report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
+    guard: str = typer.Option("choose", help=GUARD_HELP + "; the model's row is guarded, NAME:raw is not"),
 ) -> None:
     """A model (or several) and every applicable baseline on the same degraded images."""
     from ganrecon.adapt import AdaptOptions
@@ -180,7 +187,7 @@ def eval_(
         models = [with_preprocessing(m, gain=gain, dt_ms=sampling[i], adapt=v, progress=progress)
                   for i, m in enumerate(loaded) for v in variants]
         evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed, split=split, root=data_root,
-                              download=download)
+                              download=download, guard=guard)
     _evaluation_notes(evaluation, loaded, models, notes)
     _report(evaluation, json_out, figure, _title(data, degrade, evaluation.results["n_images"]), report,
             dict(command="eval", data=data, degrade=degrade, limit=limit, seed=seed, split=split,
@@ -284,6 +291,7 @@ def reconstruct(
     gain: str | None = typer.Option(None, help="gain applied before the model and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the input, ms (SEG-Y: read from the header)"),
     force: bool = typer.Option(False, help="overwrite the output file if it exists"),
+    guard: str = typer.Option("choose", help=GUARD_HELP),
 ) -> None:
     """Reconstruct one file with a trained model; the output keeps the input's format, shape and dtype."""
     from ganrecon.adapt import AdaptOptions
@@ -296,7 +304,8 @@ def reconstruct(
     notes: list[str] = []
     with _AdaptProgress(options is not None) as progress:
         path = reconstruct_file(input, model, output, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
-                                adapt=options, progress=progress, notes=notes.append)
+                                adapt=options, progress=progress, notes=notes.append,
+                                guard=guard)
     for line in notes:
         console.print(line, soft_wrap=True, highlight=False)
     console.print(f"wrote {path}", soft_wrap=True)

@@ -71,18 +71,22 @@ def resolve_split(data: str, split: str | None) -> str | None:
 def evaluate(data: str | ImageSet, degrade_spec: str, *, models=(), limit: int | None = None, seed: int = 0,
              split: str | None = "auto", root: str | None = None, baselines: list[str] | None = None,
              include_baselines: bool = True, task: str | None = None, progress=None,
-             download: bool = False) -> Evaluation:
+             download: bool = False, guard: str = "choose") -> Evaluation:
     """Run the conventional baselines that apply (the named ones, or a task record's, see
     ganrecon.scoring.baseline_methods) and every model on the same degraded images, and score them.
 
     split: "auto" (default: the whole file for your own files, `test` for built-in datasets), "all", "train",
-    "val" or "test". `data` may also be an ImageSet already loaded.
+    "val" or "test". `data` may also be an ImageSet already loaded. `guard` (choose|report|off, ganrecon.guard)
+    puts each model guarded under its name and unguarded as NAME:raw.
     """
+    from ganrecon.guard import guard_models, guard_reports
+
     images = data if isinstance(data, ImageSet) else load_dataset(
         data, split=resolve_split(data, split), root=root, limit=limit, seed=seed, download=download)
     if limit is not None:
         images = ImageSet(images.images[:limit], images.value_range, images.name, images.scale, images.meta)
     degradation, observed, mask = degrade_set(images, degrade_spec, seed)
+    models = guard_models(models, degradation, guard)
     value_range = images.value_range
     methods = baseline_methods(degradation, value_range, baselines, task=task) if include_baselines else {}
     for model in models:
@@ -96,7 +100,7 @@ def evaluate(data: str | ImageSet, degrade_spec: str, *, models=(), limit: int |
                                progress=progress)
     results = {"n_images": len(images.images), "data": images.name if isinstance(data, ImageSet) else data,
                "degrade": degrade_spec, "seed": seed, "value_range": [float(v) for v in value_range],
-               "methods": per_method}
+               "methods": per_method, **guard_reports(models)}
     return Evaluation(results, images.images, observed, mask, estimates, signed=value_range[0] < 0,
                       model_names=tuple(model.name for model in models))
 

@@ -148,9 +148,12 @@ def evaluation_section(evaluation, title: str, *, rows: int = 3, clip_percentile
     results = evaluation.results
     subtitle = f"{results.get('data')} + {results.get('degrade')}, {plural(results['n_images'], 'image')}, seed " \
                f"{results.get('seed')}"
+    from ganrecon.guard import describe
+
     return Section(title, subtitle, metrics_table(results["methods"], evaluation.model_names),
                    example_rows(evaluation, rows, clip_percentile=clip_percentile, wiggle=wiggle),
-                   model_wipes(evaluation, clip_percentile=clip_percentile))
+                   model_wipes(evaluation, clip_percentile=clip_percentile),
+                   notes=[describe(g, name) for name, g in results.get("guard", {}).items()])
 
 
 def figure_uri(plot, *args, **kwargs) -> str | None:

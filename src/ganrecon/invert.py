@@ -350,7 +350,8 @@ def invert_dataset(model: str | Path | LatentModel, data, degrade: str, *, resta
         latent = load_latent_model(model, **settings)
     latent.progress = progress
     evaluation = evaluate(data, degrade, models=[latent], limit=limit, seed=seed, split=split, root=root,
-                          task="latent", include_baselines=baselines)
+                          task="latent", include_baselines=baselines,
+                          guard="off")  # `invert` reports the inversion itself; `eval` guards latent models
     result = latent.last
     evaluation.results["inversion"] = {
         "model": latent.name, **result.settings,

@@ -84,21 +84,26 @@ def with_preprocessing(model, *, gain: str | None = None, dt_ms: float | None = 
 
 def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str | None = None, seed: int = 0,
                 gain: str | None = None, dt_ms: float | None = None, adapt=None, progress=None,
-                notes=None) -> Path:
+                notes=None, guard: str = "choose") -> Path:
     """Reconstruct one file (PNG, JPEG, TIFF, NPY or SEG-Y) into `output`, same format, shape and dtype; returns
     the output path. `model`: a run directory, weights file or shipped name, or a model already loaded.
     `mask`: a mask file (nonzero = known) or a mask degradation spec (seeded by `seed`); default: the all-zero
     traces are missing. `gain`, `dt_ms` and `adapt` (an AdaptOptions) as in `with_preprocessing`; a SEG-Y file's
     own sampling is used when `dt_ms` is not given and the model knows its training sampling. The output may not
     be the input file. `notes(sentence)` hears what was decided on the way: the colour mode, the SEG-Y sampling,
-    that nothing was missing, what adaptation kept."""
+    that nothing was missing, what adaptation kept, and what the guard chose. `guard` (choose|report|off) checks
+    the model on the file itself against the baselines (ganrecon.guard)."""
+    from ganrecon.guard import GuardedModel
     from ganrecon.outputs import check_outputs
 
     notes = notes or (lambda _sentence: None)
     check_outputs({"-o": output}, inputs=[input_path])
     model = load_model(model) if isinstance(model, (str, Path)) else model
     if mask is None and tiff_stack_pages(input_path):
-        return _reconstruct_tiff_stack(Path(input_path), model, Path(output))
+        guarded = GuardedModel(model, mode=guard)
+        path = _reconstruct_tiff_stack(Path(input_path), guarded, Path(output))
+        notes(guarded.describe())
+        return path
     data = read_file(input_path)
     if data.images.shape[1] > 1 and model.meta.get("channels") == 1:
         from ganrecon.colour import describe
@@ -110,7 +115,9 @@ def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str 
         dt_ms, sentence = header_sampling(model, data.dt_ms)
         notes(sentence)
     model = with_preprocessing(model, gain=gain, dt_ms=dt_ms, adapt=adapt, progress=progress)
-    path = write_like(data, _reconstruct_data(data, model, mask, seed, notes), output)
+    guarded = GuardedModel(model, {"mask"} if mask else None, mode=guard)
+    path = write_like(data, _reconstruct_data(data, guarded, mask, seed, notes), output)
+    notes(guarded.describe())
     from ganrecon.adapt_summary import adaptation_line, adaptation_summaries
 
     summaries = adaptation_summaries(model)

@@ -57,7 +57,8 @@ TASKS: dict[str, Task] = {
             "salt & pepper / Gaussian noise -> conditional U-Net GAN (MSE + adversarial)",
             dict(data="mnist", degrade="sp:0.15", generator="unet", discriminator="conv", content="mse",
                  content_weight=100.0, adversarial_weight=1.0, data_consistency=False),
-            ("noisy", "median3", "median5", "adaptive-median", "tv", "nlm", "bm3d"),
+            ("noisy", "median3", "median5", "adaptive-median", "switching-median", "impulse-biharmonic", "tv", "nlm",
+             "bm3d"),
             strategy="conditional",
         ),
         Task(

@@ -198,6 +198,7 @@ class Reconstructor:
         """The upload is the ground truth: degrade it, run model and baselines, score them all."""
         from ganrecon.data import ImageSet
         from ganrecon.evaluation import evaluate
+        from ganrecon.guard import describe
         from ganrecon.html_report import example_rows, metrics_table, model_wipes
         from ganrecon.report import plural
 
@@ -207,7 +208,8 @@ class Reconstructor:
         outcome = Outcome(metrics_table(evaluation.results["methods"], evaluation.model_names),
                           example_rows(evaluation, rows=1), model_wipes(evaluation), "", "",
                           [f"The upload is taken as the ground truth and degraded with {degrade} (seed {seed}); "
-                           f"{plural(len(images), 'image')}{shown}."])
+                           f"{plural(len(images), 'image')}{shown}.",
+                           describe(evaluation.results["guard"][model.name], model.name)])
         return outcome, evaluation.estimates[model.name].numpy()
 
     @staticmethod
@@ -216,6 +218,7 @@ class Reconstructor:
         slice, a gather with dead traces) and is restored as it is, next to the conventional methods for what
         the model undoes; there is no ground truth, so there are no scores."""
         from ganrecon.display import symmetric_clip
+        from ganrecon.guard import GuardedModel
         from ganrecon.html_report import Wipe, panel
         from ganrecon.report import same_as_observed
         from ganrecon.scoring import baseline_methods
@@ -226,7 +229,8 @@ class Reconstructor:
         value_range = tuple(model.value_range)
         methods = {} if families is None else baseline_methods(families, value_range, task=model.meta.get("task"))
         estimates = {name: fn(observed, mask) for name, fn in methods.items()}
-        estimates[model.name] = model(observed, mask)
+        guarded = GuardedModel(model, families, mode="choose")
+        estimates[model.name] = guarded(observed, mask)
         signed = value_range[0] < 0
         clip = symmetric_clip(observed[0]) if signed else None
         twin = same_as_observed(observed[:1], {k: v[:1] for k, v in estimates.items()})
@@ -236,7 +240,7 @@ class Reconstructor:
         before = torch.nn.functional.interpolate(observed[:1], size=estimates[model.name].shape[-2:], mode="nearest")
         wipe = Wipe(model.name, panel("upload", before[0], signed=signed, clip=clip), row[-1])
         outcome = Outcome(None, [row], [wipe], "", "", [note + " Without a ground truth there are no scores: choose "
-                                                        "a degradation to get them."])
+                                                        "a degradation to get them.", guarded.describe()])
         return outcome, estimates[model.name].numpy()
 
 
