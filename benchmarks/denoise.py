@@ -27,7 +27,7 @@ import torch
 
 from ganrecon.data import ImageSet, load_dataset
 from ganrecon.errors import GanreconError
-from ganrecon.evaluate import evaluate, save_outputs
+from ganrecon.evaluation import evaluate, save_outputs
 from ganrecon.inference import load_model, pretrained_names
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 

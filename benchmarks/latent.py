@@ -25,7 +25,7 @@ import torch
 
 from ganrecon.data import ImageSet, load_dataset
 from ganrecon.errors import GanreconError
-from ganrecon.evaluate import evaluate
+from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model
 from ganrecon.invert import LatentModel, inversion_figure
 from ganrecon.io_utils import atomic_write_json, atomic_write_text

@@ -9,7 +9,8 @@ from pathlib import Path
 from ganrecon.io_utils import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["traces", "seismic_field", "seismic_methods", "seismic_symmetry", "superres", "translate", "latent", "denoise", "memory", "fault"]
+ORDER = ["traces", "seismic_field", "seismic_methods", "seismic_symmetry", "superres", "translate", "latent", "denoise",
+         "colour", "guard", "memory", "fault"]
 
 HEADER = """# Results
 

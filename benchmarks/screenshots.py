@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_browser import CHROMIUM, LAUNCH_ARGS  # noqa: E402  (one list of browser flags for tests and docs)
 
 from ganrecon.data import load_dataset  # noqa: E402
-from ganrecon.evaluate import evaluate  # noqa: E402
+from ganrecon.evaluation import evaluate  # noqa: E402
 from ganrecon.html_report import evaluation_report  # noqa: E402
 from ganrecon.inference import load_model  # noqa: E402
 from ganrecon.webapp import create_app  # noqa: E402

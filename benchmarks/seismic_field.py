@@ -30,7 +30,7 @@ from ganrecon.adapt import AdaptedModel, AdaptOptions, snr_db
 from ganrecon.baselines import run_baseline
 from ganrecon.data import ImageSet
 from ganrecon.data.convert import SIGNED_RANGE
-from ganrecon.evaluate import degrade_set, evaluate
+from ganrecon.evaluation import degrade_set, evaluate
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 from ganrecon.report import comparison_figure

@@ -36,7 +36,7 @@ import torch
 from ganrecon import seismic_methods as sm
 from ganrecon.baselines import run_baseline
 from ganrecon.data.convert import SIGNED_RANGE
-from ganrecon.evaluate import degrade_set
+from ganrecon.evaluation import degrade_set
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 from ganrecon.metrics import image_metrics
 from ganrecon.seismic_deep_prior import deep_prior_path

@@ -1,7 +1,9 @@
 """Copy trained model bundles from runs/ into the package as shipped pretrained models (weights stored as
 float16 to keep the wheel small; they are cast back to float32 on load).
 
-    .venv/bin/python benchmarks/ship_models.py [--runs runs] [NAME ...]
+    .venv/bin/python benchmarks/ship_models.py [--runs runs] [--to DIR] [NAME ...]
+
+--to writes the bundles to another folder (benchmarks/train_all.sh --device cuda collects them there).
 """
 
 from __future__ import annotations
@@ -30,8 +32,23 @@ SOURCES = {
     "translate-turbulence": ("translate-turbulence-restore", "model"),
 }
 
+# shown by `ganrecon info` and stored in the shipped JSON
+DESCRIPTIONS = {
+    "denoise-blind": "grey photographs: salt & pepper (5-50%) and Gaussian (0.1-0.2) noise removed; U-Net GAN, any "
+                     "size",
+    "latent-mnist-dcgan": "28x28 MNIST digits: DCGAN generator for `ganrecon invert` (optimise z to fit the kept "
+                          "pixels)",
+    "latent-mnist-mlp": "28x28 MNIST digits: MLP generator (z of 10) for `ganrecon invert`",
+    "superres-porous-x4": "x4 super-resolution of grey micro-CT-like porous slices; SRResNet (content loss), any size",
+    "superres-porous-x4-gan": "x4 super-resolution of micro-CT-like porous slices; SRGAN (SRResNet + adversarial)",
+    "traces-mnist-unet": "missing columns of 28x28 digit-like images (random, regular, gaps); U-Net GAN",
+    "traces-seismic-unet": "missing traces of seismic gathers, any size (random, regular, gaps); U-Net GAN trained on "
+                           "clean and field-like synthetic gathers",
+    "translate-turbulence": "atmospheric turbulence removed from grey photographs, any size; residual pix2pix U-Net",
+}
 
-def ship(name: str, runs: Path) -> Path | None:
+
+def ship(name: str, runs: Path, to: Path = PRETRAINED) -> Path | None:
     run, stem = SOURCES[name]
     weights = runs / run / f"{stem}.safetensors"
     if not weights.is_file():
@@ -39,9 +56,9 @@ def ship(name: str, runs: Path) -> Path | None:
         return None
     tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(weights)).items()}
     meta = json.loads(weights.with_suffix(".json").read_text())
-    meta.update(shipped_name=name, stored_dtype="float16", source_run=f"{run}/{stem}")
-    out = PRETRAINED / f"{name}.safetensors"
-    PRETRAINED.mkdir(parents=True, exist_ok=True)
+    meta.update(shipped_name=name, stored_dtype="float16", source_run=f"{run}/{stem}", description=DESCRIPTIONS[name])
+    out = to / f"{name}.safetensors"
+    to.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:
         save_file(tensors, str(tmp))
     atomic_write_json(out.with_suffix(".json"), meta)
@@ -53,10 +70,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=list(SOURCES))
     parser.add_argument("--runs", type=Path, default=ROOT / "runs")
+    parser.add_argument("--to", type=Path, default=PRETRAINED, help="folder for the bundles (default: the package)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     for name in args.names:
-        ship(name, args.runs)
+        ship(name, args.runs, args.to)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ import torch
 
 from ganrecon.data import ImageSet, load_dataset
 from ganrecon.errors import GanreconError
-from ganrecon.evaluate import evaluate
+from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model, pretrained_names
 from ganrecon.io_utils import atomic_path, atomic_write_json, atomic_write_text
 from ganrecon.metrics import extra_metrics, summarise
@@ -251,13 +251,13 @@ _LARGE = r"""
 import json, sys, time
 import torch
 torch.set_num_threads(int(sys.argv[4]))
-from ganrecon.reconstruct import reconstruct_file
+from ganrecon.reconstruction import reconstruct
 def hwm():  # this process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the parent)
     line = next(l for l in open("/proc/self/status") if l.startswith("VmHWM"))
     return int(line.split()[1]) / 1024
 before = hwm()
 start = time.perf_counter()
-reconstruct_file(sys.argv[1], sys.argv[2], sys.argv[3])
+reconstruct(sys.argv[1], sys.argv[2], sys.argv[3])
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "peak_rss_mb": hwm(), "peak_rss_after_imports_mb": before}))
 """

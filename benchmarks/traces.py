@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from ganrecon.data import load_dataset
-from ganrecon.evaluate import evaluate, save_outputs
+from ganrecon.evaluation import evaluate, save_outputs
 from ganrecon.inference import load_model, pretrained_names
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 from ganrecon.metrics import image_metrics, summarise

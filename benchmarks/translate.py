@@ -29,15 +29,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganrecon.baselines import run_baseline
 from ganrecon.data import load_dataset
 from ganrecon.data.natural import photo
 from ganrecon.degrade import parse_degradation
-from ganrecon.evaluate import Evaluation, save_outputs
+from ganrecon.evaluation import Evaluation, save_outputs
 from ganrecon.inference import load_model, pretrained_names
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 from ganrecon.metrics import image_metrics, summarise
 from ganrecon.report import image_grid
+from ganrecon.scoring import baseline_methods, score_methods
 from ganrecon.translate import dropout_as_noise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,9 +81,12 @@ def psnr_ssim(estimate: torch.Tensor, clean: torch.Tensor) -> dict:
     return {"psnr": s["psnr"], "ssim": s["ssim"]}
 
 
-def classical(name: str, observed: torch.Tensor, strength: float, tilt: bool, options: dict) -> torch.Tensor:
-    psf = parse_degradation(f"turbulence:{strength:g}").mean_psf(include_tilt=tilt)
-    return run_baseline(name, observed, None, psf=psf, **options)
+def classical(strength: float, settings: dict[str, dict]) -> dict:
+    """The deconvolution baselines of the turbulence degradation with tuned settings: {name: fn(observed, mask)}
+    (the PSF with or without the tilt part, and each baseline's options)."""
+    degradation = parse_degradation(f"turbulence:{strength:g}")
+    options = {name: {**s["options"], "psf": degradation.mean_psf(include_tilt=s["tilt"])} for name, s in settings.items()}
+    return baseline_methods(degradation, (0.0, 1.0), list(settings), options=options)
 
 
 def tune_classical(val: torch.Tensor, strength: float) -> dict[str, dict]:
@@ -91,7 +94,8 @@ def tune_classical(val: torch.Tensor, strength: float) -> dict[str, dict]:
     observed = distort(val, strength, seed=1)
     best: dict[str, dict] = {}
     for name, tilt, options in CLASSICAL_GRID:
-        psnr = psnr_ssim(classical(name, observed, strength, tilt, options), val)["psnr"]
+        method = classical(strength, {name: {"tilt": tilt, "options": options}})
+        psnr = score_methods(method, val, observed, torch.ones_like(val), (0.0, 1.0))[name]["psnr"]
         if name not in best or psnr > best[name]["val_psnr"]:
             best[name] = {"psf": "long-exposure" if tilt else "short-exposure", "tilt": tilt, "options": options,
                           "val_psnr": psnr}
@@ -101,20 +105,14 @@ def tune_classical(val: torch.Tensor, strength: float) -> dict[str, dict]:
 def restoration(test: torch.Tensor, val: torch.Tensor, strength: float, models: dict) -> tuple[dict, Evaluation]:
     observed = distort(test, strength, seed=0)
     settings = tune_classical(val, strength)
-    methods = {"identity": lambda: observed.clone()}
-    for name, s in settings.items():
-        methods[name] = lambda name=name, s=s: classical(name, observed, strength, s["tilt"], s["options"])
-    for label, model in models.items():
-        methods[label] = lambda model=model: model(observed)
-    scores, estimates = {}, {}
-    for label, fn in methods.items():
-        start = time.perf_counter()
-        with torch.no_grad():
-            estimates[label] = fn()
-        scores[label] = {**psnr_ssim(estimates[label], test),
-                         "ms_per_image": 1000 * (time.perf_counter() - start) / len(test)}
-        if label in settings:
-            scores[label]["settings"] = {k: v for k, v in settings[label].items() if k != "tilt"}
+    methods = {**baseline_methods(f"turbulence:{strength:g}", (0.0, 1.0), ["identity"]),
+               **classical(strength, settings), **models}
+    estimates: dict[str, torch.Tensor] = {}
+    scored = score_methods(methods, test, observed, torch.ones_like(test), (0.0, 1.0), estimates=estimates)
+    scores = {label: {"psnr": s["psnr"], "ssim": s["ssim"], "ms_per_image": s["ms_per_image"]}
+              for label, s in scored.items()}
+    for label in settings:
+        scores[label]["settings"] = {k: v for k, v in settings[label].items() if k != "tilt"}
     # the two parts of the same draw alone: displacement only is what a perfect deblurrer that cannot know the
     # displacement would score; blur only is what the blur alone costs
     references = {part: psnr_ssim(distort_spec(test, f"turbulence:{strength:g}:{part}=0", seed=0), test)

@@ -19,6 +19,16 @@ from ganrecon.training import train
 from tests.conftest import tiny_overrides
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models on a shared 2-core machine: one thread avoids OpenMP contention that makes them 10x slower,
+    which matters here because the adaptation budget is wall-clock and includes the final reconstruction pass."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def weak_run(tmp_path_factory):
     """A tiny seismic U-Net trained a few steps: far from converged, so adaptation has something to gain."""
@@ -171,3 +181,52 @@ def test_seismic_reconstruction_is_odd_in_the_data(weak_model):
         plus, minus = weak_model(observed, mask[None]), weak_model(-observed, mask[None])
     assert torch.allclose(minus, -plus, atol=1e-6)
     assert not torch.allclose(plus, torch.zeros_like(plus))
+
+
+def test_the_budget_keeps_one_reconstruction_pass_for_the_final_output(weak_model):
+    """Issue 20 item 4: `seconds` includes the final reconstruction, so adaptation stops one measured pass early."""
+    from ganrecon.training.adaptation import SelfSupervisedAdaptation
+    from ganrecon.training.loop import LoopOptions, RunLoop
+
+    gather, mask = gather_and_mask(size="128x48")
+    strategy = SelfSupervisedAdaptation(weak_model, [(gather * mask, mask)])
+    start = time.perf_counter()
+    result = RunLoop(strategy, LoopOptions(steps=None, seed=strategy.seed, max_seconds=3.0, hard_budget=True,
+                                           eval_every=5, started=start)).run()
+    assert result.step > 0 and strategy.reserve_seconds() > 0
+    assert time.perf_counter() - start + strategy.reserve_seconds() <= 3.0 + 0.5  # the first step is unmeasured
+
+
+def test_adaptation_takes_several_gathers_and_pools_their_held_out_traces(weak_model):
+    """The strategy is ready for a whole survey: held-out traces are drawn per gather (never among the missing
+    ones) and scored together."""
+    from ganrecon.training.adaptation import SelfSupervisedAdaptation, snr_db
+    from ganrecon.training.loop import LoopOptions, RunLoop
+
+    (g1, m1), (g2, m2) = gather_and_mask(seed=0), gather_and_mask(seed=1, size="48x40")
+    strategy = SelfSupervisedAdaptation(weak_model, [(g1 * m1, m1), (g2 * m2, m2)], holdout=0.2)
+    result = RunLoop(strategy, LoopOptions(steps=4, seed=strategy.seed, eval_every=2)).run()
+    assert result.step == 4 and strategy.crop == (32, 32) and strategy.unit == "traces"
+    estimates, truths = [], []
+    for (observed, known, held), mask in zip(strategy.images, (m1, m2)):
+        assert held.sum() > 0 and (held * (1 - mask)).sum() == 0 and (held * known).sum() == 0
+        estimate = strategy.adapted(observed[None] * known[None], known[None])[0]
+        estimates.append(estimate[held > 0])
+        truths.append(observed[held > 0])
+    pooled = strategy.validate(step=99)["holdout"]["snr"]
+    assert pooled == snr_db(torch.cat(estimates), torch.cat(truths)) and math.isfinite(pooled)
+
+
+def test_adapt_model_takes_a_batch_of_gathers_like_models_do():
+    """Issue 16 item 21: N x C x H x W (the shape models take) adapts to the N gathers together."""
+    from ganrecon.degrade import parse_degradation
+
+    gathers = load_dataset("seismic:n=2,size=64x32", split="all", seed=3).images
+    observed, mask = parse_degradation("columns:random:0.5")(gathers, value_range=(-1.0, 1.0),
+                                                            generator=torch.Generator().manual_seed(0))
+    model = load_model("traces-seismic-unet")
+    adapted, report = adapt_model(model, observed, mask, AdaptOptions(seconds=30, max_steps=2, eval_every=1))
+    assert report.steps == 2
+    assert adapted(observed, mask).shape == observed.shape
+    with pytest.raises(GanreconError, match="C x H x W"):
+        adapt_model(model, observed[0, 0], mask[0, 0])

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from ganrecon.baselines import BASELINES, Baseline, applicable_baselines, gaussian_psf, run_baseline
+from ganrecon.baselines import (
+    BASELINES,
+    Baseline,
+    applicable_baselines,
+    bm3d_installed,
+    gaussian_psf,
+    run_baseline,
+)
 from ganrecon.errors import GanreconError
 from ganrecon.metrics import image_metrics
 
@@ -124,6 +131,51 @@ def test_adaptive_median_removes_isolated_impulses_exactly():
     assert not torch.equal(run_baseline("median3", corner, None), corner)
 
 
+def _smooth(h: int, w: int) -> torch.Tensor:
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    return (0.2 + 0.3 * yy + 0.2 * xx + 0.1 * torch.sin(6 * xx))[None, None]  # strictly inside (0, 1)
+
+
+@pytest.mark.parametrize("name", ["switching-median", "impulse-biharmonic"])
+def test_impulse_filters_remove_isolated_impulses_where_they_are(name):
+    clean = _smooth(24, 30).expand(2, 2, 24, 30).clone()
+    noisy = clean.clone()
+    g = torch.Generator().manual_seed(3)
+    where = torch.rand(clean.shape, generator=g) < 0.05
+    noisy[where] = (torch.rand(clean.shape, generator=g) < 0.5).float()[where]
+    est = run_baseline(name, noisy, None)
+    assert torch.equal(est[~where], clean[~where])  # non-candidates untouched, bit for bit
+    err = (est - clean).abs()[where]
+    assert err.max() < 0.05 and err.mean() < 0.015  # each impulse replaced by its smooth neighbourhood
+    assert (noisy - clean).abs()[where].mean() > 0.3
+
+
+def test_switching_median_is_the_median_of_the_clean_neighbours():
+    img = torch.tensor([[0.1, 0.2, 0.3, 0.4],
+                        [0.5, 1.0, 0.6, 0.0],
+                        [0.7, 0.8, 0.9, 0.25]])[None, None]
+    est = run_baseline("switching-median", img, None)
+    # (1, 1): 3x3 neighbours without the candidates 1.0 and 0.0 -> 0.1 0.2 0.3 0.5 0.6 0.7 0.8 0.9 -> (0.5+0.6)/2
+    assert est[0, 0, 1, 1].item() == pytest.approx(0.55)
+    # (1, 3) at the border: window cut by the image -> 0.3 0.4 0.6 0.9 0.25 -> 0.4
+    assert est[0, 0, 1, 3].item() == pytest.approx(0.4)
+    others = torch.ones_like(img, dtype=torch.bool)
+    others[0, 0, 1, 1] = others[0, 0, 1, 3] = False
+    assert torch.equal(est[others], img[others])
+
+
+def test_switching_median_keeps_saturated_blocks_and_grows_its_window():
+    img = _smooth(40, 40).clone()
+    img[..., 5:15, 5:15] = 1.0  # a 10 x 10 saturated highlight: larger than 7 x 7
+    img[..., 25:30, 25:30] = 0.0  # a 5 x 5 black block: its centre needs the 7 x 7 window
+    est = run_baseline("switching-median", img, None)
+    assert torch.equal(est[..., 8:12, 8:12], img[..., 8:12, 8:12])  # nothing clean within 3 px: kept
+    assert (est[..., 5:15, 5:15] < 1.0).any()  # its rim is replaced (clean entries within reach)
+    assert 0.0 < est[0, 0, 27, 27].item() < 1.0
+    assert torch.equal(run_baseline("switching-median", torch.ones(1, 1, 9, 9), None), torch.ones(1, 1, 9, 9))
+    assert torch.equal(run_baseline("impulse-biharmonic", torch.ones(1, 1, 9, 9), None), torch.ones(1, 1, 9, 9))
+
+
 def test_median_shapes_and_impulse_removal():
     clean = torch.full((3, 2, 17, 13), 0.5)
     noisy = clean.clone()
@@ -183,7 +235,10 @@ def test_applicable_baselines():
     mixed = names(_Deg({"mask", "noise"}), (0.0, 1.0))  # keep-first:400+gauss:0.05
     assert "zero-fill" in mixed and "biharmonic" in mixed and "median3" not in mixed
     assert names(_Deg({"down", "noise"}), (0.0, 1.0)) == ["bicubic"]
-    assert {"noisy", "median3", "median5", "adaptive-median", "tv", "nlm"} == set(names(_Deg({"noise"}), (0.0, 1.0)))
+    optional = {"bm3d"} if bm3d_installed() else set()
+    assert {"noisy", "median3", "median5", "adaptive-median", "switching-median", "impulse-biharmonic",
+                            "tv", "nlm"} | optional == set(
+        names(_Deg({"noise"}), (0.0, 1.0)))
     assert {"identity", "wiener", "richardson-lucy"} == set(names({"blur"}, (0.0, 1.0)))
     assert all(isinstance(b, Baseline) for b in BASELINES.values())
 

@@ -115,7 +115,7 @@ def test_app_shows_a_bad_file_as_a_message(page, server, tmp_path):
 
 
 def test_report_opens_offline_with_every_image_loaded(page, tmp_path):
-    from ganrecon.evaluate import evaluate
+    from ganrecon.evaluation import evaluate
     from ganrecon.html_report import evaluation_report
     from ganrecon.inference import load_model
 

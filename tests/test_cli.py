@@ -44,12 +44,32 @@ def test_eval_puts_the_model_next_to_the_baselines(tmp_path, image_model, tiny_n
     code = main(["eval", "--model", str(image_model), "--data", tiny_npz, "--degrade", "columns:regular:2",
                  "--limit", "6", "--json", str(out)])
     assert code == 0
-    methods = json.loads(out.read_text())["methods"]
+    results = json.loads(out.read_text())
+    methods = results["methods"]
     assert "img" in methods and "linear" in methods
     assert methods["img"]["mse"] >= 0
+    # the guard: the model's row is what a user gets, NAME:raw the unguarded model; never worse than the best
+    # baseline on these images by more than the held-out check can miss
+    assert "img:raw" in methods and len(results["guard"]["img"]["images"]) == 6
+    assert "known traces hidden" in results["guard"]["img"]["check"]
 
 
-def test_reconstruct_png_round_trip(tmp_path, image_model):
+def test_eval_guard_modes(tmp_path, image_model, tiny_npz, capsys):
+    out = tmp_path / "e.json"
+    args = ["eval", "--model", str(image_model), "--data", tiny_npz, "--degrade", "columns:random:0.5",
+            "--limit", "4", "--json", str(out)]
+    assert main(args + ["--guard", "off"]) == 0
+    results = json.loads(out.read_text())
+    assert "guard" not in results and "img:raw" not in results["methods"]
+    assert main(args + ["--guard", "report"]) == 0
+    results = json.loads(out.read_text())
+    assert results["methods"]["img"] == results["methods"]["img:raw"] | {"ms_per_image":
+                                                                        results["methods"]["img"]["ms_per_image"]}
+    assert "guard (report" in capsys.readouterr().out
+    assert main(args + ["--guard", "maybe"]) == 2
+
+
+def test_reconstruct_png_round_trip(tmp_path, image_model, capsys):
     img = (smooth_images(1, 40, 24, seed=5)[0] * 255).astype(np.uint8)
     img[:, ::3] = 0  # dead columns are taken as missing
     Image.fromarray(img).save(tmp_path / "in.png")
@@ -61,6 +81,7 @@ def test_reconstruct_png_round_trip(tmp_path, image_model):
     keep[::3] = False
     assert np.array_equal(out[:, keep], img[:, keep])  # observed columns kept exactly
     assert out[:, ~keep].any()  # missing columns filled
+    assert "guard (choose" in capsys.readouterr().out  # what the guard did is said
 
 
 def test_reconstruct_npy_with_explicit_mask_spec(tmp_path, seismic_model):
@@ -84,7 +105,10 @@ def test_reconstruct_segy_keeps_headers(tmp_path, seismic_model):
         for i in range(20):
             f.header[i] = {segyio.TraceField.offset: 100 + 25 * i, segyio.TraceField.TRACE_SAMPLE_INTERVAL: 4000}
             f.trace[i] = traces[i]
-    assert main(["reconstruct", str(path), "--model", str(seismic_model), "-o", str(tmp_path / "out.sgy")]) == 0
+    # white noise: zero-fill is the best estimate of a dead trace and `--guard choose` would rightly return it;
+    # this test is about the model's path through SEG-Y, so the guard only reports
+    assert main(["reconstruct", str(path), "--model", str(seismic_model), "-o", str(tmp_path / "out.sgy"),
+                 "--guard", "report"]) == 0
     with segyio.open(str(tmp_path / "out.sgy"), ignore_geometry=True) as f:
         assert [f.header[i][segyio.TraceField.offset] for i in range(20)] == [100 + 25 * i for i in range(20)]
         out = segyio.tools.collect(f.trace[:])
@@ -114,3 +138,43 @@ def test_wrong_shape_array_is_one_sentence(tmp_path, capsys):
     np.save(tmp_path / "bad.npy", np.zeros((2, 3, 4, 5, 6), np.float32))
     assert main(["baseline", "--data", f"npy:{tmp_path / 'bad.npy'}", "--degrade", "columns:random:0.5"]) == 2
     assert "shape" in capsys.readouterr().err.lower()
+
+
+def _train_argv(data_spec: str, out, **extra) -> list[str]:
+    config = {**tiny_overrides(data_spec), "generator_options.depth": 2, "generator_options.width": 8,
+              "discriminator_options.width": 8, "threads": 1, **extra}
+    config.pop("generator_options"), config.pop("discriminator_options")
+    argv = ["train", "--out", str(out), "--no-progress"]
+    for key, value in config.items():
+        argv += ["--set", f"{key}={value}"]
+    return argv
+
+
+def test_resume_of_a_directory_without_a_run_is_one_sentence_and_writes_nothing(tmp_path, tiny_npz, capsys):
+    mistyped = tmp_path / "runs" / "mnsit"
+    assert main(_train_argv(tiny_npz, mistyped, steps=4) + ["--resume"]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("error:") and "holds no training run to resume" in err and "--out" in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "step" not in captured.out  # nothing trained
+    assert not mistyped.exists()
+    (tmp_path / "empty").mkdir()  # an existing folder holding something else is refused alike, and left alone
+    (tmp_path / "empty" / "notes.txt").write_text("mine")
+    assert main(_train_argv(tiny_npz, tmp_path / "empty", steps=4) + ["--resume"]) == 2
+    assert "holds no training run" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["notes.txt"]
+
+
+def test_resume_says_where_it_continues_and_the_closing_line_counts_steps(tmp_path, tiny_npz, capsys):
+    run = tmp_path / "run"
+    assert main(_train_argv(tiny_npz, run, steps=8, checkpoint_every=4)) == 0
+    out = " ".join(capsys.readouterr().out.split())  # rich may wrap the line
+    assert "trained 8 steps in this process (steps 1-8), 8 in total" in out
+    assert main(_train_argv(tiny_npz, run, steps=12, checkpoint_every=4) + ["--resume"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"Resuming {run} from step 8 of 12." in out
+    assert "trained 4 steps in this process (steps 9-12), 12 in total" in out
+    assert main(_train_argv(tiny_npz, run, steps=12, checkpoint_every=4) + ["--resume"]) == 0  # nothing left to do
+    out = " ".join(capsys.readouterr().out.split())
+    assert "from step 12 of 12" in out and "trained 0 steps in this process, 12 in total" in out

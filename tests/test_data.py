@@ -225,7 +225,7 @@ def test_folder_sizes_empty_and_broken(tmp_path):
     Image.fromarray(np.zeros((10, 12), np.uint8)).save(folder / "b.png")
     with pytest.raises(GanreconError) as e:
         load_dataset(f"folder:{folder}")
-    assert "--patch" in one_sentence(e)
+    assert "patch=(H, W)" in one_sentence(e) and "--patch" not in one_sentence(e)
     patched = load_dataset(f"folder:{folder}", patch=(4, 4))
     check_images(patched, (4 + 3 * 3, 1, 4, 4))
     (tmp_path / "empty").mkdir()
@@ -288,7 +288,7 @@ def test_segy_folder_sizes_and_bad_files(tmp_path):
     _write_segy(folder / "b.sgy", rng.standard_normal((30, 10)).astype(np.float32))
     with pytest.raises(GanreconError) as e:
         load_dataset(f"segy:{folder}")
-    assert "--patch" in one_sentence(e)
+    assert "patch=(H, W)" in one_sentence(e) and "--patch" not in one_sentence(e)
     patched = load_dataset(f"segy:{folder}", patch=(20, 10), stride=(10, 10))
     check_images(patched, (3 + 2, 1, 20, 10), (-1.0, 1.0))
     (tmp_path / "junk.sgy").write_bytes(b"\0" * 5000)
@@ -408,7 +408,8 @@ def test_general_errors(spec, kwargs, word):
 
 def test_dataset_specs_lists_every_kind():
     assert set(DATASET_SPECS) == {"mnist", "fashion-mnist", "fer2013", "npz", "npy", "folder", "tiff", "segy",
-                                  "seismic", "porous", "natural", "paired", "aligned"}
+                                  "seismic", "porous", "natural", "paired", "aligned", "photos", "digits-text",
+                                  "porous-ct", "porous-ct-heldout"}
     assert all(isinstance(v, str) and v and "\n" not in v for v in DATASET_SPECS.values())
 
 

@@ -286,3 +286,150 @@ def test_spec_table_and_objects():
     assert repr(op) == "ColumnsRandom(fraction=0.5)"
     with pytest.raises(GanreconError, match="N x C x H x W"):
         op(torch.rand(28, 28))
+
+
+# --------------------------------------------------------------------------------------------------- device, grid
+
+
+def _ramp_images(signed: bool) -> torch.Tensor:
+    """A deterministic 3 x 2 x 16 x 16 batch made without a random generator."""
+    t = torch.arange(3 * 2 * 16 * 16, dtype=torch.float32).reshape(3, 2, 16, 16)
+    x = torch.sin(t * 0.37) * torch.cos(t * 0.011)
+    return x if signed else (x + 1) / 2
+
+
+def _digest(t: torch.Tensor) -> str:
+    import hashlib
+
+    return hashlib.sha256(t.contiguous().numpy().tobytes()).hexdigest()[:16]
+
+
+def _three_draws(spec: str, x: torch.Tensor, value_range, device=None):
+    """(observed, mask) for seed 7, for a seeded generator advanced by one call (as in training), and for None."""
+    d = parse_degradation(spec)
+    first = d(x, value_range=value_range, generator=7)
+    g = torch.Generator(device=device or "cpu").manual_seed(11)
+    d(x, value_range=value_range, generator=g)
+    second = d(x, value_range=value_range, generator=g)
+    return [first, second, d(x, value_range=value_range)]
+
+
+# Digests (sha256, first 16 hex) of observed / mask for seed 7, a generator advanced by one call, and no
+# generator, recorded before degradations moved to the input's device; sums for the float-heavy parts.
+_BEFORE = {
+    ('columns:random:0.5', False): ('57286507c5446d99 58c9a5ca7cc33fa9 9ff43181c96c2864 9670f27c3871b532 d6c16adf42c0a17a 44043e58825a10e5',
+        (385.454026818, 384.008290112, 383.403430015)),
+    ('columns:random:0.5', True): ('7084630186557811 58c9a5ca7cc33fa9 2048b49159d02d64 9670f27c3871b532 3c2847e67c2444ec 44043e58825a10e5',
+        (2.908053908, 0.01658009, -1.193139742)),
+    ('columns:regular:2', False): ('8f5670de20347500 391e1c5cb7a1dbc5 8f5670de20347500 391e1c5cb7a1dbc5 8f5670de20347500 391e1c5cb7a1dbc5',
+        (384.449820966, 384.449820966, 384.449820966)),
+    ('columns:regular:2', True): ('eec9002bf278582d 391e1c5cb7a1dbc5 eec9002bf278582d 391e1c5cb7a1dbc5 eec9002bf278582d 391e1c5cb7a1dbc5',
+        (0.899642412, 0.899642412, 0.899642412)),
+    ('columns:gap:3', False): ('8cb52f3e413bcff9 62de2b6999558413 efbd2024a2f5d789 0d864c72d7ec9427 a2f9967ee239a63e 0ba6a9c79136ba4b',
+        (623.566203445, 626.414031297, 623.308816135)),
+    ('columns:gap:3', True): ('c2b8156f04e1dbcd 62de2b6999558413 89ae1670fe8ccce7 0d864c72d7ec9427 3a7c8cb14f58257f 0ba6a9c79136ba4b',
+        (-0.867592895, 4.828063102, -1.382367197)),
+    ('keep-first:100', False): ('b1a5fc92b709ced5 cd6a55a2f278fb21 b1a5fc92b709ced5 cd6a55a2f278fb21 b1a5fc92b709ced5 cd6a55a2f278fb21',
+        (296.725508273, 296.725508273, 296.725508273)),
+    ('keep-first:100', True): ('3472f7d482580afb cd6a55a2f278fb21 3472f7d482580afb cd6a55a2f278fb21 3472f7d482580afb cd6a55a2f278fb21',
+        (-6.548983987, -6.548983987, -6.548983987)),
+    ('pixels:random:0.3', False): ('1dbf3074a8c3da9d 7cd2f6da2c12065b 91ae224791b96cf0 1631d3ac4f52a24e af3511690cd9119f 798091b26311c46a',
+        (540.228641957, 536.282394201, 537.493664145)),
+    ('pixels:random:0.3', True): ('c95ee581dcb4b53a 7cd2f6da2c12065b c658876e75190024 1631d3ac4f52a24e 6fbd840c88105dd2 798091b26311c46a',
+        (6.457284486, -1.435211144, 0.987327914)),
+    ('gauss:0.1', False): ('aaacd56520ee0d53 4fcbec4ade9b5fcf d4602ef300fc2b6d 4fcbec4ade9b5fcf 20db38748bd578ce 4fcbec4ade9b5fcf',
+        (772.703701054, 765.258998616, 775.420926296)),
+    ('gauss:0.1', True): ('8e68156e3a3ff63f 4fcbec4ade9b5fcf e2c663910af2c016 4fcbec4ade9b5fcf cb9091f61b6faa5b 4fcbec4ade9b5fcf',
+        (9.407401867, -5.482001226, 14.841853425)),
+    ('gauss:0.1:clip=1', False): ('411e56bed1d45a0a 4fcbec4ade9b5fcf 7ad8e2b5dea4581f 4fcbec4ade9b5fcf 0b8a5bddf809685a 4fcbec4ade9b5fcf',
+        (772.747604356, 764.107658299, 774.166378877)),
+    ('gauss:0.1:clip=1', True): ('718c9402b623ba69 4fcbec4ade9b5fcf a7849824ea760c7a 4fcbec4ade9b5fcf 3f3702f049fe8602 4fcbec4ade9b5fcf',
+        (9.495208569, -7.784682553, 12.332758352)),
+    ('sp:0.2', False): ('58c859251f274464 4fcbec4ade9b5fcf d97c9bf2831e3786 4fcbec4ade9b5fcf 2d75c1e89cedc1ec 4fcbec4ade9b5fcf',
+        (768.520532876, 765.708702534, 769.865663856)),
+    ('sp:0.2', True): ('743dcb778547ee9e 4fcbec4ade9b5fcf 7befd76e29b681b0 4fcbec4ade9b5fcf 77026c3a7c710a94 4fcbec4ade9b5fcf',
+        (1.041065967, -4.582594738, 3.731327208)),
+    ('keep-first:100+gauss:0.05', False): ('9d7765ceb1d110f7 cd6a55a2f278fb21 24b2bb4683b45fe9 cd6a55a2f278fb21 4bb44dbea283b19c cd6a55a2f278fb21',
+        (297.634628508, 295.460479835, 297.882374727)),
+    ('keep-first:100+gauss:0.05', True): ('ae1c5f08d46126cf cd6a55a2f278fb21 2a323ec82e43080d cd6a55a2f278fb21 2871b7968e9ba65d cd6a55a2f278fb21',
+        (-4.730743417, -9.079041773, -4.235251864)),
+    ('pixels:random:0.2+sp:0.1', False): ('ee129dd763f6e3d0 a6f141ec0470fb11 37cafdeafb304737 a4ca473bf7aa3e43 4fac68cf174a171b 63f1dae62e09ecd9',
+        (617.029565215, 613.176096976, 617.977168024)),
+    ('pixels:random:0.2+sp:0.1', True): ('b11e763698f19c25 a6f141ec0470fb11 0614260be2d9a16e a4ca473bf7aa3e43 8817ad70a915d14a 63f1dae62e09ecd9',
+        (4.059130243, -3.647806093, 5.954335846)),
+    ('down:2', False): ('594b7e980168e3d2 702cc37cfd91cac6 594b7e980168e3d2 702cc37cfd91cac6 594b7e980168e3d2 702cc37cfd91cac6',
+        (192.240535956, 192.240535956, 192.240535956)),
+    ('down:2', True): ('9a7249d6f73be67c 702cc37cfd91cac6 9a7249d6f73be67c 702cc37cfd91cac6 9a7249d6f73be67c 702cc37cfd91cac6',
+        (0.481065547, 0.481065547, 0.481065547)),
+    ('turbulence:1.0', False): ('823bfd8fa6ead4ca 4fcbec4ade9b5fcf f0c77297f62e8a33 4fcbec4ade9b5fcf 1614f4f89db214e5 4fcbec4ade9b5fcf',
+        (767.465331126, 768.936015803, 767.742020816)),
+    ('turbulence:1.0', True): ('9cd113c715ac2a8d 4fcbec4ade9b5fcf 3c1e1122a20c86da 4fcbec4ade9b5fcf c0c2c4ddcc1a03f9 4fcbec4ade9b5fcf',
+        (-1.069287777, 1.872074499, -0.515938196)),
+    ('down:2+columns:random:0.5', False): ('4b4de0d6f167651b fab0a96349cb3ae2 50eb9dad3c7daf94 f367cd4576f0dd1f 5c587893efcb7190 fee4505c36b20495',
+        (95.640492337, 96.497217609, 95.58212634)),
+    ('down:2+columns:random:0.5', True): ('a011975a0376fe5f fab0a96349cb3ae2 b3307468208b4304 f367cd4576f0dd1f 563b0d775a205896 fee4505c36b20495',
+        (-0.719017178, 0.994433327, -0.835752445)),
+    ('turbulence:0.5+pixels:random:0.2', False): ('4e6224fa78f20933 1c7f25b292d1c3f0 19e43e6fcf369892 e44089ac3f0f0b50 49d4b28219ebe969 4e0d1894d7845499',
+        (614.788514076, 614.921758391, 614.930236345)),
+    ('turbulence:0.5+pixels:random:0.2', True): ('35dde418dbd54e02 1c7f25b292d1c3f0 4b4a4a10ca02c33e e44089ac3f0f0b50 73efa4cc625dd379 4e0d1894d7845499',
+        (-0.4229464, -0.156470263, -0.139489716)),
+}
+
+
+@pytest.mark.parametrize("spec, signed", list(_BEFORE))
+def test_cpu_degradations_are_bit_identical_to_before_they_followed_the_device(spec, signed):
+    """Exact resume relies on the same seed giving the same degradation: the random draws (masks, noise) are
+    bit-identical to the recorded ones; resampling and turbulence outputs agree to float32 round-off."""
+    digests, sums = _BEFORE[spec, signed]
+    digests = digests.split()
+    draws = _three_draws(spec, _ramp_images(signed), (-1.0, 1.0) if signed else (0.0, 1.0))
+    for k, (observed, mask) in enumerate(draws):
+        assert observed.device.type == "cpu" and mask.device.type == "cpu"
+        assert _digest(mask) == digests[2 * k + 1], (spec, k)
+        if not any(part in spec for part in ("down", "turbulence")):
+            assert _digest(observed) == digests[2 * k], (spec, k)
+        assert float(observed.double().sum()) == pytest.approx(sums[k], rel=1e-6, abs=1e-6)
+
+
+def test_an_int_seed_is_a_generator_on_the_inputs_device():
+    x = _ramp_images(True)
+    d = parse_degradation("pixels:random:0.3+gauss:0.1")
+    a = d(x, value_range=(-1.0, 1.0), generator=5)
+    b = d(x, value_range=(-1.0, 1.0), generator=torch.Generator(device=x.device).manual_seed(5))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("spec", ["columns:random:0.5", "pixels:random:0.2+sp:0.1", "keep-first:100+gauss:0.05",
+                                  "down:2+columns:random:0.5", "turbulence:0.5+pixels:random:0.2"])
+def test_degradation_runs_and_draws_on_the_inputs_device(spec):
+    x = _ramp_images(True).cuda()
+    for observed, mask in _three_draws(spec, x, (-1.0, 1.0), device="cuda"):
+        assert observed.device.type == "cuda" and mask.device.type == "cuda" and mask.shape == observed.shape
+    d = parse_degradation(spec)
+    seeded = d(x, value_range=(-1.0, 1.0), generator=3)
+    cuda_gen = d(x, value_range=(-1.0, 1.0), generator=torch.Generator(device="cuda").manual_seed(3))
+    assert torch.equal(seeded[1], cuda_gen[1])  # an int seed draws with a generator on the GPU
+    on_cpu = d(x.cpu(), value_range=(-1.0, 1.0), generator=3)
+    moved = d(x, value_range=(-1.0, 1.0), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(moved[1].cpu(), on_cpu[1])  # an explicit CPU generator: the CPU draws, moved
+
+
+def test_degradations_state_their_parameters():
+    turbulence = parse_degradation("turbulence:1.0")
+    params = turbulence.parameters
+    assert params.scale == 1 and params.mask_grid == "observed"
+    assert np.allclose(params.psf, turbulence.mean_psf(include_tilt=False)) and params.psf.sum() == pytest.approx(1)
+    assert parse_degradation("turbulence:1.0:blur=0").parameters.psf is None
+    down = parse_degradation("down:4+gauss:0.01").parameters
+    assert down.scale == 4 and down.psf is None and down.options() == {"scale": 4}
+    composed = parse_degradation("turbulence:1.0+pixels:random:0.2").parameters
+    assert np.allclose(composed.psf, params.psf) and set(composed.options()) == {"scale", "psf"}
+
+
+def test_the_mask_of_a_composed_spec_lives_on_the_observed_grid():
+    x = _ramp_images(False)
+    observed, mask = parse_degradation("down:2+columns:random:0.5")(x, generator=1)
+    assert observed.shape == mask.shape == (3, 2, 8, 8)
+    assert bool(((mask == 0).all(dim=-2) | (mask == 1).all(dim=-2)).all())  # whole low-resolution columns
+    assert bool((observed[mask == 0] == 0).all())

@@ -13,10 +13,10 @@ import torch
 from conftest import tiny_overrides
 from torch import nn
 
-from ganrecon.baselines import applicable_baselines
+from ganrecon.baselines import applicable_baselines, bm3d_installed
 from ganrecon.config import load_config
 from ganrecon.errors import GanreconError
-from ganrecon.evaluate import evaluate
+from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model
 from ganrecon.models import build_generator
 from ganrecon.models.layers import RangeActivation
@@ -24,7 +24,8 @@ from ganrecon.specs import parse_options, split_kind
 from ganrecon.training import DegradationMix, build_models, step_generator, train
 
 ROOT = Path(__file__).resolve().parent.parent
-DENOISE_BASELINES = {"noisy", "median3", "median5", "adaptive-median", "tv", "nlm"}
+DENOISE_BASELINES = {"noisy", "median3", "median5", "adaptive-median", "switching-median", "impulse-biharmonic",
+                     "tv", "nlm"} | ({"bm3d"} if bm3d_installed() else set())
 
 
 def test_unet_shallow_is_the_reference_architecture_at_48x48():

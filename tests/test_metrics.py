@@ -92,3 +92,17 @@ def test_bad_input_is_one_sentence():
         image_metrics(torch.zeros(8, 8), torch.zeros(8, 8))
     with pytest.raises(GanreconError, match="NaN"):
         image_metrics(torch.full((1, 1, 8, 8), float("nan")), torch.zeros(1, 1, 8, 8))
+
+
+def test_a_mask_on_the_observed_grid_of_down_s_is_scored_on_the_clean_grid():
+    clean = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    estimate = clean.clone()
+    estimate[..., 2:4] += 0.5            # the clean columns under low-resolution column 1
+    low = torch.ones(2, 1, 4, 4)
+    low[..., 1] = 0                      # down:2 then column 1 missing
+    m = image_metrics(estimate, clean, low)
+    assert torch.allclose(m["mse_missing"], torch.full((2,), 0.25, dtype=torch.float64))
+    assert torch.allclose(m["mse"], torch.full((2,), 0.25 * 2 / 8, dtype=torch.float64))
+    assert torch.isnan(image_metrics(estimate, clean, torch.ones(2, 1, 4, 4))["mse_missing"]).all()
+    with pytest.raises(GanreconError, match="not a whole multiple"):
+        image_metrics(estimate, clean, torch.ones(2, 1, 3, 3))

@@ -310,7 +310,7 @@ MODEL_CASES = _model_cases  # for benchmarks/reliability_table.py
 
 
 def test_model_accepts_a_run_directory_a_weights_file_and_a_shipped_name(tmp_path, monkeypatch):
-    from ganrecon import inference
+    from ganrecon import bundles
 
     run = tmp_path / "run"
     run.mkdir()
@@ -318,7 +318,7 @@ def test_model_accepts_a_run_directory_a_weights_file_and_a_shipped_name(tmp_pat
     shipped = tmp_path / "pretrained"
     shipped.mkdir()
     write_bundle(shipped / "tiny-traces")
-    monkeypatch.setattr(inference, "PRETRAINED_DIR", shipped)
+    monkeypatch.setattr(bundles, "PRETRAINED_DIR", shipped)
     image = np.random.default_rng(0).random((20, 24)).astype(np.float32)
     np.save(tmp_path / "in.npy", image)
     outputs = []
@@ -339,7 +339,7 @@ def test_broken_or_pickled_model_files_are_one_sentence_and_never_run_code(tmp_p
     out.write_bytes(b"previous result")  # a failed run must not clobber an existing output
     (tmp_path / "models").mkdir()
     for name, (model, mention) in _model_cases(tmp_path / "models").items():
-        code, err = run_cli(["reconstruct", str(image), "--model", str(model), "-o", str(out)])
+        code, err = run_cli(["reconstruct", str(image), "--model", str(model), "-o", str(out), "--force"])
         assert code == 2, (name, err)
         assert_one_sentence(err)
         assert mention in err, (name, err)
@@ -532,9 +532,12 @@ def test_16_bit_palette_rgba_and_tiny_images_reconstruct_or_refuse_cleanly(tmp_p
                     assert np.asarray(result).dtype == np.asarray(src).dtype  # 16 bits stay 16 bits
         else:
             assert np.load(out).shape == (1, 1)
-    # a latent model makes images of one size only: smaller images are refused in one sentence
+    # a latent model makes images of one size only: smaller images (with a dead column to fill) are refused
+    dead = grey[:3, :3].copy()
+    dead[:, 1] = 0
+    _png(tmp_path / "tiny-dead.png", dead)
     out = tmp_path / "latent.png"
-    code, err = run_cli(["reconstruct", str(tmp_path / "tiny.png"), "--model", str(models["latent"]), "-o",
+    code, err = run_cli(["reconstruct", str(tmp_path / "tiny-dead.png"), "--model", str(models["latent"]), "-o",
                          str(out)])
     assert code == 2
     assert_one_sentence(err)

@@ -1,4 +1,5 @@
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import torch
 from conftest import tiny_overrides
 from safetensors.torch import load_file
 
+from ganrecon.checkpoints import latest_checkpoint
 from ganrecon.config import load_config
 from ganrecon.errors import GanreconError
 from ganrecon.training import TrainingDiverged, train
@@ -115,3 +117,34 @@ def test_a_list_of_data_specs_trains_on_their_union_and_refuses_mixed_sizes(tmp_
     mixed = load_config(overrides={"task": "traces", "data": [specs[0], "seismic:n=12,size=32x32"]})
     with pytest.raises(GanreconError, match="one size and value range"):
         load_training_data(mixed)
+
+
+@pytest.mark.parametrize("data", ["tiny", "seismic:n=24,size=32x16"])
+def test_validation_scores_exactly_what_load_model_ships(tmp_path, tiny_npz, data):
+    """model-best is chosen on the function load_model returns: amplitude normalisation, data consistency and
+    (signed data) the polarity average included. Same batch, same numbers."""
+    from ganrecon.inference import load_model
+    from ganrecon.metrics import image_metrics, summarise
+    from ganrecon.training import ConditionalGAN
+
+    config = load_config(overrides=tiny_overrides(tiny_npz if data == "tiny" else data, steps=6, eval_every=6,
+                                                  checkpoint_every=6, val_images=6))
+    result = train(config, tmp_path / "run", progress=False)
+    model = load_model(tmp_path / "run")
+    batch = ConditionalGAN(config, torch.device("cpu"))  # the same fixed validation batch the run scored
+    estimate = model(batch.val_obs, batch.val_mask)
+    shipped = summarise(image_metrics(estimate, batch.val_clean, batch.val_mask, model.value_range))
+    assert shipped == result.last_validation["model"]
+    best = load_model(tmp_path / "run" / "model-best.safetensors")
+    assert best.meta["selected"] == f"best validation PSNR {shipped['psnr']:.2f} dB"  # one validation: step 6
+
+
+def test_time_budget_finishes_the_run_as_if_planned(tmp_path, tiny_npz):
+    config = load_config(overrides=tiny_overrides(tiny_npz, steps=10_000, max_seconds=1.0, eval_every=10_000))
+    result = train(config, tmp_path / "run", progress=False)
+    assert 0 < result.step < 10_000
+    for name in ("model.safetensors", "summary.json", "losses.png"):
+        assert (tmp_path / "run" / name).is_file(), name
+    rows = (tmp_path / "run" / "validation.csv").read_text().splitlines()
+    assert rows[-1].startswith(f"{result.step},")  # scored at the step the budget ended
+    assert json.loads((latest_checkpoint(tmp_path / "run") / "state.json").read_text())["step"] == result.step

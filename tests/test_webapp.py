@@ -57,6 +57,7 @@ def test_gather_is_reconstructed_scored_and_downloaded_in_its_format(client):
     assert response.status_code == 200, message(response)
     page = response.get_data(as_text=True)
     assert '<table class="metrics">' in page and 'data-value="fk"' in page and f'data-value="{MODEL}"' in page
+    assert f'data-value="{MODEL}:raw"' in page and "guard (choose" in page  # guarded and raw, the decision said
     token = re.search(r'href="/download/([^"]+)"', page).group(1)
     download = client.get(f"/download/{token}")
     assert download.status_code == 200
@@ -75,6 +76,7 @@ def test_file_with_dead_traces_is_filled_without_scores(client):
     assert response.status_code == 200, message(response)
     page = response.get_data(as_text=True)
     assert "all-zero traces" in page and '<table class="metrics">' not in page and "/download/" in page
+    assert "guard (choose" in page
 
 
 def test_oversized_upload_is_refused_with_413(client):

@@ -19,14 +19,18 @@ Families and decisions:
 * noise -- ``noisy`` (identity), ``median3`` / ``median5`` (scipy median filter with mirror borders, so an
   impulse in a corner is not counted four times), ``adaptive-median`` (the classical adaptive median filter for
   salt & pepper: the window grows 3 -> 5 -> 7 until its median is not an impulse, the 7x7 median otherwise;
-  only pixels equal to the value-range ends are replaced, so clean pixels are untouched), ``tv`` (Chambolle TV
+  only pixels equal to the value-range ends are replaced, so clean pixels are untouched), ``switching-median``
+  (the same candidates, each replaced by the median of the *non-candidate* entries of the smallest window,
+  3x3 up to 7x7, that has some; torch, vectorised over the candidates), ``impulse-biharmonic`` (the candidates
+  treated as missing pixels and inpainted biharmonically), ``tv`` (Chambolle TV
   with weight = TV_WEIGHT x sigma^2 / range width, sigma the image's noise estimate) and ``nlm`` (non-local means, fast mode, 5x5 patches,
   h = NLM_H x the noise estimate, as in scikit-image's example). The noise estimate is Donoho's median
   absolute finest-scale (Haar) wavelet coefficient / 0.6745.
 * down -- ``bicubic`` (torch bicubic upsampling by `scale`).
 * blur -- ``identity``, ``wiener`` and ``richardson-lucy`` (scikit-image). Both take a ``psf`` option (2-D
-  array, default a Gaussian of sigma 1 pixel) so the turbulence task can pass its mean PSF; both work on the
-  image reflect-padded by the PSF size, which avoids the wrap-around ringing of FFT deconvolution.
+  array, default a Gaussian of sigma 1 pixel); evaluation passes the degradation's own PSF
+  (``degradation.parameters.psf``, via ``ganrecon.scoring``); both work on the image reflect-padded by the PSF
+  size, which avoids the wrap-around ringing of FFT deconvolution.
 
 Estimates of methods that create new values are clamped to `value_range` (the clean data lives there, so
 this can only reduce error); interpolation clamps only the filled pixels.
@@ -115,7 +119,8 @@ class Baseline:
     fn: Callable              # fn(observed, mask, *, value_range, scale) -> estimate (clean-shaped tensor)
     signed_only: bool = False  # e.g. FK sparse inversion: seismic only
     help: str = ""
-    on_request: bool = False  # only when named (run_baseline): a per-gather network fit takes seconds per image
+    slow: bool = False         # left out where scores are needed often (validation of a large batch)
+    on_request: bool = False   # only when named (run_baseline): a per-gather network fit takes seconds per image
 
 
 # --------------------------------------------------------------------------------------------- plumbing
@@ -347,6 +352,75 @@ def adaptive_median(observed, mask, *, value_range=(0.0, 1.0), scale=1, max_wind
     return _finish(adaptive_median_filter(obs, value_range, max_window), observed, value_range)
 
 
+def impulse_candidates(images: torch.Tensor, value_range=(0.0, 1.0)) -> torch.Tensor:
+    """Boolean map of the entries at either end of the value range (to 1e-6 of its width): where salt & pepper
+    noise can be. Real pixels may be there too (saturated highlights, a digit's black background)."""
+    lo, hi = float(value_range[0]), float(value_range[1])
+    tol = 1e-6 * (hi - lo)
+    return (images <= lo + tol) | (images >= hi - tol)
+
+
+def _window_median(padded: torch.Tensor, where: torch.Tensor, radius: int, chunk: int = 1 << 18):
+    """Median of the non-NaN entries of the (2r+1)^2 windows of `padded` (N x C x H+2r x W+2r, NaN = absent)
+    centred on the entries `where` (K x 4 indices of the unpadded grid), averaging the two middle values for an
+    even count as numpy does; -> (medians, has_any). Only the K windows are gathered, in chunks (bounded memory)."""
+    offsets = torch.arange(2 * radius + 1, device=padded.device)
+    dy, dx = (g.reshape(1, -1) for g in torch.meshgrid(offsets, offsets, indexing="ij"))
+    medians = torch.empty(len(where), dtype=padded.dtype, device=padded.device)
+    has_any = torch.empty(len(where), dtype=torch.bool, device=padded.device)
+    for start in range(0, len(where), chunk):
+        n, c, y, x = where[start:start + chunk].unbind(1)
+        values = padded[n[:, None], c[:, None], y[:, None] + dy, x[:, None] + dx]  # K x (2r+1)^2
+        count = (~values.isnan()).sum(1)
+        ordered = values.sort(dim=1).values  # NaN sorts last
+        low = ordered.gather(1, ((count - 1).clamp_min(0) // 2)[:, None])[:, 0]
+        high = ordered.gather(1, (count // 2).clamp_max(values.shape[1] - 1)[:, None])[:, 0]
+        medians[start:start + chunk] = (low + high) / 2
+        has_any[start:start + chunk] = count > 0
+    return medians, has_any
+
+
+def switching_median_filter(images: torch.Tensor, value_range=(0.0, 1.0), max_window: int = 7) -> torch.Tensor:
+    """Switching median filter on N x C x H x W: only impulse candidates (`impulse_candidates`) change, each to
+    the median of the non-candidate entries of the smallest window (3x3, 5x5, ... max_window, cut at the image
+    border) that holds some; a candidate with none (inside a saturated block) is kept. Clean entries are never
+    touched, so the filter cannot blur; vectorised over the candidates, window by window."""
+    images = images.detach()
+    candidates = impulse_candidates(images, value_range)
+    out = images.clone()
+    undecided = candidates.nonzero()
+    clean_only = images.masked_fill(candidates, float("nan"))
+    for k in range(3, max_window + 1, 2):
+        if len(undecided) == 0:
+            break
+        r = k // 2
+        medians, has_any = _window_median(F.pad(clean_only, (r, r, r, r), value=float("nan")), undecided, r)
+        done = undecided[has_any]
+        out[done[:, 0], done[:, 1], done[:, 2], done[:, 3]] = medians[has_any]
+        undecided = undecided[~has_any]
+    return out
+
+
+def switching_median(observed, mask, *, value_range=(0.0, 1.0), scale=1, max_window: int = 7):
+    """Switching median for salt & pepper: only range-end entries are replaced (median of clean neighbours)."""
+    if not isinstance(observed, torch.Tensor):
+        observed = torch.as_tensor(np.asarray(observed))
+    if observed.ndim != 4:
+        raise GanreconError(f"The observed images must be a batch N x C x H x W, got shape {tuple(observed.shape)}.")
+    return switching_median_filter(observed.float(), value_range, max_window)
+
+
+def impulse_biharmonic(observed, mask, *, value_range=(0.0, 1.0), scale=1):
+    """Impulse detection (range-end entries) followed by biharmonic inpainting of the candidates (scikit-image)."""
+    if not isinstance(observed, torch.Tensor):
+        observed = torch.as_tensor(np.asarray(observed))
+    observed = observed.float()
+    known = ~impulse_candidates(observed, value_range)
+    est = biharmonic(observed, known.float(), value_range=value_range)
+    nothing_clean = ~known.flatten(2).any(2)[..., None, None]  # a slice with no clean entry is kept as it is
+    return torch.where(nothing_clean, observed, est)
+
+
 def _noise_sigma(image: np.ndarray) -> float:
     """Donoho's robust noise estimate: median |finest diagonal Haar coefficient| / 0.6745.
 
@@ -469,8 +543,8 @@ def richardson_lucy(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None
 
 # --------------------------------------------------------------------------------------------- registry
 
-def _b(name, families, fn, signed_only=False, help="", on_request=False):
-    return Baseline(name, frozenset(families), fn, signed_only, help, on_request)
+def _b(name, families, fn, signed_only=False, help="", slow=False, on_request=False):
+    return Baseline(name, frozenset(families), fn, signed_only, help, slow, on_request)
 
 
 BASELINES: dict[str, Baseline] = {b.name: b for b in [
@@ -479,7 +553,7 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
     _b("linear", {"mask"}, _interpolator("linear"), help="linear interpolation across traces/columns"),
     _b("cubic", {"mask"}, _interpolator("cubic"), help="cubic-spline interpolation across traces/columns"),
     _b("biharmonic", {"mask"}, biharmonic, help="scikit-image biharmonic inpainting"),
-    _b("fk", {"mask"}, fk, signed_only=True, help="FK-domain sparse inversion (pylops FISTA)"),
+    _b("fk", {"mask"}, fk, signed_only=True, help="FK-domain sparse inversion (pylops FISTA)", slow=True),
     _b("pocs", {"mask"}, pocs, signed_only=True, help="POCS with FK thresholding in time windows (Abma & Kabir)"),
     _b("sliding-fk", {"mask"}, sliding_fk, signed_only=True, help="POCS FK interpolation in space-time windows"),
     _b("fx", {"mask"}, fx, signed_only=True, help="Spitz f-x prediction (regular decimation; adaptive otherwise)"),
@@ -490,6 +564,10 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
     _b("median3", {"noise"}, _median(3), help="3x3 median filter"),
     _b("median5", {"noise"}, _median(5), help="5x5 median filter"),
     _b("adaptive-median", {"noise"}, adaptive_median, help="adaptive median filter for salt & pepper"),
+    _b("switching-median", {"noise"}, switching_median,
+       help="switching median: only range-end entries replaced, by the median of clean neighbours"),
+    _b("impulse-biharmonic", {"noise"}, impulse_biharmonic,
+       help="range-end entries treated as missing and inpainted (biharmonic)"),
     _b("tv", {"noise"}, tv, help="total-variation denoising (Chambolle)"),
     _b("nlm", {"noise"}, nlm, help="non-local means denoising"),
     _b("bicubic", {"down"}, bicubic, help="bicubic upsampling"),
@@ -546,3 +624,45 @@ def run_baseline(name, observed, mask, *, value_range=(0.0, 1.0), scale=1, **opt
     if unknown:
         raise GanreconError(f"The {baseline.name} baseline does not take the option(s) {', '.join(unknown)}.")
     return baseline.fn(observed, mask, value_range=tuple(value_range), scale=scale, **options)
+
+
+# --------------------------------------------------------------------------------------------- bm3d (optional)
+
+BM3D_EXTRA = "pip install 'ganrecon[bench]'"
+
+
+def bm3d_installed() -> bool:
+    """True when the optional `bm3d` package can be imported (checked without importing it)."""
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("bm3d") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def bm3d_denoise(observed, mask, *, value_range=(0.0, 1.0), scale=1, sigma: float | None = None):
+    """BM3D (the `bm3d` package, the reference Gaussian denoiser) per image and channel.
+
+    sigma: the noise std as a fraction of the value-range width, as in ``gauss:SIGMA`` (pass the degradation's
+    parameter when it is known); None estimates it per slice with skimage.restoration.estimate_sigma.
+    """
+    try:
+        import bm3d
+        from skimage.restoration import estimate_sigma
+    except ImportError:
+        raise GanreconError(f"The bm3d baseline needs the optional bm3d package: {BM3D_EXTRA}.") from None
+    obs, known = _prepare(observed, mask)
+    lo, width = float(value_range[0]), float(value_range[1]) - float(value_range[0])
+
+    def one(image, _kn):
+        unit = (image - lo) / width
+        s = float(sigma) if sigma is not None else float(estimate_sigma(unit))
+        return image if s <= 0 else np.asarray(bm3d.bm3d(unit, sigma_psd=s), dtype=np.float64) * width + lo
+
+    return _finish(_per_slice(one, obs, known), observed, value_range)
+
+
+BASELINES["bm3d"] = _b("bm3d", {"noise"} if bm3d_installed() else (), bm3d_denoise,
+                       help=f"BM3D for Gaussian noise (optional: {BM3D_EXTRA})",
+                       slow=True)  # ~0.9 CPU-s per image: left out of training validation on large batches

@@ -13,6 +13,27 @@ from rich.console import Console
 
 from ganrecon.errors import GanreconError
 
+
+def _seed(value: int) -> int:
+    """--seed, bounded in one sentence (a huge seed would overflow torch's generator)."""
+    from ganrecon.specs import check_seed
+
+    return check_seed(value)
+
+
+def _check(files: dict | None = None, folders: dict | None = None, **kw) -> None:
+    """Every output of a command checked before any work (ganrecon.outputs)."""
+    from ganrecon.outputs import check_outputs
+
+    check_outputs(files, folders, **kw)
+
+
+def _title(data: str, degrade: str, n: int, extra: str = "") -> str:
+    from ganrecon.report import plural
+
+    return f"{data} | {degrade} | {plural(n, 'image')}{extra}"
+
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Reconstruct degraded images with GANs, measured against the conventional methods.")
 console = Console()
@@ -27,8 +48,8 @@ def info() -> None:
     from ganrecon import __version__
     from ganrecon.data import DATASET_SPECS
     from ganrecon.degrade import DEGRADATION_SPECS
-    from ganrecon.inference import pretrained_names
     from ganrecon.models import DISCRIMINATORS, GENERATORS
+    from ganrecon.shipped import shipped_descriptions
     from ganrecon.tasks import TASKS
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -37,19 +58,31 @@ def info() -> None:
     sections = [("tasks", {k: t.summary for k, t in TASKS.items()}), ("dataset specs", DATASET_SPECS),
                 ("degradation specs (combine with +)", DEGRADATION_SPECS), ("generators", GENERATORS),
                 ("discriminators", DISCRIMINATORS),
-                ("shipped models", {n: "" for n in pretrained_names()} or {"(none)": ""})]
+                ("shipped models", shipped_descriptions() or {"(none)": ""})]
+    from rich.table import Table
+
     for title, entries in sections:
         console.print(f"\n[bold]{title}[/bold]")
+        grid = Table.grid(padding=(0, 1))   # wrapped descriptions stay in their column
+        grid.add_column(min_width=24, no_wrap=True)
+        grid.add_column()
         for key, text in entries.items():
-            console.print(f"  {key:<22} {text}")
+            grid.add_row(f"  {key}", text)
+        console.print(grid)
 
 
 def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, report: Path | None = None,
             config: dict | None = None) -> None:
-    from ganrecon.evaluate import save_outputs
+    from ganrecon.evaluation import save_outputs
     from ganrecon.report import results_table
 
     console.print(results_table(evaluation.results, title=title))
+    for line in evaluation.results.get("notes", []):
+        console.print(line, soft_wrap=True, highlight=False)
+    from ganrecon.guard import describe
+
+    for name, guard in evaluation.results.get("guard", {}).items():
+        console.print(describe(guard, name), highlight=False, soft_wrap=True)
     save_outputs(evaluation, json_out, figure)
     page = None
     if report:
@@ -62,6 +95,10 @@ def _report(evaluation, json_out: Path | None, figure: Path | None, title: str, 
 
 
 REPORT_HELP = "write DIR/index.html: one self-contained page (table, examples, wipe slider, config, environment)"
+SPLIT_HELP = ("train, val, test or all; auto: all of your own files (npy:, npz:, segy:, tiff:, folder:), the test "
+              "split of built-in data")
+GUARD_HELP = ("check the model on the input itself against the baselines: choose (the better, per image and "
+              "tile), report (the model, margin stated) or off")
 
 
 @app.command()
@@ -69,21 +106,21 @@ def baseline(
     data: str = typer.Option(..., help="dataset spec, e.g. seismic, mnist, npz:PATH"),
     degrade: str = typer.Option(..., help="degradation spec, e.g. columns:random:0.5"),
     limit: int | None = typer.Option(64, help="number of images"),
-    seed: int = typer.Option(0, help="seed of the degradation and of synthetic data"),
-    split: str = typer.Option("test", help="train, val, test or all"),
+    seed: int = typer.Option(0, callback=_seed, help="seed of the degradation and of synthetic data"),
+    split: str = typer.Option("auto", help=SPLIT_HELP),
     data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
     download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
-    figure: Path | None = typer.Option(None, help="write ground truth | observed | each method"),
+    figure: Path | None = typer.Option(None, help="write ground truth | observed | each method (PNG)"),
     report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
 ) -> None:
     """Run every conventional method that applies and print the results table."""
-    from ganrecon.evaluate import evaluate
+    from ganrecon.evaluation import evaluate
 
-    evaluation = evaluate(data, degrade, limit=limit, seed=seed, split=None if split == "all" else split,
-                          root=data_root, download=download, progress=lambda name: err_console.print(f"running {name}...",
-                                                                                 style="dim"))
-    _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images", report,
+    _check({"--json": json_out, "--figure": figure}, {"--report": report})
+    evaluation = evaluate(data, degrade, limit=limit, seed=seed, split=split, root=data_root, download=download,
+                          progress=lambda name: err_console.print(f"running {name}...", style="dim"))
+    _report(evaluation, json_out, figure, _title(data, degrade, evaluation.results["n_images"]), report,
             dict(command="baseline", data=data, degrade=degrade, limit=limit, seed=seed, split=split))
 
 
@@ -100,9 +137,13 @@ def train(
     """Train a conditional GAN; the run directory gets config, checkpoints, logs, figures and model."""
     from ganrecon.training import train_from_files
 
+    _check(folders={"--out": out})
     overrides = list(set_ or []) + ([f"direction={direction}"] if direction else [])
     result = train_from_files(str(config) if config else None, overrides, out, resume=resume, progress=progress)
-    console.print(f"trained {result.step} steps in {result.seconds:.0f} s; model in {result.run_dir}")
+    done = result.step - result.first_step
+    span = f" (steps {result.first_step + 1}-{result.step})" if done else ""
+    console.print(f"trained {done} steps in this process{span}, {result.step} in total, {result.seconds:.0f} s of "
+                  f"training in all; model in {result.run_dir}")
 
 
 @app.command("eval")
@@ -111,39 +152,84 @@ def eval_(
     data: str = typer.Option(..., help="dataset spec"),
     degrade: str = typer.Option(..., help="degradation spec"),
     limit: int | None = typer.Option(64),
-    seed: int = typer.Option(0),
-    split: str = typer.Option("test", help="train, val, test or all"),
+    seed: int = typer.Option(0, callback=_seed),
+    split: str = typer.Option("auto", help=SPLIT_HELP),
     data_root: str | None = typer.Option(None),
     download: bool = typer.Option(False, help="let torchvision fetch mnist / fashion-mnist into --data-root"),
     json_out: Path | None = typer.Option(None, "--json"),
     figure: Path | None = typer.Option(None),
     adapt: bool = typer.Option(False, help="also each model adapted to each image (self-supervised, seismic)"),
-    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds"),
+    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds (final reconstruction "
+                                                   "included)"),
     gather_only: bool = typer.Option(False, help="also each model's architecture trained on each image alone"),
     gain: str | None = typer.Option(None, help="gain applied before the models and removed after: agc:W, tpow:P"),
-    dt_ms: float | None = typer.Option(None, help="time sampling of the data, ms: resample to the model's"),
+    dt_ms: float | None = typer.Option(None, help="time sampling of the data, ms: resample to the model's "
+                                                  "(segy: read from the headers)"),
     report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
+    guard: str = typer.Option("choose", help=GUARD_HELP + "; the model's row is guarded, NAME:raw is not"),
 ) -> None:
     """A model (or several) and every applicable baseline on the same degraded images."""
     from ganrecon.adapt import AdaptOptions
-    from ganrecon.evaluate import evaluate
+    from ganrecon.evaluation import evaluate
     from ganrecon.inference import load_model
-    from ganrecon.reconstruct import with_preprocessing
+    from ganrecon.reconstruction import with_preprocessing
 
+    _check({"--json": json_out, "--figure": figure}, {"--report": report})
     loaded = [load_model(m) for m in model]
+    notes: list[str] = []
+    sampling = _sampling(loaded, data, dt_ms, notes)
     with _AdaptProgress(adapt or gather_only) as progress:
         variants = [None]
         if adapt:
             variants.append(AdaptOptions(seconds=adapt_seconds))
         if gather_only:
             variants.append(AdaptOptions(seconds=adapt_seconds, from_scratch=True))
-        models = [with_preprocessing(m, gain=gain, dt_ms=dt_ms, adapt=v, progress=progress)
-                  for m in loaded for v in variants]
-        evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed,
-                              split=None if split == "all" else split, root=data_root, download=download)
-    _report(evaluation, json_out, figure, f"{data} | {degrade} | {evaluation.results['n_images']} images", report,
+        models = [with_preprocessing(m, gain=gain, dt_ms=sampling[i], adapt=v, progress=progress)
+                  for i, m in enumerate(loaded) for v in variants]
+        evaluation = evaluate(data, degrade, models=models, limit=limit, seed=seed, split=split, root=data_root,
+                              download=download, guard=guard)
+    _evaluation_notes(evaluation, loaded, models, notes)
+    _report(evaluation, json_out, figure, _title(data, degrade, evaluation.results["n_images"]), report,
             dict(command="eval", data=data, degrade=degrade, limit=limit, seed=seed, split=split,
                  models={m.name: getattr(m, "meta", {}) for m in models}))
+
+
+def _sampling(models, data: str, dt_ms: float | None, notes: list[str]) -> list[float | None]:
+    """Each model's --dt-ms: the one given, or for `segy:` data the files' header interval where the model knows
+    the sampling it was trained on (and a sentence saying so)."""
+    if dt_ms is not None or not data.strip().lower().startswith("segy:"):
+        return [dt_ms] * len(models)
+    from ganrecon.data.segy import segy_dt_ms
+    from ganrecon.preprocess import header_sampling
+
+    header = segy_dt_ms(data.split(":", 1)[1])
+    chosen = []
+    for m in models:
+        value, sentence = header_sampling(m, header)
+        chosen.append(value)
+        if sentence:
+            notes.append(sentence)
+    return chosen
+
+
+def _evaluation_notes(evaluation, loaded, models, notes: list[str]) -> None:
+    """What the table cannot say, as lines under it and in the JSON: how grey models met colour images, and
+    what each adaptation did (steps, held-out SNR before and after, the weights it kept)."""
+    from ganrecon.adapt_summary import adaptation_line, adaptation_summaries
+    from ganrecon.colour import describe
+
+    channels = evaluation.clean.shape[1]
+    if channels > 1:
+        notes += [describe(m.name, m.meta.get("task"), channels, evaluation.signed) for m in loaded
+                  if m.meta.get("channels") == 1]
+    adaptation = {m.name: adaptation_summaries(m) for m in models}
+    adaptation = {name: runs for name, runs in adaptation.items() if runs}
+    for name, runs in adaptation.items():
+        notes += [adaptation_line(name, summary, i, len(runs)) for i, summary in enumerate(runs)]
+    if adaptation:
+        evaluation.results["adaptation"] = adaptation
+    if notes:
+        evaluation.results["notes"] = notes
 
 
 @app.command("report")
@@ -160,6 +246,7 @@ def report_(
     """A training run as one offline HTML page: scores, loss curves, examples, config and environment."""
     from ganrecon.html_report import run_report
 
+    _check(folders={"-o": out})
     path = run_report(run_dir, out, data=data, degrade=degrade, data_root=data_root, limit=limit, wiggle=wiggle,
                       clip_percentile=clip, progress=lambda name: err_console.print(f"running {name}...", style="dim"))
     console.print(f"wrote {path}", soft_wrap=True)
@@ -196,24 +283,32 @@ def reconstruct(
     output: Path = typer.Option(..., "-o", "--output", help="output file, same format as the input"),
     mask: str | None = typer.Option(None, help="mask file (.npy/.png, nonzero = known) or degradation spec; "
                                                   "default: all-zero traces are missing"),
-    seed: int = typer.Option(0, help="seed when --mask is a random degradation spec"),
+    seed: int = typer.Option(0, callback=_seed, help="seed when --mask is a random degradation spec"),
     adapt: bool = typer.Option(False, help="fine-tune the model on the input itself first (self-supervised)"),
-    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds"),
+    adapt_seconds: float = typer.Option(60.0, help="adaptation budget per image, seconds (final reconstruction "
+                                                   "included)"),
     gather_only: bool = typer.Option(False, help="train the model's architecture on the input alone instead"),
     gain: str | None = typer.Option(None, help="gain applied before the model and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the input, ms (SEG-Y: read from the header)"),
+    force: bool = typer.Option(False, help="overwrite the output file if it exists"),
+    guard: str = typer.Option("choose", help=GUARD_HELP),
 ) -> None:
     """Reconstruct one file with a trained model; the output keeps the input's format, shape and dtype."""
     from ganrecon.adapt import AdaptOptions
-    from ganrecon.reconstruct import reconstruct_file
+    from ganrecon.reconstruction import reconstruct as reconstruct_file
 
+    _check({"-o": output}, inputs=[input], force=force)
     if adapt and gather_only:
         raise GanreconError("Choose --adapt or --gather-only, not both.")
     options = AdaptOptions(seconds=adapt_seconds, from_scratch=gather_only) if adapt or gather_only else None
+    notes: list[str] = []
     with _AdaptProgress(options is not None) as progress:
         path = reconstruct_file(input, model, output, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
-                                adapt=options, progress=progress)
-    console.print(f"wrote {path}")
+                                adapt=options, progress=progress, notes=notes.append,
+                                guard=guard)
+    for line in notes:
+        console.print(line, soft_wrap=True, highlight=False)
+    console.print(f"wrote {path}", soft_wrap=True)
 
 
 @app.command()
@@ -224,13 +319,14 @@ def synthesise(
     out: Path = typer.Option(..., help="folder for the pairs: OUT/A (synthesised) and OUT/B (clean)"),
     split: str = typer.Option("train", help="train, val, test or all"),
     limit: int | None = typer.Option(None, help="at most this many images"),
-    seed: int = typer.Option(0, help="seed of synthetic data and of the dropout noise"),
+    seed: int = typer.Option(0, callback=_seed, help="seed of synthetic data and of the dropout noise"),
     data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
     noise: bool = typer.Option(True, help="keep pix2pix's dropout on as its noise source"),
 ) -> None:
     """Make a paired training set from clean images with a pix2pix model; train on it with paired:OUT/A:OUT/B."""
     from ganrecon.translate import synthesise_pairs
 
+    _check(folders={"--out": out})
     path = synthesise_pairs(model, data, out, split=None if split == "all" else split, limit=limit, seed=seed,
                             root=data_root, noise=noise)
     console.print(f"wrote pairs to {path}: train on them with --set data=paired:{path / 'A'}:{path / 'B'}")
@@ -242,6 +338,7 @@ def demo(out: Path = typer.Option(Path("demo-report"), help="report folder"),
     """The main job on embedded data: conventional methods and shipped models on synthetic gathers and images."""
     from ganrecon.demo import run_demo
 
+    _check(folders={"--out": out, "--report": report})
     run_demo(out, console, report)
 
 
@@ -271,8 +368,8 @@ def invert_(
     zprior: float | None = typer.Option(None, help="prior weight W [default: 1 for log, 0.01 for l2]"),
     optimizer: str = typer.Option("adam", help="adam or gd (plain gradient descent, as the reference)"),
     limit: int | None = typer.Option(64, help="number of images"),
-    seed: int = typer.Option(0, help="seed of the degradation and of the random starts"),
-    split: str = typer.Option("test", help="train, val, test or all"),
+    seed: int = typer.Option(0, callback=_seed, help="seed of the degradation and of the random starts"),
+    split: str = typer.Option("auto", help=SPLIT_HELP),
     data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
     baselines: bool = typer.Option(True, help="also run zero-fill and biharmonic inpainting"),
     json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
@@ -282,25 +379,27 @@ def invert_(
     """Reconstruct by optimising the latent vector of a pretrained unconditional generator (batched restarts)."""
     from rich.progress import Progress
 
-    from ganrecon.evaluate import save_outputs
+    from ganrecon.evaluation import save_outputs
     from ganrecon.invert import inversion_figure, invert_dataset
     from ganrecon.report import results_table
 
     if output is not None and output.suffix.lower() != ".npy":
         raise GanreconError(f"--output must be a .npy file, got {output.name}.")
+    _check({"--json": json_out, "--figure": figure, "-o": output})
     with Progress(console=err_console, transient=True) as bar:
         task = bar.add_task("inverting", total=None)
         evaluation, result = invert_dataset(
             model, data, degrade, restarts=restarts, steps=steps, lr=lr, cost=cost, zprior=zprior,
-            optimizer=optimizer, limit=limit, seed=seed, split=None if split == "all" else split, root=data_root,
+            optimizer=optimizer, limit=limit, seed=seed, split=split, root=data_root,
             baselines=baselines, progress=lambda done, total: bar.update(task, completed=done, total=total))
     info = evaluation.results["inversion"]
-    console.print(results_table(evaluation.results, title=f"{data} | {degrade} | {evaluation.results['n_images']} "
-                                f"images | {info['cost']} cost, {restarts} restarts x {steps} {optimizer} steps"))
+    console.print(results_table(evaluation.results, title=_title(
+        data, degrade, evaluation.results["n_images"], f" | {info['cost']} cost, {restarts} restarts x {steps} "
+        f"{optimizer} steps")))
     save_outputs(evaluation, json_out, None)
     if figure:
         inversion_figure(evaluation.clean, evaluation.observed, evaluation.mask, result, figure,
-                         value_range=evaluation.results.get("value_range", (0.0, 1.0)))
+                         value_range=evaluation.value_range)
     if output:
         import numpy as np
 
@@ -325,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
+    except OSError as exc:  # a disk that fills or a folder that goes away mid-run: still one sentence
+        where = f" {exc.filename}" if exc.filename else ""
+        err_console.print(f"error: could not read or write{where} ({exc.strerror or type(exc).__name__}).",
+                          style="red", highlight=False, soft_wrap=True)
+        return 1
     return 0
 
 

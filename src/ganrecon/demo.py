@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganrecon.evaluate import evaluate, save_outputs
+from ganrecon.evaluation import evaluate, save_outputs
 from ganrecon.inference import load_model, pretrained_names
 from ganrecon.io_utils import atomic_write_text
-from ganrecon.report import markdown_table, results_table
+from ganrecon.report import METRIC_COLUMNS, markdown_table, plural, results_table
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,17 @@ CASES = (
 )
 
 
+def demo_columns(results: dict) -> tuple[str, ...]:
+    """The Markdown table's columns: the usual ones, and the SNR on the missing traces where traces are missing
+    (on field data zero-fill's whole-gather SNR can beat interpolation; on the missing traces it scores 0 dB)."""
+    has_missing = any(isinstance(m.get("snr_missing"), float) and m["snr_missing"] == m["snr_missing"]
+                      for m in results["methods"].values())
+    if not has_missing:
+        return METRIC_COLUMNS
+    at = METRIC_COLUMNS.index("snr") + 1
+    return (*METRIC_COLUMNS[:at], "snr_missing", *METRIC_COLUMNS[at:])
+
+
 def run_demo(out: Path, console, report: Path | None = None, cases=CASES) -> Path:
     """Run every case; write README.md (tables and figures) into `out` and, with `report`, one offline HTML page
     with every case's table, examples and wipe slider into `report`/index.html."""
@@ -75,8 +86,10 @@ def run_demo(out: Path, console, report: Path | None = None, cases=CASES) -> Pat
         console.print(results_table(evaluation.results))
         save_outputs(evaluation, out / f"{case.slug}.json", out / f"{case.slug}.png")
         missing = [m for m in case.models if m not in shipped]
-        sections += [f"## {case.title}", "", f"`{case.data.rsplit('/', 1)[-1]}` + `{case.degrade}`, {evaluation.results['n_images']} "
-                     "images.", "", markdown_table(evaluation.results), "", f"![{case.slug}]({case.slug}.png)", ""]
+        sections += [f"## {case.title}", "", f"`{case.data.rsplit('/', 1)[-1]}` + `{case.degrade}`, "
+                     f"{plural(evaluation.results['n_images'], 'image')}.", "",
+                     markdown_table(evaluation.results, demo_columns(evaluation.results)), "",
+                     f"![{case.slug}]({case.slug}.png)", ""]
         if missing:
             sections += [f"(shipped model not available yet: {', '.join(missing)})", ""]
         if report is not None:

@@ -31,6 +31,7 @@ class FileData:
     signed: bool
     path: Path
     dt_ms: float | None = None  # time sampling from a SEG-Y header, when it gives one
+    endian: str = "big"         # a SEG-Y file's byte order, kept when it is written back
 
 
 def _kind(path: Path) -> str:
@@ -46,7 +47,7 @@ def _kind(path: Path) -> str:
     raise GanreconError(f"{path.name}: unsupported file type {suffix or '(none)'}; use PNG, JPEG, TIFF, NPY or SEG-Y.")
 
 
-def _to_unit(arr: np.ndarray) -> tuple[np.ndarray, bool]:
+def array_to_unit(arr: np.ndarray) -> tuple[np.ndarray, bool]:
     """Integers scaled to [0, 1]; floats kept (signed floats are seismic-like amplitudes)."""
     if np.issubdtype(arr.dtype, np.integer):
         info = np.iinfo(arr.dtype)
@@ -89,7 +90,10 @@ def read_file(path: str | Path) -> FileData:
         elif kind == "tiff":
             import tifffile
 
-            arr = tifffile.imread(path)
+            from ganrecon.data.convert import quiet_tifffile
+
+            with quiet_tifffile():
+                arr = tifffile.imread(path)
         elif kind == "npy":  # numpy's own errors for these suggest allow_pickle=True: never give that advice
             with open(path, "rb") as fh:
                 if fh.read(6) != b"\x93NUMPY":
@@ -104,9 +108,12 @@ def read_file(path: str | Path) -> FileData:
         else:
             import segyio
 
-            with segyio.open(path, "r", ignore_geometry=True) as f:
+            from ganrecon.data.segy import open_segy
+
+            with open_segy(path) as f:
                 arr = np.asarray(segyio.tools.collect(f.trace[:]), dtype=np.float32).T  # time x traces
                 dt_ms = segyio.tools.dt(f, fallback_dt=0.0) / 1000.0 or None  # header microseconds
+                endian = "little" if f.endian == "little" else "big"
     except GanreconError:
         raise
     except Exception as exc:  # every reader has its own exception types; all mean "not a readable file"
@@ -117,13 +124,15 @@ def read_file(path: str | Path) -> FileData:
     if arr.dtype.kind not in "biuf":  # strings, complex, dates: no image to reconstruct (and no silent casting)
         raise GanreconError(f"{path.name} holds {arr.dtype} values; expected integer or float samples.")
     dtype, shape = arr.dtype, arr.shape
-    unit, signed = _to_unit(arr)
+    unit, signed = array_to_unit(arr)
     if kind == "segy":
-        return FileData(_as_nchw(unit, path), kind, dtype, shape, True, path, dt_ms)
+        return FileData(_as_nchw(unit, path), kind, dtype, shape, True, path, dt_ms, endian)
     return FileData(_as_nchw(unit, path), kind, dtype, shape, signed, path)
 
 
-def _from_unit(images: np.ndarray, data: FileData) -> np.ndarray:
+def unit_to_array(images: np.ndarray, data: FileData) -> np.ndarray:
+    """The inverse of `array_to_unit` for the file `data` came from: its layout and dtype (integers rounded and
+    clipped)."""
     arr = images
     if len(data.shape) == 3 and data.shape[-1] in (3, 4) and arr.shape[1] == 3:
         arr = np.moveaxis(arr[0], 0, -1)
@@ -143,7 +152,7 @@ def write_like(data: FileData, images: np.ndarray, out: str | Path) -> Path:
     out = Path(out)
     if _kind(out) != data.kind:
         raise GanreconError(f"The output {out.name} must have the input's format ({data.kind}).")
-    arr = _from_unit(images, data)
+    arr = unit_to_array(images, data)
     with atomic_path(out) as tmp:
         if data.kind == "image":
             from PIL import Image
@@ -159,12 +168,12 @@ def write_like(data: FileData, images: np.ndarray, out: str | Path) -> Path:
             with open(tmp, "wb") as fh:
                 np.save(fh, arr)
         else:
-            import segyio
+            from ganrecon.data.segy import as_sample_dtype, open_segy
 
             shutil.copyfile(data.path, tmp)
-            with segyio.open(tmp, "r+", ignore_geometry=True) as f:
-                for i in range(f.tracecount):
-                    f.trace[i] = np.ascontiguousarray(arr[:, i], dtype=np.float32)
+            with open_segy(tmp, "r+", endian=data.endian) as f:
+                for i in range(f.tracecount):  # in the file's own sample type: integers rounded and clipped
+                    f.trace[i] = as_sample_dtype(arr[:, i], f.dtype)
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import math
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from ganrecon.display import (
 )
 from ganrecon.errors import GanreconError
 from ganrecon.io_utils import atomic_write_text
-from ganrecon.report import best_per_column, format_metric
+from ganrecon.report import best_per_column, format_metric, plural, same_as_observed
 
 WEB_DIR = Path(__file__).parent / "web"
 TABLE_COLUMNS = ("mse", "mse_missing", "psnr", "psnr_missing", "ssim", "snr", "snr_missing", "ms_per_image")
@@ -99,7 +100,9 @@ def _per_image_db(estimate: torch.Tensor, clean: torch.Tensor, mask: torch.Tenso
     from ganrecon.metrics import image_metrics
 
     value_range = (-1.0, 1.0) if signed else (0.0, 1.0)
-    m = image_metrics(estimate[None], clean[None], mask[None] if mask.shape == clean.shape else None, value_range)
+    m = image_metrics(estimate[None], clean[None], mask[None], value_range)  # the mask may be on the observed grid
+    if signed and math.isfinite(float(m["snr_missing"][0])):   # where traces are missing, the score on them
+        return f"SNR missing {float(m['snr_missing'][0]):.1f} dB"
     key = "snr" if signed else "psnr"
     return f"{key.upper()} {float(m[key][0]):.1f} dB"
 
@@ -110,16 +113,19 @@ def example_rows(evaluation, rows: int = 3, *, clip_percentile: float = DEFAULT_
     shares one amplitude clip (from the ground truth) and one error scale, so panels compare by eye."""
     signed = evaluation.signed
     observed = evaluation.observed_at_output_size()
+    count = min(rows, len(evaluation.clean))
+    twin = same_as_observed(observed[:count], {k: v[:count] for k, v in evaluation.estimates.items()})
     out = []
-    for r in range(min(rows, len(evaluation.clean))):
+    for r in range(count):
         clean = evaluation.clean[r]
         clip = symmetric_clip(clean, clip_percentile) if signed else None
         kw = dict(signed=signed, clip=clip, wiggle=wiggle)
-        row = [panel("ground truth", clean, **kw), panel("observed", observed[r], **kw)]
+        row = [panel("ground truth", clean, **kw)] + ([] if twin else [panel("observed", observed[r], **kw)])
         errors = {name: (est[r] - clean).abs() for name, est in evaluation.estimates.items()}
         err_max = max((float(torch.quantile(e.flatten().float(), 0.99)) for e in errors.values()), default=1.0)
         for name, est in evaluation.estimates.items():
-            p = panel(name, est[r], caption=_per_image_db(est[r], clean, evaluation.mask[r], signed), **kw)
+            label = f"{name} (= observed)" if name == twin else name
+            p = panel(label, est[r], caption=_per_image_db(est[r], clean, evaluation.mask[r], signed), **kw)
             p.error = data_uri(png_bytes(error_rgb(est[r], clean, err_max)))
             p.error_caption = f"|error| 0-{err_max:.2g}"
             row.append(p)
@@ -140,11 +146,14 @@ def model_wipes(evaluation, index: int = 0, *, clip_percentile: float = DEFAULT_
 def evaluation_section(evaluation, title: str, *, rows: int = 3, clip_percentile: float = DEFAULT_CLIP_PERCENTILE,
                        wiggle: bool = False) -> Section:
     results = evaluation.results
-    subtitle = f"{results.get('data')} + {results.get('degrade')}, {results['n_images']} images, seed " \
+    subtitle = f"{results.get('data')} + {results.get('degrade')}, {plural(results['n_images'], 'image')}, seed " \
                f"{results.get('seed')}"
+    from ganrecon.guard import describe
+
     return Section(title, subtitle, metrics_table(results["methods"], evaluation.model_names),
                    example_rows(evaluation, rows, clip_percentile=clip_percentile, wiggle=wiggle),
-                   model_wipes(evaluation, clip_percentile=clip_percentile))
+                   model_wipes(evaluation, clip_percentile=clip_percentile),
+                   notes=[describe(g, name) for name, g in results.get("guard", {}).items()])
 
 
 def figure_uri(plot, *args, **kwargs) -> str | None:
@@ -257,7 +266,7 @@ def run_report(run_dir: str | Path, out_dir: str | Path | None = None, *, data: 
 
 
 def _run_examples(run_dir, config, data, degrade, data_root, limit, rows, clip_percentile, wiggle, progress):
-    from ganrecon.evaluate import evaluate
+    from ganrecon.evaluation import evaluate
     from ganrecon.inference import load_model
 
     data = data or config.get("val_data") or config.get("data")
@@ -265,7 +274,7 @@ def _run_examples(run_dir, config, data, degrade, data_root, limit, rows, clip_p
     title = "Examples on validation images"
     try:
         evaluation = evaluate(data, degrade, models=[load_model(run_dir)], limit=limit, split="val",
-                              root=data_root or config.get("data_root"), progress=progress)
+                              task=config.get("task"), root=data_root or config.get("data_root"), progress=progress)
     except (GanreconError, OSError) as exc:  # the data may live on another machine: the page still has the rest
         return Section(title, notes=[f"Examples skipped: {exc} (pass --data / --data-root to choose data)."])
     return evaluation_section(evaluation, title, rows=rows, clip_percentile=clip_percentile, wiggle=wiggle)

@@ -25,7 +25,9 @@ from pathlib import Path
 
 import torch
 
+from ganrecon.bundles import load_generator
 from ganrecon.errors import GanreconError
+from ganrecon.reconstructor import Reconstructor
 
 COSTS = ("log", "l2")
 OPTIMIZERS = ("adam", "gd")
@@ -272,10 +274,10 @@ def _invert_chunk(g, observed, mask, z0, steps, lr, cost, zprior, optimizer, tic
 
 
 @dataclass
-class LatentModel:
-    """A trained unconditional generator used as a reconstruction method: `model(observed, mask) -> estimate`
-    runs inversion (defaults K = 10 restarts, 500 Adam steps, cost `log`), so `ganrecon eval` can put it in the
-    same table as the baselines and the conditional models. `last` keeps the latest InversionResult."""
+class LatentModel(Reconstructor):
+    """A trained unconditional generator used as a reconstructor: `model(observed, mask) -> estimate` runs
+    inversion (defaults K = 10 restarts, 500 Adam steps, cost `log`), so `ganrecon eval` can put it in the same
+    table as the baselines and the conditional models. `last` keeps the latest InversionResult."""
 
     generator: torch.nn.Module
     meta: dict
@@ -290,23 +292,15 @@ class LatentModel:
     last: InversionResult | None = field(default=None, repr=False)
     progress: object = field(default=None, repr=False)   # progress(done, total) during inversion
 
+    scale = 1
+    fixed_size = True   # G(z) has one size: the training size
+
     def __post_init__(self):
         _check(self.restarts, self.steps, self.lr, self.cost, self.zprior, self.optimizer)
 
     @property
-    def value_range(self) -> tuple[float, float]:
-        return tuple(self.meta["value_range"])
-
-    @property
-    def tile(self) -> tuple[int, int]:
-        return tuple(self.meta["image_size"])
-
-    @property
     def z_dim(self) -> int:
         return int(self.meta["z_dim"])
-
-    scale = 1
-    fixed_size = True
 
     def to(self, device) -> LatentModel:
         self.generator.to(device)
@@ -316,65 +310,38 @@ class LatentModel:
         """A copy with other inversion settings (restarts, steps, lr, cost, zprior, optimizer, seed, name)."""
         return dataclasses.replace(self, last=None, **settings)
 
-    def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None, **_ignored) -> torch.Tensor:
-        if not isinstance(observed, torch.Tensor) or observed.dim() != 4:
-            raise GanreconError("Expected images shaped N x C x H x W.")
-        if observed.shape[1] != self.meta["channels"]:
-            raise GanreconError(f"The model {self.name} takes {self.meta['channels']}-channel images, got "
-                                f"{observed.shape[1]}.")
+    def reconstruct(self, observed: torch.Tensor, mask: torch.Tensor, **_ignored) -> torch.Tensor:
         if tuple(observed.shape[-2:]) != self.tile:
             h, w = self.tile
             raise GanreconError(f"The latent model {self.name} makes {h}x{w} images; it cannot reconstruct "
                                 f"{observed.shape[-2]}x{observed.shape[-1]} ones.")
-        self.last = invert(self.generator, observed.float(), mask, restarts=self.restarts, steps=self.steps,
+        self.last = invert(self.generator, observed, mask, restarts=self.restarts, steps=self.steps,
                            lr=self.lr, cost=self.cost, zprior=self.zprior, optimizer=self.optimizer, seed=self.seed,
                            progress=self.progress)
         return self.last.estimate.float().cpu()
 
 
-def latent_model_from_bundle(tensors: dict, meta: dict, weights: Path, device="cpu") -> LatentModel:
-    """Rebuild the generator described by an unconditional bundle (model.json `"kind": "unconditional"`)."""
-    from ganrecon.models.latent import build_latent_generator
-
-    try:
-        options = dict(meta.get("generator_options", {}))
-        options.setdefault("z_dim", int(meta["z_dim"]))
-        generator = build_latent_generator(meta["generator"], channels=int(meta["channels"]),
-                                           image_size=tuple(meta["image_size"]),
-                                           value_range=tuple(meta["value_range"]), **options)
-    except KeyError as exc:
-        raise GanreconError(f"The model description of {weights} lacks the field {exc}.") from None
-    from ganrecon.inference import bundle_name, load_weights_into
-
-    load_weights_into(generator, tensors, weights)
-    return LatentModel(generator.eval().to(device), meta, bundle_name(weights))
-
-
 def load_latent_model(ref: str | Path, device="cpu", **settings) -> LatentModel:
-    """`load_model` for latent models, with inversion settings; a conditional model is one clear sentence."""
-    from ganrecon.inference import load_model
-
-    model = load_model(ref, device)
-    if not isinstance(model, LatentModel):
-        raise GanreconError(f"{model.name} is a conditional model of the {model.meta.get('task', '?')} task; "
+    """A latent model from its bundle, with inversion settings; a conditional model is one clear sentence."""
+    loaded = load_generator(ref, device)
+    if loaded.kind != "unconditional":
+        raise GanreconError(f"{loaded.name} is a conditional model of the {loaded.meta.get('task', '?')} task; "
                             "`ganrecon invert` needs an unconditional generator (task latent); use "
                             "`ganrecon eval` or `ganrecon reconstruct` for it.")
-    return model.configured(**settings) if settings else model
+    return LatentModel(loaded.generator, loaded.meta, loaded.name, **settings)
 
 
 def invert_dataset(model: str | Path | LatentModel, data, degrade: str, *, restarts: int = DEFAULT_RESTARTS,
                    steps: int = DEFAULT_STEPS, lr: float | None = None, cost: str = "log",
                    zprior: float | None = None, optimizer: str = "adam", limit: int | None = 64, seed: int = 0,
-                   split: str | None = "test", root: str | None = None, baselines: bool = True, progress=None):
+                   split: str | None = "auto", root: str | None = None, baselines: bool = True, progress=None):
     """`ganrecon invert`: degrade a dataset (seeded), reconstruct it by inversion, and score it next to the
-    task's baselines (zero-fill, biharmonic) when they apply. Returns (Evaluation, InversionResult); the
+    latent task's baselines (zero-fill, biharmonic) that apply. Returns (Evaluation, InversionResult); the
     evaluation's JSON gains an "inversion" entry with the settings and the chosen restarts' costs."""
-    from ganrecon.baselines import applicable_baselines
     from ganrecon.degrade import parse_degradation
-    from ganrecon.evaluate import evaluate
-    from ganrecon.tasks import TASKS
+    from ganrecon.evaluation import evaluate
 
-    degradation = parse_degradation(degrade)  # a bad spec fails before the model is loaded or data is read
+    parse_degradation(degrade)  # a bad spec fails before the model is loaded or data is read
     settings = {"restarts": restarts, "steps": steps, "lr": lr, "cost": cost, "zprior": zprior,
                 "optimizer": optimizer, "seed": seed}
     if isinstance(model, LatentModel):
@@ -382,10 +349,9 @@ def invert_dataset(model: str | Path | LatentModel, data, degrade: str, *, resta
     else:
         latent = load_latent_model(model, **settings)
     latent.progress = progress
-    wanted = [b.name for b in applicable_baselines(degradation, latent.value_range)
-              if b.name in TASKS["latent"].baselines] if baselines else []
     evaluation = evaluate(data, degrade, models=[latent], limit=limit, seed=seed, split=split, root=root,
-                          baselines=wanted, include_baselines=bool(wanted))
+                          task="latent", include_baselines=baselines,
+                          guard="off")  # `invert` reports the inversion itself; `eval` guards latent models
     result = latent.last
     evaluation.results["inversion"] = {
         "model": latent.name, **result.settings,

@@ -15,7 +15,9 @@ Decisions worth knowing:
   valid. A clean image of zeros with a non-zero error gives -100 dB SNR.
 * "Missing region" metrics (``mse_missing``, ``psnr_missing``, ``snr_missing``) use the pixels where
   ``mask == 0``; they are NaN for an image with nothing missing (noise, blur, super-resolution), and
-  `summarise` ignores NaNs.
+  `summarise` ignores NaNs. A mask on the observed grid of a ``down:S`` degradation (H/S x W/S, e.g.
+  ``down:2+columns:random:0.5``) is mapped to the clean grid: each missing observed pixel leaves its S x S block
+  missing.
 * SSIM uses the standard 11-pixel Gaussian window (sigma 1.5). Images smaller than 11 pixels on a side get
   the largest odd window that fits, with sigma scaled by window/11; SSIM is NaN below 3 pixels.
 * Arithmetic is float64 on the CPU (metrics are cheap, and a 60 dB SNR needs more than float32 to be exact).
@@ -51,17 +53,23 @@ def _missing_region(mask, clean: torch.Tensor) -> torch.Tensor | None:
         return None
     mask = _as_batch(mask, "mask")
     if mask.shape[-2:] != clean.shape[-2:]:
-        # down:S gives a low-resolution mask of ones: nothing is missing on the high-resolution grid.
-        if bool((mask != 0).all()):
-            return None
-        raise GanreconError(
-            f"The mask is {tuple(mask.shape[-2:])} pixels but the images are {tuple(clean.shape[-2:])}.")
+        mask = _on_clean_grid(mask, clean)
     try:
         missing = (mask == 0).expand_as(clean)
     except RuntimeError:
         raise GanreconError(
             f"The mask shape {tuple(mask.shape)} does not fit the images {tuple(clean.shape)}.") from None
     return missing if bool(missing.any()) else None
+
+
+def _on_clean_grid(mask: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
+    """A mask on the observed grid of a down:S degradation (H/S x W/S) -> the clean grid: each observed pixel
+    stands for the S x S block it was computed from, so a missing one leaves that block missing."""
+    (mh, mw), (h, w) = mask.shape[-2:], clean.shape[-2:]
+    scale = h // mh if mh else 0
+    if not (scale >= 1 and mh * scale == h and mw * scale == w):
+        raise GanreconError(f"The mask is {mh}x{mw} pixels but the images are {h}x{w}, not a whole multiple.")
+    return mask.repeat_interleave(scale, dim=-2).repeat_interleave(scale, dim=-1)
 
 
 def _db(ratio: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from ganrecon.errors import GanreconError
-from ganrecon.inference import ModelWrapper
+from ganrecon.reconstructor import ModelWrapper
 from ganrecon.specs import parse_float, parse_int, split_kind
 
 
@@ -56,16 +56,24 @@ class GainedModel(ModelWrapper):
         super().__init__(model, f"{model.name}+{spec}")
         self.spec = spec
 
-    def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = torch.ones_like(observed) if mask is None else mask
+    def reconstruct(self, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         gain = gain_curve(observed, mask, self.spec)
-        return self.model(torch.nan_to_num(observed) * gain, mask) / gain
+        return self.model(observed * gain, mask) / gain
 
 
 def training_dt_ms(meta: dict) -> tuple[float, float] | None:
-    """The (lowest, highest) time sampling in ms the model was trained on, when its data was `seismic:`."""
-    spec = str(meta.get("data", ""))
-    kind, rest = split_kind(spec, "dataset") if spec else ("", "")
+    """The (lowest, highest) time sampling in ms the model was trained on, when its data was `seismic:` (a list
+    of specs, as training takes, counts when every one of them is seismic; the range spans them all)."""
+    specs = meta.get("data") or []
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    ranges = [_seismic_dt_ms(str(spec)) for spec in specs]
+    if not ranges or any(r is None for r in ranges):
+        return None
+    return min(r[0] for r in ranges), max(r[1] for r in ranges)
+
+
+def _seismic_dt_ms(spec: str) -> tuple[float, float] | None:
+    kind, rest = split_kind(spec, "dataset") if spec.strip() else ("", "")
     if kind != "seismic":
         return None
     from ganrecon.data.seismic import parse_seismic_options
@@ -73,6 +81,23 @@ def training_dt_ms(meta: dict) -> tuple[float, float] | None:
     opt = parse_seismic_options(rest)
     low, high = opt.dt_range or (opt.dt, opt.dt)
     return low * 1000.0, high * 1000.0
+
+
+def header_sampling(model, header_dt_ms: float | None) -> tuple[float | None, str | None]:
+    """What to do with a SEG-Y header's sample interval when --dt-ms is not given: (dt_ms to resample from, or
+    None; a sentence saying what was done, or None when the file gives no interval)."""
+    if not header_dt_ms:
+        return None, None
+    trained = training_dt_ms(model.meta)
+    if trained is None:
+        return None, (f"The SEG-Y sample interval ({header_dt_ms:g} ms) is not used: {model.name} was not trained "
+                      "on seismic data of known sampling.")
+    low, high = trained
+    span = f"{low:g} ms" if low == high else f"{low:g}-{high:g} ms"
+    action = "no resampling needed" if low <= header_dt_ms <= high else \
+        f"resampled to {min(max(header_dt_ms, low), high):g} ms and back"
+    return header_dt_ms, (f"--dt-ms {header_dt_ms:g} from the SEG-Y header ({model.name} was trained on {span}: "
+                          f"{action}).")
 
 
 def resample_time(x: torch.Tensor, up: int, down: int, length: int | None = None) -> torch.Tensor:
@@ -89,11 +114,14 @@ def resample_time(x: torch.Tensor, up: int, down: int, length: int | None = None
 
 class ResampledModel(ModelWrapper):
     """`model` run at its training time sampling: the input is resampled from `dt_ms` to the nearest sampling
-    the model was trained on, and the output back. Traces are columns, so the mask keeps its trace pattern."""
+    the model was trained on, and the output back. Traces are columns, so the mask keeps its trace pattern; the
+    known samples are kept as given (resampling there and back would change them)."""
+
+    data_consistency = True
 
     def __init__(self, model, dt_ms: float):
-        if not dt_ms > 0:
-            raise GanreconError(f"--dt-ms must be positive, got {dt_ms}.")
+        if not (isinstance(dt_ms, (int, float)) and 0 < dt_ms < float("inf")):
+            raise GanreconError(f"--dt-ms must be a positive number of milliseconds, got {dt_ms}.")
         trained = training_dt_ms(model.meta)
         if trained is None:
             raise GanreconError(f"The model {model.name} was not trained on seismic data of known sampling, so "
@@ -104,15 +132,13 @@ class ResampledModel(ModelWrapper):
         ratio = Fraction(self.target_ms / dt_ms).limit_denominator(64)  # new samples per old sample = dt / target
         self.up, self.down = (ratio.denominator, ratio.numerator)
 
-    def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = torch.ones_like(observed) if mask is None else mask
+    def reconstruct(self, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.up == self.down:
             return self.model(observed, mask)
         h = observed.shape[-2]
         new_h = -(-h * self.up // self.down)
         traces = mask.amax(dim=-2, keepdim=True)  # N x C x 1 x W: a trace is known if any sample is
-        resampled = resample_time(torch.nan_to_num(observed) * mask, self.up, self.down, new_h)
+        resampled = resample_time(observed, self.up, self.down, new_h)
         new_mask = traces.expand(*traces.shape[:2], new_h, traces.shape[-1]).contiguous()
         out = self.model(resampled * new_mask, new_mask)
-        back = resample_time(out, self.down, self.up, h)
-        return mask * torch.nan_to_num(observed) + (1 - mask) * back  # known samples are kept as given
+        return resample_time(out, self.down, self.up, h)

@@ -115,33 +115,82 @@ def _display(img: torch.Tensor, signed: bool) -> tuple[np.ndarray, dict]:
     return arr, dict(cmap="gray", vmin=0, vmax=1, interpolation="nearest")
 
 
+def same_as_observed(observed: torch.Tensor, estimates: dict[str, torch.Tensor]) -> str | None:
+    """The method whose output is exactly the observed input (zero-fill of a mask, the noisy image), if any: a
+    figure then shows that method once instead of an "observed" panel that duplicates it."""
+    for name, est in estimates.items():
+        if est.shape == observed.shape and torch.equal(est.detach().float().cpu(), observed.detach().float().cpu()):
+            return name
+    return None
+
+
+def panel_title(name: str, width: int = 16) -> str:
+    """A method name over several lines (at '+', then at '-' or where it must), so titles of neighbouring panels
+    never run into each other."""
+    import textwrap
+
+    lines = []
+    for part in name.replace("+", "\n+").split("\n"):
+        lines += textwrap.wrap(part, width, break_on_hyphens=True, break_long_words=True) or [""]
+    return "\n".join(lines)
+
+
+def score_key(scores: dict, signed: bool) -> str:
+    """The figure's headline score: for seismic the SNR on the missing traces when traces are missing (zero-fill
+    scores 0 dB there, and its whole-gather SNR would flatter it), else SNR; PSNR for images."""
+    if not signed:
+        return "psnr"
+    return "snr_missing" if any(_finite(m.get("snr_missing")) for m in scores.values()) else "snr"
+
+
 def comparison_figure(clean: torch.Tensor, observed: torch.Tensor, estimates: dict[str, torch.Tensor],
                       out: Path, *, signed: bool = False, rows: int = 3, scores: dict | None = None) -> None:
-    """Ground truth | observed | each method, for the first `rows` images; PSNR/SNR of each method in the title."""
+    """Ground truth | observed | each method, for the first `rows` images; each method's score in its title
+    (`score_key`). Gathers get time and trace axes; a method identical to the input replaces the observed panel."""
     rows = min(rows, len(clean))
-    cols = 2 + len(estimates)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.9 * cols, 1.9 * rows * (1.6 if signed else 1.0)),
+    twin = same_as_observed(observed[:rows], {k: v[:rows] for k, v in estimates.items()})
+    first = [("ground truth", None)] + ([] if twin else [("observed", None)])
+    names = first + [(k, k) for k in estimates]
+    cols = len(names)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.0 * rows * (1.6 if signed else 1.0) + 0.4),
                              squeeze=False)
+    key = score_key(scores, signed) if scores else None
     for r in range(rows):
         clip = None
         if signed:  # symmetric grey scale clipped at the 98th percentile of |amplitude|, as seismic displays do
             clip = float(torch.quantile(clean[r].abs().flatten().float(), 0.98)) or 1.0
-        panels = [("ground truth", clean[r]), ("observed", observed[r])] + [(k, v[r]) for k, v in estimates.items()]
-        for c, (name, img) in enumerate(panels):
+        for c, (label, method) in enumerate(names):
+            img = clean[r] if label == "ground truth" else observed[r] if method is None else estimates[method][r]
             arr, kw = _display(img, signed)
             if signed:
                 kw.update(vmin=-clip, vmax=clip)
             ax = axes[r][c]
             ax.imshow(arr, **kw)
-            ax.set_xticks([])
-            ax.set_yticks([])
+            _axes_style(ax, signed, first_col=c == 0, last_row=r == rows - 1)
             if r == 0:
-                title = name
-                if scores and name in scores:
-                    key = "snr" if signed else "psnr"
-                    title += f"\n{scores[name][key]:.1f} dB"
-                ax.set_title(title, fontsize=8)
+                title = panel_title(label) + (" (= observed)" if method is not None and method == twin else "")
+                if scores and method in scores and _finite(scores[method].get(key)):
+                    title += f"\n{key.replace('_missing', ' missing')} {scores[method][key]:.1f} dB"
+                ax.set_title(title, fontsize=7)
+    fig.tight_layout()
     _savefig(fig, out)
+
+
+def _axes_style(ax, signed: bool, *, first_col: bool, last_row: bool) -> None:
+    """Images without ticks; gathers with time (samples, downwards) on the left and traces along the bottom."""
+    if not signed:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    ax.tick_params(labelsize=6, length=2)
+    if first_col:
+        ax.set_ylabel("time (sample)", fontsize=7)
+    else:
+        ax.set_yticklabels([])
+    if last_row:
+        ax.set_xlabel("trace", fontsize=7)
+    else:
+        ax.set_xticklabels([])
 
 
 def image_grid(rows: list[list[tuple[str, torch.Tensor]]], out: Path, *, size: float = 1.6,
@@ -166,33 +215,83 @@ def image_grid(rows: list[list[tuple[str, torch.Tensor]]], out: Path, *, size: f
     _savefig(fig, out)
 
 
-def results_table(results: dict, title: str | None = None) -> rich.table.Table:  # noqa: F821
-    """The evaluation JSON's methods as a rich table, best value per column in bold."""
-    from rich.table import Table
+TABLE_COLUMNS = ("mse", "mse_missing", "psnr", "ssim", "snr", "snr_missing", "ms_per_image")
+HEADERS = {"mse_missing": "mse\nmissing", "psnr_missing": "psnr\nmissing", "snr_missing": "snr\nmissing",
+           "ms_per_image": "ms per\nimage"}   # two short lines instead of one long one: narrower columns
 
-    table = Table(title=title)
-    table.add_column("method")
-    for col in METRIC_COLUMNS:
-        table.add_column(col, justify="right")
+
+class ResultsTable:
+    """The evaluation JSON's methods as a rich table, best value per column in bold. Method names are never cut:
+    columns with no value for any method are left out, long headers take two lines, and when the metric columns
+    still do not fit the terminal (80 columns when piped) they continue in a second table under the first, each
+    with the full method names."""
+
+    def __init__(self, results: dict, title: str | None = None, columns=TABLE_COLUMNS):
+        self.methods, self.title = results["methods"], title
+        self.columns = [c for c in columns if any(_finite(m.get(c)) for m in self.methods.values())] or ["mse"]
+
+    def _cells(self) -> dict[str, list[str]]:
+        best = best_per_column(self.methods, self.columns)
+        cells = {}
+        for col in self.columns:
+            values = [m.get(col) for m in self.methods.values()]
+            cells[col] = [f"[bold]{format_metric(col, v)}[/bold]" if _finite(v) and v == best.get(col) else
+                          format_metric(col, v) for v in values]
+        return cells
+
+    def _groups(self, width: int) -> list[list[str]]:
+        """Metric columns in groups that fit `width` next to the method column (at least one per group)."""
+        name_width = max([len("method"), *(len(n) for n in self.methods)]) + 4   # padding, divider, edge
+        groups, used = [[]], name_width
+        for col in self.columns:
+            need = self._width(col) + 3   # padding and divider
+            if groups[-1] and used + need > width:
+                groups.append([])
+                used = name_width
+            groups[-1].append(col)
+            used += need
+        return groups
+
+    def _width(self, col: str) -> int:
+        texts = [format_metric(col, m.get(col)) for m in self.methods.values()]
+        return max(len(line) for line in [*HEADERS.get(col, col).split("\n"), *texts])
+
+    def table(self, columns, title: str | None = None):
+        from rich import box
+        from rich.table import Table
+
+        cells = self._cells()
+        table = Table(title=title, box=box.SIMPLE_HEAD, padding=(0, 1))
+        table.add_column("method", overflow="fold")   # folded, never cut, on a terminal too narrow for it
+        for col in columns:
+            table.add_column(HEADERS.get(col, col), justify="right", no_wrap=True, min_width=self._width(col))
+        for i, name in enumerate(self.methods):
+            table.add_row(name, *(cells[col][i] for col in columns))
+        return table
+
+    def __rich_console__(self, console, options):
+        groups = self._groups(options.max_width)
+        for i, columns in enumerate(groups):
+            yield self.table(columns, self.title if i == 0 else None)
+
+
+def results_table(results: dict, title: str | None = None, columns=TABLE_COLUMNS) -> ResultsTable:
+    """The evaluation JSON's methods as a table for the terminal (see ResultsTable)."""
+    return ResultsTable(results, title, columns)
+
+
+def markdown_table(results: dict, columns=METRIC_COLUMNS) -> str:
+    """The same table as Markdown, for docs/RESULTS.md (and the demo, which adds snr_missing)."""
     methods = results["methods"]
-    best = best_per_column(methods)
+    lines = ["| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, m in methods.items():
-        cells = []
-        for col in METRIC_COLUMNS:
-            v = m.get(col)
-            text = format_metric(col, v)
-            cells.append(f"[bold]{text}[/bold]" if _finite(v) and v == best.get(col) else text)
-        table.add_row(name, *cells)
-    return table
-
-
-def markdown_table(results: dict) -> str:
-    """The same table as Markdown, for docs/RESULTS.md."""
-    methods = results["methods"]
-    lines = ["| method | " + " | ".join(METRIC_COLUMNS) + " |", "|---" * (len(METRIC_COLUMNS) + 1) + "|"]
-    for name, m in methods.items():
-        lines.append(f"| {name} | " + " | ".join(format_metric(c, m.get(c)) for c in METRIC_COLUMNS) + " |")
+        lines.append(f"| {name} | " + " | ".join(format_metric(c, m.get(c)) for c in columns) + " |")
     return "\n".join(lines)
+
+
+def plural(count: int, noun: str) -> str:
+    """"1 image", "3 images"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 HIGHER_IS_BETTER = frozenset({"psnr", "ssim", "snr", "psnr_missing", "snr_missing"})

@@ -72,3 +72,13 @@ def parse_options(text: str, what: str, allowed: dict[str, type] | None = None) 
                 f"Unknown {what} option {key!r}; known options: {', '.join(sorted(allowed))}.")
         options[key] = value.strip()
     return options
+
+
+MAX_SEED = 2**32 - 1   # every random source (torch, numpy, split and stream offsets added to it) takes this range
+
+
+def check_seed(seed) -> int:
+    """A seed from 0 to MAX_SEED, or one sentence (a huge seed would overflow torch's 64-bit generator state)."""
+    if isinstance(seed, bool):
+        raise GanreconError(f"The seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}.")
+    return parse_int(seed, "The seed", lo=0, hi=MAX_SEED)

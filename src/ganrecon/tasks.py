@@ -1,5 +1,6 @@
 """The task records. A task is data, not a new trainer: it names its default data, degradation, models, loss
-weights and the baselines it is judged against. Adding a task means adding one record here."""
+weights, the baselines it is judged against and the training strategy that runs it (`ganrecon.training`).
+Adding a task means adding one record here."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ class Task:
     name: str
     summary: str
     defaults: dict = field(default_factory=dict)   # TrainConfig fields
-    baselines: tuple[str, ...] = ()                # the conventional methods a practitioner would use
+    baselines: tuple[str, ...] = ()                # the conventional methods a practitioner would use: the one
+                                                   # list every scorer takes (ganrecon.scoring.baseline_methods)
+    strategy: str = "conditional"                  # how `train` runs it: conditional or unconditional GAN
 
 
 TASKS: dict[str, Task] = {
@@ -25,7 +28,9 @@ TASKS: dict[str, Task] = {
             dict(data="mnist", degrade="columns:random:0.5", generator="unet", discriminator="patch",
                  content="l1", content_weight=100.0, adversarial_weight=1.0, missing_weight=1.0,
                  data_consistency=True),
-            ("zero-fill", "nearest", "linear", "cubic", "fk"),
+            ("zero-fill", "nearest", "linear", "cubic", "biharmonic", "fk", "pocs", "sliding-fk", "fx",
+             "dip-steered"),
+            strategy="conditional",
         ),
         Task(
             "superres",
@@ -36,6 +41,7 @@ TASKS: dict[str, Task] = {
                  content="l1", content_weight=1.0, adversarial_weight=1e-3, perceptual_weight=0.0,
                  data_consistency=False, warmup_steps=1000, beta1=0.9, lr=1e-4),
             ("bicubic",),
+            strategy="conditional",
         ),
         Task(
             "translate",
@@ -44,13 +50,16 @@ TASKS: dict[str, Task] = {
                  generator_options={"depth": "auto", "dropout": 0.5}, discriminator="patch", content="l1",
                  content_weight=100.0, adversarial_weight=1.0, data_consistency=False, lr_decay="linear"),
             ("identity", "wiener", "richardson-lucy"),
+            strategy="conditional",
         ),
         Task(
             "denoise",
             "salt & pepper / Gaussian noise -> conditional U-Net GAN (MSE + adversarial)",
             dict(data="mnist", degrade="sp:0.15", generator="unet", discriminator="conv", content="mse",
                  content_weight=100.0, adversarial_weight=1.0, data_consistency=False),
-            ("noisy", "median3", "median5", "adaptive-median", "tv", "nlm"),
+            ("noisy", "median3", "median5", "adaptive-median", "switching-median", "impulse-biharmonic", "tv", "nlm",
+             "bm3d"),
+            strategy="conditional",
         ),
         Task(
             "latent",
@@ -58,6 +67,7 @@ TASKS: dict[str, Task] = {
             dict(data="mnist", degrade="keep-first:400+gauss:0.05", generator="mlp", discriminator="mlp",
                  batch_size=64, val_images=64, data_consistency=False),
             ("zero-fill", "biharmonic"),
+            strategy="unconditional",
         ),
     ]
 }

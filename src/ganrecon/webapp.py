@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from ganrecon.errors import GanreconError
+from ganrecon.specs import check_seed
 
 WEB_DIR = Path(__file__).parent / "web"
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024
@@ -42,14 +43,15 @@ SUGGESTED_DEGRADATIONS = ("columns:random:0.5", "columns:regular:2", "columns:ga
 SUFFIX = {"png": ".png", "jpeg": ".jpg", "tiff": ".tif", "npy": ".npy", "segy": ".sgy"}
 MIMETYPE = {"png": "image/png", "jpeg": "image/jpeg", "tiff": "image/tiff", "npy": "application/octet-stream",
             "segy": "application/octet-stream"}
-SEGY_FORMATS = {1, 2, 3, 5, 6, 8, 9, 10, 11, 12, 15, 16}   # sample format codes of SEG-Y rev 0-2
 
 log = logging.getLogger(__name__)
 
 
 def sniff(head: bytes) -> str | None:
     """The file type from its content: magic numbers, and for SEG-Y (which has none) a plausible binary header
-    (3600-byte headers, a known sample format code, a positive number of samples per trace)."""
+    in either byte order (3600-byte headers, a known sample format code, a positive number of samples per trace)."""
+    from ganrecon.data.segy import segy_endian
+
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return "png"
     if head.startswith(b"\xff\xd8\xff"):
@@ -58,11 +60,8 @@ def sniff(head: bytes) -> str | None:
         return "tiff"
     if head.startswith(b"\x93NUMPY"):
         return "npy"
-    if len(head) > 3600:
-        samples = int.from_bytes(head[3220:3222], "big")
-        code = int.from_bytes(head[3224:3226], "big")
-        if samples > 0 and code in SEGY_FORMATS:
-            return "segy"
+    if len(head) > 3600 and segy_endian(head) is not None:
+        return "segy"
     return None
 
 
@@ -101,16 +100,17 @@ class _Downloads:
 
 def model_choices() -> list[tuple[str, str]]:
     """(task, name) of every shipped model, read from the descriptions without loading weights."""
-    import json
+    from ganrecon.shipped import shipped_meta
 
-    from ganrecon.inference import PRETRAINED_DIR, pretrained_names
+    return [(meta.get("task", "?"), name) for name, meta in shipped_meta().items()]
 
-    out = []
-    for name in pretrained_names():
-        meta = PRETRAINED_DIR / f"{name}.json"
-        task = json.loads(meta.read_text()).get("task", "?") if meta.is_file() else "?"
-        out.append((task, name))
-    return out
+
+def model_fits() -> list[tuple[str, str, bool]]:
+    """(task, name, trained on signed data) of every shipped model: what `fit.default_model` chooses from."""
+    from ganrecon.shipped import shipped_meta
+
+    return [(meta.get("task", "?"), name, float((meta.get("value_range") or [0.0])[0]) < 0)
+            for name, meta in shipped_meta().items()]
 
 
 def _download_name(filename: str | None, model: str, kind: str) -> str:
@@ -129,6 +129,7 @@ class Reconstructor:
         self._lock = threading.Lock()   # two cores: one reconstruction at a time
 
     def model(self, name: str, task: str):
+        """A shipped model by name, checked against the chosen task and kept loaded."""
         from ganrecon.inference import load_model
 
         tasks = dict((n, t) for t, n in model_choices())
@@ -142,42 +143,47 @@ class Reconstructor:
 
     def run(self, payload: bytes, filename: str | None, task: str, model_name: str, degrade: str,
             seed: int) -> tuple[Outcome, bytes, str, str]:
-        from ganrecon.files import read_file
+        from ganrecon.files import read_file, write_like
+        from ganrecon.fit import default_model
 
         kind = sniff(payload[:4096])
         if kind is None:
             raise GanreconError("The file is not PNG, JPEG, TIFF, NPY or SEG-Y (the type is read from its content, "
                                 "not its name).")
         with self._lock, tempfile.TemporaryDirectory(prefix="ganrecon-upload-") as tmp:
-            model = self.model(model_name, task)
+            model = self.model(model_name, task) if model_name else None
             path = Path(tmp) / f"upload{SUFFIX[kind]}"   # a fixed name: the upload's name never becomes a path
             path.write_bytes(payload)
             data = read_file(path)
-            n, _, h, w = data.images.shape
+            n, c, h, w = data.images.shape
             if n > MAX_IMAGES or h * w > MAX_PIXELS:
                 raise GanreconError(f"The file holds {n} image(s) of {h} x {w}; the app takes up to {MAX_IMAGES} "
                                     f"images of at most {MAX_PIXELS} samples each (use `ganrecon reconstruct`).")
+            model = model or self.model(default_model(task, data.signed, model_fits()), task)
             images, scale = self._model_input(data, model)
             outcome, estimate = (self._with_truth(images, model, degrade, seed) if degrade != FILE_MISSING
-                                 else self._file_missing(images, model))
-            out = estimate * scale
-            if out.shape[1] != data.images.shape[1]:
-                out = np.repeat(out, data.images.shape[1], axis=1)
-            from ganrecon.files import write_like
+                                 else self._as_given(images, model))
+            if c > 1 and model.meta.get("channels") == 1:
+                from ganrecon.colour import describe
 
+                outcome.notes.append(describe(model.name, model.meta.get("task"), c, data.signed))
+            out = estimate * scale
+            if out.shape[1] != c:
+                out = out.mean(axis=1, keepdims=True) if c == 1 else np.repeat(out[:, :1], c, axis=1)
             out_path = write_like(data, out, Path(tmp) / f"output{SUFFIX[kind]}")
             result = out_path.read_bytes()
         return outcome, result, _download_name(filename, model.name, kind), MIMETYPE[kind]
 
     @staticmethod
     def _model_input(data, model) -> tuple[np.ndarray, np.ndarray]:
-        """The file's images in the model's channels and value range, and the per-image scale to undo after."""
+        """The file's images in the model's value range (a grey model takes colour as it is: colour in, colour
+        out), and the per-image scale to undo after."""
         from ganrecon.data.convert import normalise_signed
 
         images = data.images
-        if images.shape[1] != model.meta["channels"]:
-            images = images.mean(axis=1, keepdims=True) if model.meta["channels"] == 1 else \
-                np.repeat(images[:, :1], model.meta["channels"], axis=1)
+        channels = model.meta["channels"]
+        if images.shape[1] != channels and channels != 1:
+            images = np.repeat(images[:, :1], channels, axis=1)
         signed_model = model.value_range[0] < 0
         if data.signed and not signed_model:
             raise GanreconError(f"The file holds signed amplitudes, but {model.name} works on images in [0, 1]; "
@@ -191,46 +197,78 @@ class Reconstructor:
     def _with_truth(images: np.ndarray, model, degrade: str, seed: int):
         """The upload is the ground truth: degrade it, run model and baselines, score them all."""
         from ganrecon.data import ImageSet
-        from ganrecon.evaluate import evaluate
+        from ganrecon.evaluation import evaluate
+        from ganrecon.guard import describe
         from ganrecon.html_report import example_rows, metrics_table, model_wipes
+        from ganrecon.report import plural
 
         image_set = ImageSet(torch.from_numpy(np.ascontiguousarray(images)), tuple(model.value_range), "upload")
-        evaluation = evaluate(image_set, degrade, models=[model], seed=seed)
+        evaluation = evaluate(image_set, degrade, models=[model], seed=seed, task=model.meta.get("task"))
+        shown = ", the first one shown" if len(images) > 1 else ""
         outcome = Outcome(metrics_table(evaluation.results["methods"], evaluation.model_names),
                           example_rows(evaluation, rows=1), model_wipes(evaluation), "", "",
                           [f"The upload is taken as the ground truth and degraded with {degrade} (seed {seed}); "
-                           f"{len(images)} image(s), the first one shown."])
+                           f"{plural(len(images), 'image')}{shown}.",
+                           describe(evaluation.results["guard"][model.name], model.name)])
         return outcome, evaluation.estimates[model.name].numpy()
 
     @staticmethod
-    def _file_missing(images: np.ndarray, model):
-        """No ground truth: the all-zero traces of the file are the missing ones; show the methods, no scores."""
-        from ganrecon.baselines import applicable_baselines, run_baseline
-        from ganrecon.files import dead_trace_mask
+    def _as_given(images: np.ndarray, model):
+        """No degradation chosen: the upload is the degraded input itself (a noisy photograph, a low-resolution
+        slice, a gather with dead traces) and is restored as it is, next to the conventional methods for what
+        the model undoes; there is no ground truth, so there are no scores."""
+        from ganrecon.display import symmetric_clip
+        from ganrecon.guard import GuardedModel
         from ganrecon.html_report import Wipe, panel
+        from ganrecon.report import same_as_observed
+        from ganrecon.scoring import baseline_methods
 
-        if model.meta.get("task") not in ("traces", "latent"):
-            raise GanreconError(f"{model.name} does not fill missing traces; choose a degradation to apply.")
+        observed = torch.from_numpy(np.ascontiguousarray(images))
+        mask, families, note = _given_mask(images, model)
+        observed = observed * mask
+        value_range = tuple(model.value_range)
+        methods = {} if families is None else baseline_methods(families, value_range, task=model.meta.get("task"))
+        estimates = {name: fn(observed, mask) for name, fn in methods.items()}
+        guarded = GuardedModel(model, families, mode="choose")
+        estimates[model.name] = guarded(observed, mask)
+        signed = value_range[0] < 0
+        clip = symmetric_clip(observed[0]) if signed else None
+        twin = same_as_observed(observed[:1], {k: v[:1] for k, v in estimates.items()})
+        row = ([] if twin else [panel("upload", observed[0], signed=signed, clip=clip)]) + \
+              [panel(f"{name} (= upload)" if name == twin else name, est[0], signed=signed, clip=clip)
+               for name, est in estimates.items()]
+        before = torch.nn.functional.interpolate(observed[:1], size=estimates[model.name].shape[-2:], mode="nearest")
+        wipe = Wipe(model.name, panel("upload", before[0], signed=signed, clip=clip), row[-1])
+        outcome = Outcome(None, [row], [wipe], "", "", [note + " Without a ground truth there are no scores: choose "
+                                                        "a degradation to get them.", guarded.describe()])
+        return outcome, estimates[model.name].numpy()
+
+
+def _given_mask(images: np.ndarray, model) -> tuple[torch.Tensor, object, str]:
+    """(mask, baseline families, a note) for an upload restored as it is: for models that fill missing entries
+    its all-zero traces are the missing ones; for the others everything is observed, and the conventional
+    methods are those of the degradation the model was trained to undo."""
+    from ganrecon.degrade import parse_degradation
+    from ganrecon.files import dead_trace_mask
+    from ganrecon.report import plural
+
+    if model.meta.get("task") in ("traces", "latent"):
         mask = torch.from_numpy(dead_trace_mask(images))
-        observed = torch.from_numpy(np.ascontiguousarray(images)) * mask
         if bool(mask.all()):
             raise GanreconError("No trace of the file is all zero, so nothing is missing; choose a degradation to "
                                 "simulate missing traces and see scores.")
-        value_range = tuple(model.value_range)
-        estimates = {b.name: run_baseline(b.name, observed, mask, value_range=value_range)
-                     for b in applicable_baselines({"mask"}, value_range)}
-        estimates[model.name] = model(observed, mask)
-        signed = value_range[0] < 0
-        from ganrecon.display import symmetric_clip
-
-        clip = symmetric_clip(observed[0]) if signed else None
-        row = [panel("observed", observed[0], signed=signed, clip=clip)] + \
-              [panel(name, est[0], signed=signed, clip=clip) for name, est in estimates.items()]
-        wipe = Wipe(model.name, row[0], row[-1])
-        outcome = Outcome(None, [row], [wipe], "", "", [
-            f"The all-zero traces of the file ({int((mask[0, 0, 0] == 0).sum())} of {mask.shape[-1]}) are taken "
-            "as missing. Without a ground truth there are no scores: choose a degradation to get them."])
-        return outcome, estimates[model.name].numpy()
+        missing = int((mask[0, 0, 0] == 0).sum())
+        return mask, {"mask"}, (f"The all-zero traces of the file ({missing} of {mask.shape[-1]}) are taken as "
+                                "missing.")
+    trained = model.meta.get("degrade") or []
+    trained = trained if isinstance(trained, list) else [trained]
+    try:
+        families = parse_degradation(str(trained[0])) if trained else None
+    except GanreconError:
+        families = None
+    task = model.meta.get("task", "?")
+    return torch.ones(images.shape), families, (f"The upload is restored as it is by {model.name} ({task}); "
+                                                f"{plural(len(images), 'image')}, the first one shown.")
 
 
 def create_app(max_upload_bytes: int = MAX_UPLOAD_BYTES):
@@ -267,6 +305,7 @@ def create_app(max_upload_bytes: int = MAX_UPLOAD_BYTES):
                 seed = int(form["seed"] or 0)
             except ValueError:
                 raise GanreconError(f"The seed must be an integer, got {form['seed']!r}.") from None
+            seed = check_seed(seed)
             outcome, payload, name, mimetype = reconstructor.run(upload.read(), upload.filename, form["task"],
                                                                  form["model"], form["degrade"], seed)
         except GanreconError as exc:

@@ -10,7 +10,8 @@
 from __future__ import annotations
 
 from ganrecon.data.imageset import ImageSet
-from ganrecon.data.loader import DATASET_SPECS, default_root, load_dataset
+from ganrecon.data.loader import DATASET_SPECS, USER_FILE_KINDS, default_root, default_split, load_dataset
 from ganrecon.data.splits import split_indices
 
-__all__ = ["DATASET_SPECS", "ImageSet", "default_root", "load_dataset", "split_indices"]
+__all__ = ["DATASET_SPECS", "USER_FILE_KINDS", "ImageSet", "default_root", "default_split", "load_dataset",
+           "split_indices"]

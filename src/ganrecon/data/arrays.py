@@ -25,7 +25,18 @@ def existing_file(text: str, kind: str, what: str = "file") -> Path:
     return path
 
 
+NUMPY_SIGNATURES = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")   # .npy, and .npz (a zip archive)
+
+
 def _open_npy(path: Path, kind: str):
+    # numpy takes any other file for a pickle, and its refusal would call a text file "pickled"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    except OSError as exc:
+        raise GanreconError(f"{path} is not a readable {kind} file ({type(exc).__name__}).") from None
+    if not head.startswith(NUMPY_SIGNATURES):
+        raise GanreconError(f"{path} is not a NumPy .{kind} file (it is {'empty' if not head else 'another kind of file'}).")
     try:
         return np.load(path, allow_pickle=False)
     except ValueError as exc:

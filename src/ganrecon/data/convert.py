@@ -13,6 +13,8 @@ load the same way whatever container they came in:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import struct
 import zipfile
 
@@ -109,3 +111,15 @@ def to_grey(x: np.ndarray) -> np.ndarray:
     if c in (1, 2):
         return x[..., 0].astype(np.float64)
     return x[..., :3].astype(np.float64) @ LUMA
+
+
+@contextlib.contextmanager
+def quiet_tifffile():
+    """tifffile logs a line of its own before raising on a damaged file; the user gets our one sentence only."""
+    logger = logging.getLogger("tifffile")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)

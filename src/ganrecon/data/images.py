@@ -15,7 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from ganrecon.data.arrays import existing_file
-from ganrecon.data.convert import FILE_ERRORS, IMAGE_RANGE, check_finite, classify, to_grey, to_unit
+from ganrecon.data.convert import (
+    FILE_ERRORS,
+    IMAGE_RANGE,
+    check_finite,
+    classify,
+    quiet_tifffile,
+    to_grey,
+    to_unit,
+)
 from ganrecon.data.loader import Context, Raw
 from ganrecon.errors import GanreconError
 
@@ -63,7 +71,8 @@ def _read_tiff_page(path: Path) -> np.ndarray:
     import tifffile
 
     try:
-        arr = tifffile.imread(path, key=0)
+        with quiet_tifffile():
+            arr = tifffile.imread(path, key=0)
     except FILE_ERRORS as exc:  # tifffile raises several types for damaged or non-TIFF files
         raise GanreconError(f"{path} is not a readable TIFF file ({type(exc).__name__}).") from None
     if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[-1] not in (3, 4):
@@ -113,7 +122,7 @@ def load_tiff_stack(rest: str, ctx: Context) -> Raw:
 
     path = existing_file(rest, "tiff")
     try:
-        with tifffile.TiffFile(path) as tif:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
             series = tif.series[0]
             axes = series.axes
             arr = series.asarray()

@@ -57,9 +57,26 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "natural": ("ganrecon.data.natural:load_natural",
                 ("random grey crops of scikit-image's bundled photographs natural[:n=512,size=64x64,"
                  "images=camera+...]")),
+    "photos": ("ganrecon.data.photos:load_photos",
+               ("training photographs, whole images held out for val/test: photos[:n=2048,size=64x64,"
+                "sources=skimage+faces+wallpapers,rgb=0,zoom=1-2] (wallpapers: benchmarks/corpora.sh)")),
+    "digits-text": ("ganrecon.data.digits_text:load_digits_text",
+                    ("MNIST digits mixed with dark-on-light and light-on-dark text: digits-text[:n=4096,"
+                     "size=28x28,text=0.5,invert=0.5,mnist=PATH]")),
+    "porous-ct": ("ganrecon.data.porous_ct:load_porous_ct",
+                  ("porous media through a CT-like scanner porous-ct[:n=256,size=256x256,"
+                   "kinds=blobs+polydisperse+overlapping+grains,porosity=0.15-0.35,grain=5-10,blur=1,"
+                   "noise=0.03,rings=0,supersample=2] (porespy families: benchmarks/corpora.sh)")),
+    "porous-ct-heldout": ("ganrecon.data.porous_ct:load_porous_ct_heldout",
+                          ("the transfer test: porespy pseudo-gravity packings, same scanner and options as "
+                           "porous-ct (no kinds, no porosity); never in porous-ct")),
 }
 
 DATASET_SPECS: dict[str, str] = {kind: help_ for kind, (_, help_) in _REGISTRY.items()}
+
+# The user's own files: evaluated and reconstructed whole by default (one gather is the commonest input there is),
+# while built-in datasets keep their held-out test split.
+USER_FILE_KINDS = ("npy", "npz", "segy", "tiff", "folder")
 
 
 @dataclass
@@ -90,11 +107,26 @@ class Context:
     wanted: int | None  # at most this many source images are needed (the limit, when not patching)
     patch: tuple[int, int] | None = None   # for loaders that must cut aligned patches themselves (paired)
     stride: tuple[int, int] | None = None
+    spec: str = ""
 
     def select(self, n: int, fractions: Sequence[float] = (0.8, 0.1, 0.1)) -> np.ndarray:
-        """Seeded split of range(n), cut to the number of images actually needed."""
+        """Seeded split of range(n), cut to the number of images actually needed; an empty selection is one
+        sentence (before any image is converted)."""
         idx = split_indices(n, self.split, self.seed, fractions)
+        if len(idx) == 0:
+            if n == 0:
+                raise GanreconError(f"There are no images in {self.spec!r}.")
+            advice = ("use all of them (split all, --split all)" if self.split == "test" else
+                      "give more images (10 or more make every split non-empty)")
+            raise GanreconError(f"The {self.split} split of {self.spec!r} is empty: it holds {n} image(s), too few to "
+                                f"split 0.8 / 0.1 / 0.1; {advice}.")
         return idx if self.wanted is None else idx[: self.wanted]
+
+
+def default_split(spec: str) -> str:
+    """The split commands use when none is given: "all" for the user's own files, "test" for built-in data."""
+    kind = spec.split(":", 1)[0].strip().lower() if isinstance(spec, str) else ""
+    return "all" if kind in USER_FILE_KINDS else "test"
 
 
 def default_root() -> Path:
@@ -127,7 +159,7 @@ def load_dataset(spec: str, *, split: str | None = None, root: str | None = None
                  stride: tuple[int, int] | None = None) -> ImageSet:
     """Clean images for a dataset spec such as "mnist", "npz:gathers.npz", "seismic:n=64,noise=0.1".
 
-    split: None (everything), "train", "val" or "test"; file sources use a seeded 0.8/0.1/0.1 permutation,
+    split: None or "all" (everything), "train", "val" or "test"; file sources use a seeded 0.8/0.1/0.1 permutation,
     fer2013 its official split, synthetic sources a different generator seed per split.
     patch/stride: cut every image into (h, w) windows, stride defaulting to the patch (non-overlapping);
     a last window flush with the far edge is added so the whole image is covered. Signed (seismic) patches
@@ -147,7 +179,7 @@ def load_dataset(spec: str, *, split: str | None = None, root: str | None = None
         limit = int(limit)
     ctx = Context(split=split, root=Path(root).expanduser() if root else default_root(), download=bool(download),
                   seed=int(seed), wanted=limit if patch_hw is None else None, patch=patch_hw,
-                  stride=stride_hw or patch_hw)
+                  stride=stride_hw or patch_hw, spec=spec)
     raw = loader(rest, ctx)
     return _finish(raw, spec, split, patch_hw, stride_hw or patch_hw, limit)
 
@@ -197,8 +229,8 @@ def _stack(images: np.ndarray | list[np.ndarray], spec: str) -> np.ndarray:
     shapes = sorted({tuple(im.shape) for im in images})
     if len(shapes) > 1:
         sizes = ", ".join("x".join(str(s) for s in shape[1:]) for shape in shapes[:4])
-        raise GanreconError(f"The images of {spec!r} differ in size ({sizes}); pass --patch HxW to cut "
-                            f"them into equal patches.")
+        raise GanreconError(f"The images of {spec!r} differ in size ({sizes}); use images of one size (in "
+                            f"Python, load_dataset(..., patch=(H, W)) cuts them into equal patches).")
     return np.stack(images)
 
 

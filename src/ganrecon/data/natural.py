@@ -1,6 +1,6 @@
 """`natural[:options]`: random grey crops of the photographs that ship inside scikit-image.
 
-Only images bundled with the installed scikit-image are used (found in `skimage.data.data_dir`); those that
+Only images bundled with the installed scikit-image are used (found beside `skimage.data`); those that
 scikit-image would download with pooch are never requested, so this works offline.
 Splits never share pixels: each photograph is cut along its longer side into bands of 70 / 15 / 15 % for
 train / val / test, and crops of a split come only from its band (photos whose band is smaller than the crop
@@ -39,9 +39,11 @@ def available_photos() -> tuple[str, ...]:
     """Names of PHOTOS whose file is present offline in the installed scikit-image."""
     import skimage.data
 
-    folder = skimage.data.data_dir
-    return tuple(name for name, file in PHOTOS.items()
-                 if hasattr(skimage.data, name) and os.path.isfile(os.path.join(folder, file)))
+    # Bundled files sit beside skimage.data's code; data_dir is pooch's download cache when pooch is installed
+    # (porespy brings it in), so looking only there would find nothing offline.
+    folders = (os.path.dirname(skimage.data.__file__), skimage.data.data_dir)
+    return tuple(name for name, file in PHOTOS.items() if hasattr(skimage.data, name)
+                 and any(os.path.isfile(os.path.join(folder, file)) for folder in folders))
 
 
 @functools.cache

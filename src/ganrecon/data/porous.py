@@ -3,9 +3,9 @@
 Model: grain centres are scattered at random with random radii; every pixel belongs to its nearest centre and
 gets the "distance to that centre / its radius" (plus a little smooth noise so grains are not perfect disks).
 The largest values, exactly a fraction `porosity` of the pixels, are pore space - so each clean image has the
-requested porosity to the pixel, before the scanner effects. Grey levels mimic X-ray attenuation: dark pores
-(air/resin), quartz-like grains with a small per-grain spread, a few dense bright grains (heavy minerals),
-then the scanner: Gaussian blur (partial-volume, point-spread) and Gaussian noise. Values are clipped to [0, 1].
+requested porosity to the pixel, before the scanner effects. Grey levels and scanner (Gaussian point-spread
+blur, Gaussian noise, values clipped to [0, 1]) are ganrecon.data.ct's, shared with `porous-ct`, where this
+grain model is the `grains` family.
 """
 
 from __future__ import annotations
@@ -15,14 +15,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ganrecon.data.convert import IMAGE_RANGE
+from ganrecon.data.ct import Scanner, grey_levels, scan
 from ganrecon.data.loader import Context, Raw
 from ganrecon.data.options import number, parse_dataclass, positive_int, size
 from ganrecon.data.splits import item_rng
-
-PORE_LEVEL = 0.12
-GRAIN_LEVEL = 0.62
-DENSE_LEVEL = 0.9
-DENSE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -45,12 +41,13 @@ OPTION_PARSERS = {
 }
 
 
-def make_slice(rng: np.random.Generator, opt: PorousOptions) -> tuple[np.ndarray, float]:
-    """(H x W float32 image in [0, 1], porosity of the clean phase map)."""
+def grain_map(rng: np.random.Generator, size: tuple[int, int], grain: float,
+              porosity: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """(pore mask H x W, grain label of every pixel, number of grains): exactly `porosity` of the pixels are pore."""
     from scipy import ndimage
 
-    h, w = opt.size
-    r = opt.grain
+    h, w = size
+    r = grain
     count = max(1, round(1.3 * h * w / (np.pi * r * r)))
     ys = rng.integers(0, h, count)
     xs = rng.integers(0, w, count)
@@ -64,17 +61,15 @@ def make_slice(rng: np.random.Generator, opt: PorousOptions) -> tuple[np.ndarray
     rough = ndimage.gaussian_filter(rng.standard_normal((h, w)), sigma=max(r / 2, 1.0), mode="wrap")
     rough /= rough.std() + 1e-12
     field = dist / radius[nearest] + 0.15 * rough
-    threshold = np.quantile(field, 1.0 - opt.porosity)
-    pore = field > threshold
-    grain_level = GRAIN_LEVEL + 0.04 * rng.standard_normal(count)
-    dense = rng.random(count) < DENSE_SHARE
-    grain_level[dense] = DENSE_LEVEL + 0.03 * rng.standard_normal(int(dense.sum()))
-    image = np.where(pore, PORE_LEVEL, grain_level[nearest])
-    if opt.blur > 0:
-        image = ndimage.gaussian_filter(image, sigma=opt.blur, mode="reflect")
-    if opt.noise > 0:
-        image = image + opt.noise * rng.standard_normal((h, w))
-    return np.clip(image, 0.0, 1.0).astype(np.float32), float(pore.mean())
+    threshold = np.quantile(field, 1.0 - porosity)
+    return field > threshold, nearest, count
+
+
+def make_slice(rng: np.random.Generator, opt: PorousOptions) -> tuple[np.ndarray, float]:
+    """(H x W float32 image in [0, 1], porosity of the clean phase map)."""
+    pore, nearest, count = grain_map(rng, opt.size, opt.grain, opt.porosity)
+    image = grey_levels(pore, nearest, count, rng)
+    return scan(image, rng, Scanner(blur=opt.blur, noise=opt.noise)), float(pore.mean())
 
 
 def load_porous(rest: str, ctx: Context) -> Raw:

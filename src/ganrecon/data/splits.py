@@ -14,11 +14,13 @@ _SPLIT_CODE = {None: 0, "train": 1, "val": 2, "test": 3}
 
 
 def check_split(split: str | None) -> str | None:
-    """None or one of train/val/test, else a one-sentence error."""
+    """None (or "all": everything) or one of train/val/test, else a one-sentence error."""
     if split is None:
         return None
+    if isinstance(split, str) and split.strip().lower() == "all":
+        return None
     if not isinstance(split, str) or split.strip().lower() not in SPLITS:
-        raise GanreconError(f"Unknown split {split!r}; use train, val, test or leave it out for everything.")
+        raise GanreconError(f"Unknown split {split!r}; use train, val, test or all.")
     return split.strip().lower()
 
 

@@ -14,6 +14,7 @@ from torch import nn
 
 from ganrecon.errors import GanreconError
 from ganrecon.models.layers import RangeActivation, condition, conv_block, pad_to_multiple
+from ganrecon.models.refine import PriorRefiner
 
 
 class LinearGenerator(nn.Module):
@@ -21,9 +22,11 @@ class LinearGenerator(nn.Module):
 
     scale = 1
     fixed_size = True  # the dense layer takes exactly the training size: larger images go through as tiles
+    prior_input = True  # with a prior (models/refine.py) the network sees it beside the observed image
     max_pixels = 48 * 48  # beyond this the dense layer (quadratic in pixels) is too big to be sensible
 
-    def __init__(self, channels: int, image_size: tuple[int, int], value_range=(0.0, 1.0)):
+    def __init__(self, channels: int, image_size: tuple[int, int], value_range=(0.0, 1.0),
+                 in_channels: int | None = None):
         super().__init__()
         h, w = image_size
         if h * w > self.max_pixels:
@@ -31,7 +34,7 @@ class LinearGenerator(nn.Module):
                 f"The linear generator is for small images (at most {self.max_pixels} pixels), not {h}x{w}; "
                 "use the unet generator.")
         self.channels, self.image_size = channels, (h, w)
-        self.fc = nn.Linear((channels + 1) * h * w, channels * h * w)
+        self.fc = nn.Linear(((in_channels or channels) + 1) * h * w, channels * h * w)
         self.out = RangeActivation(value_range)
 
     def forward(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -48,13 +51,14 @@ class LeNetGenerator(nn.Module):
 
     scale = 1           # output size / input size
     fixed_size = False  # fully convolutional: any H x W
+    prior_input = True
 
-    def __init__(self, channels: int, value_range=(0.0, 1.0), width: int = 1):
+    def __init__(self, channels: int, value_range=(0.0, 1.0), width: int = 1, in_channels: int | None = None):
         super().__init__()
         c1, c2, c3 = 6 * width, 16 * width, 120 * width
         act = nn.Tanh  # as in LeNet-5
         self.encoder = nn.Sequential(
-            nn.Conv2d(channels + 1, c1, 5, padding=2), act(), nn.AvgPool2d(2),
+            nn.Conv2d((in_channels or channels) + 1, c1, 5, padding=2), act(), nn.AvgPool2d(2),
             nn.Conv2d(c1, c2, 5, padding=2), act(), nn.AvgPool2d(2),
             nn.Conv2d(c2, c3, 5, padding=2), act(),
         )
@@ -82,15 +86,17 @@ class UNetGenerator(nn.Module):
 
     scale = 1           # output size / input size
     fixed_size = False  # fully convolutional: any H x W
+    prior_input = True
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), depth: int = 3, width: int = 32,
-                 max_width: int = 256, dropout: float = 0.0, output: str = "sigmoid", residual: bool = False):
+                 max_width: int = 256, dropout: float = 0.0, output: str = "sigmoid", residual: bool = False,
+                 in_channels: int | None = None):
         super().__init__()
         if depth < 1 or width < 1:
             raise GanreconError("The unet generator needs depth >= 1 and width >= 1.")
         widths = [min(width * 2 ** i, max_width) for i in range(depth + 1)]
         self.depth = depth
-        self.inc = conv_block(channels + 1, widths[0])
+        self.inc = conv_block((in_channels or channels) + 1, widths[0])
         self.downs = nn.ModuleList(
             nn.Sequential(nn.MaxPool2d(2), conv_block(widths[i], widths[i + 1])) for i in range(depth))
         self.ups = nn.ModuleList(
@@ -126,8 +132,10 @@ class ShallowUNetGenerator(nn.Module):
 
     scale = 1           # output size / input size
     fixed_size = False  # fully convolutional: any H x W
+    prior_input = True
 
-    def __init__(self, channels: int, value_range=(0.0, 1.0), widths=(64, 128, 256), batchnorm: bool = False):
+    def __init__(self, channels: int, value_range=(0.0, 1.0), widths=(64, 128, 256), batchnorm: bool = False,
+                 in_channels: int | None = None):
         super().__init__()
         widths = [int(w) for w in widths]
         if len(widths) < 2 or min(widths) < 1:
@@ -145,7 +153,7 @@ class ShallowUNetGenerator(nn.Module):
 
         self.levels = len(widths) - 1
         self.encoders = nn.ModuleList(
-            block(channels + 1 if i == 0 else widths[i - 1], widths[i]) for i in range(self.levels))
+            block((in_channels or channels) + 1 if i == 0 else widths[i - 1], widths[i]) for i in range(self.levels))
         self.bottleneck = block(widths[-2], widths[-1])
         self.ups = nn.ModuleList(
             nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(self.levels)))
@@ -181,6 +189,7 @@ class SRResNetGenerator(nn.Module):
     """SRResNet (Ledig et al. 2017): residual blocks, then PixelShuffle x2 stages; works at any input size."""
 
     fixed_size = False  # fully convolutional; scale is set per instance (2, 4 or 8)
+    prior_input = False  # the prior (bicubic upsampling of the input) adds nothing the network does not see
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), scale: int = 4, blocks: int = 8, width: int = 64):
         super().__init__()
@@ -221,24 +230,36 @@ GENERATORS = {
     "srresnet": "SRResNet with PixelShuffle upsampling; options scale (4), blocks (8), width (64)",
     "unet-shallow": "reference denoising U-Net: widths 64-128-256, ReLU, transposed convs; "
                     "options widths, batchnorm (false)",
+    "any, prior: NAME": "option of every generator: NAME a baseline (bicubic, linear, cubic, biharmonic, fk, "
+                        "switching-median, ...); the network predicts a zero-initialised correction to that "
+                        "conventional estimate; prior_options go to the baseline",
 }
 
 
 def build_generator(name: str, *, channels: int, image_size: tuple[int, int], value_range=(0.0, 1.0),
                     **options) -> nn.Module:
-    """Build a generator by name; unknown names and options are one-sentence errors."""
+    """Build a generator by name; unknown names and options are one-sentence errors. With the option `prior`
+    (a baseline's name) the generator refines that conventional estimate (ganrecon.models.refine.PriorRefiner)."""
+    prior = options.pop("prior", None)
+    prior_options = options.pop("prior_options", None)
     if name == "unet" and options.get("depth") == "auto":
         options = {**options, "depth": unet_depth_for(image_size)}
-    builders = {
-        "linear": lambda: LinearGenerator(channels, image_size, value_range, **options),
-        "lenet": lambda: LeNetGenerator(channels, value_range, **options),
-        "unet": lambda: UNetGenerator(channels, value_range, **options),
-        "unet-shallow": lambda: ShallowUNetGenerator(channels, value_range, **options),
-        "srresnet": lambda: SRResNetGenerator(channels, value_range, **options),
-    }
-    if name not in builders:
-        raise GanreconError(f"Unknown generator {name!r}; choose one of {', '.join(builders)}.")
+    classes = {"linear": LinearGenerator, "lenet": LeNetGenerator, "unet": UNetGenerator,
+               "unet-shallow": ShallowUNetGenerator, "srresnet": SRResNetGenerator}
+    if name not in classes:
+        raise GanreconError(f"Unknown generator {name!r}; choose one of {', '.join(classes)}.")
+    cls = classes[name]
+    if prior is not None:
+        if options.get("residual"):
+            raise GanreconError("A generator with a prior already predicts a correction; drop residual: true.")
+        if cls.prior_input:  # the prior goes in beside the observed image
+            options = {**options, "in_channels": 2 * channels}
+    size_args = (image_size,) if cls is LinearGenerator else ()
     try:
-        return builders[name]()
+        network = cls(channels, *size_args, value_range=value_range, **options)
     except TypeError as exc:
         raise GanreconError(f"Bad option for the {name} generator: {exc}.") from None
+    if prior is None:
+        return network
+    return PriorRefiner(network, str(prior), value_range=value_range, options=prior_options,
+                        prior_input=cls.prior_input)

@@ -48,7 +48,7 @@ if (taskSelect && modelSelect) {
   const filter = () => {
     let firstVisible = null;
     Array.from(modelSelect.options).forEach((opt) => {
-      opt.hidden = opt.dataset.task !== taskSelect.value;
+      opt.hidden = opt.dataset.task !== "*" && opt.dataset.task !== taskSelect.value;   // "*": auto
       if (!opt.hidden && firstVisible === null) { firstVisible = opt; }
     });
     if (modelSelect.selectedOptions[0] && modelSelect.selectedOptions[0].hidden && firstVisible) { firstVisible.selected = true; }

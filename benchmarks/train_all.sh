@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Train every shipped model, one after another so that each has the whole machine (no other heavy work beside
+# it). Runs are resumable: a killed run continues from its last checkpoint when the script is rerun, and a
+# finished one (summary.json) is skipped. Training accumulates: a run starts from the committed weights of its
+# shipped model (`init:`) when they are in src/ganrecon/pretrained/ and the run has no checkpoint yet.
+#
+#   bash benchmarks/train_all.sh [RUNS_DIR]                       # CPU plan, each config's own max_seconds
+#   bash benchmarks/train_all.sh --device cuda [RUNS_DIR] [OUT]   # one GPU session: GPU_SECONDS per model, then
+#                                                                 # the bundles in OUT (default $OUT or gpu-out)
+# Environment:
+#   THREADS=2      torch threads (CPU plan: both cores; use 1 only when something else must run beside it)
+#   MODELS="..."   a subset of the run names below, in this order
+#   INIT=0         start from scratch instead of from the committed weights
+#   NEW_CORPORA=1  train denoise-blind on configs/denoise-blind-photos.yaml and the superres pair on
+#                  configs/superres-porous-ct-x4.yaml (the corpora of benchmarks/corpora.sh; not yet trained)
+#   GPU_SECONDS=55 wall-clock budget per model with --device cuda (7 models: about 7.5 min of a 9-minute slot)
+#   EXTRA_SET="key=value ..."  more --set overrides for every run (e.g. "val_images=128")
+#   DATA_ROOT=../shared/datasets (MNIST), PY=.venv/bin/python
+# After a CPU campaign, compare with benchmarks/{denoise,superres,traces,latent}.py, then ship the winners:
+#   .venv/bin/python benchmarks/ship_models.py --runs RUNS_DIR NAME ...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEVICE=cpu
+if [ "${1:-}" = "--device" ]; then DEVICE=${2:?--device needs cpu or cuda}; shift 2; fi
+RUNS=${1:-runs}
+OUT_DIR=${2:-${OUT:-gpu-out}}
+PY=${PY:-.venv/bin/python}
+DATA_ROOT=${DATA_ROOT:-../shared/datasets}
+THREADS=${THREADS:-2}
+GPU_SECONDS=${GPU_SECONDS:-55}
+
+# run name : config : shipped model to start from (empty: the trainer has no init for it, e.g. latent GANs)
+PLAN=(
+  "denoise-blind:denoise-blind:denoise-blind"
+  "superres-porous-x4-cpu:superres-porous-x4-cpu:superres-porous-x4"
+  "traces-mnist-unet:traces-mnist-unet:traces-mnist-unet"
+  "latent-mnist-mlp:latent-mnist-mlp:"
+  "latent-mnist-dcgan:latent-mnist-dcgan:"
+  "translate-turbulence-restore:translate-turbulence-restore:translate-turbulence"
+  "traces-seismic-mixed-unet:traces-seismic-mixed-unet:traces-seismic-unet"
+)
+# run name -> shipped names its bundles become (benchmarks/ship_models.py SOURCES)
+declare -A SHIPS=(
+  [denoise-blind]="denoise-blind" [superres-porous-x4-cpu]="superres-porous-x4 superres-porous-x4-gan"
+  [traces-mnist-unet]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
+  [latent-mnist-dcgan]="latent-mnist-dcgan" [translate-turbulence-restore]="translate-turbulence"
+  [traces-seismic-mixed-unet]="traces-seismic-unet"
+)
+
+# NEW_CORPORA=1: run name -> the config that trains it on the new corpora (same generator, so init still fits)
+declare -A NEW_CONFIG=([denoise-blind]=denoise-blind-photos [superres-porous-x4-cpu]=superres-porous-ct-x4)
+
+wanted() { [ -z "${MODELS:-}" ] || [[ " $MODELS " == *" $1 "* ]]; }
+
+trained=()
+for entry in "${PLAN[@]}"; do
+  IFS=: read -r name config init <<< "$entry"
+  wanted "$name" || continue
+  if [ "${NEW_CORPORA:-0}" = 1 ] && [ -n "${NEW_CONFIG[$name]:-}" ]; then config=${NEW_CONFIG[$name]}; fi
+  trained+=("$name")
+  if [ -f "$RUNS/$name/summary.json" ]; then echo "$name: done already"; continue; fi
+  args=(--set "data_root=$DATA_ROOT" --set "threads=$THREADS" --set "device=$DEVICE")
+  if [ -d "$RUNS/$name/checkpoints" ]; then
+    args+=(--resume)
+  elif [ -n "$init" ] && [ "${INIT:-1}" != 0 ] && [ -f "src/ganrecon/pretrained/$init.safetensors" ]; then
+    args+=(--set "init=$init")
+  fi
+  [ "$DEVICE" = cuda ] && args+=(--set "max_seconds=$GPU_SECONDS")
+  for kv in ${EXTRA_SET:-}; do args+=(--set "$kv"); done
+  echo "== $name ($DEVICE, config $config${init:+, init $init}) $(date -u +%H:%M:%S)"
+  "$PY" -m ganrecon train "configs/$config.yaml" --out "$RUNS/$name" --no-progress "${args[@]}"
+done
+
+if [ "$DEVICE" = cuda ]; then
+  # At most 8 files of at most 16 MiB come back from a lent GPU: one tar of the fp16 shipped bundles, one of
+  # the runs' small records (summaries, configs, logs, loss curves) for the learning curves.
+  mkdir -p "$OUT_DIR"
+  bundles=$(mktemp -d)
+  ships=(); for name in "${trained[@]}"; do read -r -a more <<< "${SHIPS[$name]}"; ships+=("${more[@]}"); done
+  "$PY" benchmarks/ship_models.py --runs "$RUNS" --to "$bundles" "${ships[@]}"
+  tar -cf "$OUT_DIR/bundles.tar" -C "$bundles" .
+  (cd "$RUNS" && find "${trained[@]}" -maxdepth 1 -type f \
+     \( -name summary.json -o -name config.yaml -o -name log.csv -o -name validation.csv -o -name '*.json' \) \
+     -print0 | tar -cf - --null -T -) > "$OUT_DIR/records.tar"
+  rm -rf "$bundles"
+  for f in "$OUT_DIR"/*; do
+    size=$(stat -c %s "$f")
+    [ "$size" -le $((16 * 1024 * 1024)) ] || { echo "$f is $size bytes, over the 16 MiB a GPU run may return" >&2; exit 1; }
+  done
+  echo "bundles in $OUT_DIR: $(ls "$OUT_DIR" | tr '\n' ' ')(unpack with: tar -xf $OUT_DIR/bundles.tar -C src/ganrecon/pretrained)"
+fi

@@ -1,0 +1,563 @@
+"""The guard: check a model on the user's own input against the conventional baselines, then say what it did.
+
+Why: a model trained on one kind of data can be far worse than a median filter or an interpolation on another,
+and nothing in its output says so. The input itself holds evidence, if some of it is set aside:
+
+- missing traces, columns or pixels, latent inversion (`mask` family): a share (default 10%) of the *known*
+  entries is hidden, the model and every baseline reconstruct the input without them, and both are scored on
+  the hidden entries. With a mask made of whole traces, whole interior traces are hidden, never one that would
+  leave a hole longer than the input's own (`hide_traces`). Missing entries are never read: the input is
+  zero-filled where the mask says missing before anything else sees it;
+- super-resolution (a model with scale S): the input is downscaled by S (the `down:S` operator), super-resolved
+  back by the model and by bicubic, and both are compared with the input;
+- salt & pepper: the input is corrupted once more by salt & pepper on a share of its entries, restored, and
+  scored where that changed a value, against the value it had (`impulse_check` says why all entries);
+- Gaussian noise and blur/turbulence have no self-check: the guard says so and the model is used.
+
+Evidence comes in folds (disjoint held-out sets, at least 3, more for small images), and the model is chosen
+only when its error saving over the best baseline, averaged over the folds, exceeds its standard error: the
+promise is never to be worse than the baseline, so a lucky draw must not win.
+
+Modes: `choose` (default) returns, per image, the model or the best baseline on the held-out entries; an image
+larger than one tile (256 x 256 output pixels by default) is decided per tile, because a large slice may be in
+the model's domain in one region and not in another. Tile decisions are hard (each tile is the method its own
+held-out entries favour; a tile with too few held-out entries follows its image) and the seams between a model
+tile and a baseline tile are feathered over 2 x 16 pixels: hard decisions keep every tile accountable to its
+evidence, feathering avoids a visible step, and a convex mix of two estimates is never worse than the worse of
+them at any pixel. `report` always returns the model and states the margin; `off` does nothing. The margin is
+10 log10(error of the best baseline / error of the model) on the held-out entries, in dB: positive when the
+model is better (the same number as the SNR or PSNR difference on those entries). The check costs each model
+and baseline one run per fold on top of the reconstruction.
+
+`GuardedModel` has the call shape and attributes of a loaded model, so any caller wraps a model in one line:
+`guarded = GuardedModel(model, "columns:random:0.5")`; after a call, `guarded.report()` is a JSON-ready
+`{"guard": {...}}` and `guarded.describe()` the same in words.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+
+from ganrecon.baselines import applicable_baselines, impulse_candidates, run_baseline
+from ganrecon.errors import GanreconError
+
+MODES = ("choose", "report", "off")
+DEFAULT_SHARE = 0.1
+DEFAULT_FOLDS = 3       # disjoint held-out sets: 3 x the evidence of one, each a problem as hard as the real one
+MAX_FOLDS = 10          # more folds only while a small image has too little evidence
+MIN_TRACES = 8          # held-out traces per image wanted (trace masks)
+MIN_ENTRIES = 256       # held-out entries per image wanted (pixel masks, impulses)
+DEFAULT_TILE = 256      # output pixels per tile side for per-tile decisions
+FEATHER = 16            # half-width (output pixels) of the blend across a seam between a model and a baseline tile
+MIN_HELD_OUT = 64       # held-out entries a tile needs to be decided on its own evidence
+MIN_LOW_RES = 4         # a super-resolution check needs a downscaled input of at least this many pixels a side
+
+
+@dataclass
+class SelfCheck:
+    """Squared errors (summed over channels; folds x N x H x W on the input grid) of the model and of each
+    baseline on entries whose truth the input holds, and how many such entries each pixel has, per fold (each
+    fold holds out a different, disjoint set of entries)."""
+
+    description: str
+    model: torch.Tensor
+    baselines: dict[str, torch.Tensor]
+    count: torch.Tensor
+
+
+@dataclass
+class Decision:
+    """One image: the best baseline, the margin, and which tiles (of the input grid) use the model."""
+
+    baseline: str
+    margin_db: float | None
+    held_out: int
+    use_model: torch.Tensor                      # ny x nx booleans
+    tile_margins: list[float] = field(default_factory=list)
+    note: str = ""
+
+
+def margin_db(baseline_error: float, model_error: float) -> float:
+    """10 log10(baseline error / model error): > 0 when the model is better; 0 when both are exact."""
+    eps = 1e-20
+    return 10.0 * math.log10((baseline_error + eps) / (model_error + eps))
+
+
+def _squared_error(estimate: torch.Tensor, truth: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    return ((estimate.float() - truth.float()).square() * where).sum(1)
+
+
+# ------------------------------------------------------------------------------------------------ the checks
+
+def check_kind(degradation, scale: int) -> tuple[str | None, str]:
+    """(kind of self-check, reason when there is none) for a parsed degradation and a model scale."""
+    if scale > 1:
+        return "superres", ""
+    if "mask" in degradation.families:
+        return "holdout", ""
+    if any(type(part).__name__ == "SaltPepper" for part in degradation.parts):
+        return "impulses", ""
+    if "noise" in degradation.families:
+        return None, "Gaussian noise has no self-check (no entry of a noisy image is known to be right)"
+    if not degradation.families:
+        return None, "the model does not say which degradation it undoes, so no check applies"
+    return None, f"{degradation.spec} has no self-check (no entry of the input is known to be right)"
+
+
+def _gap_around(available: list[bool], col: int) -> int:
+    """Length of the hole that hiding trace `col` makes: it and the unavailable traces on either side."""
+    left = col - 1
+    while left >= 0 and not available[left]:
+        left -= 1
+    right = col + 1
+    while right < len(available) and not available[right]:
+        right += 1
+    return right - left - 1
+
+
+def hide_traces(known_traces: torch.Tensor, share: float, generator: torch.Generator,
+                exclude: torch.Tensor | None = None) -> list[int]:
+    """Known traces to hide (`known_traces`: W booleans): `share` of them, drawn at random among the interior ones,
+    each kept only if the hole it makes is no longer than the input's own longest hole (or than the shortest any
+    trace would make, for regular decimation). Why: the check must pose the problem the reconstruction poses. A
+    hidden outermost trace turns interpolation into extrapolation, and a trace hidden next to a gap makes a longer
+    gap than any in the input; both favour a model trained on long gaps over FK (on synthetic gathers this made a
+    model 6 dB worse than FK look 3-5 dB better). Traces in `exclude` (hidden by an earlier fold) are not drawn."""
+    available = known_traces.tolist()
+    interior = known_traces.nonzero()[:, 0].tolist()[1:-1]
+    k = max(1, round(share * (len(interior) + 2)))  # share of all known traces
+    if exclude is not None:
+        interior = [c for c in interior if not bool(exclude[c])]
+    if not interior:
+        return []
+    longest, run = 0, 0
+    for a in available:
+        run = 0 if a else run + 1
+        longest = max(longest, run)
+    limit = max(longest, min(_gap_around(available, c) for c in interior))
+    chosen = []
+    for i in torch.randperm(len(interior), generator=generator).tolist():
+        if len(chosen) == k:
+            break
+        col = interior[i]
+        if _gap_around(available, col) <= limit:
+            available[col] = False
+            chosen.append(col)
+    return chosen
+
+
+def hide_known(mask: torch.Tensor, share: float, generator: torch.Generator,
+               exclude: torch.Tensor | None = None) -> tuple[torch.Tensor, str]:
+    """Entries to hide (bool, mask's shape): when an image's mask is made of whole traces (columns entirely known
+    or entirely missing), known traces as `hide_traces` chooses them; else `share` of its known pixels at random
+    (at least one hidden and two kept, or none). Entries in `exclude` (an earlier fold's) are not hidden again.
+    Returns (hidden, what was hidden)."""
+    known = (mask > 0).all(1)  # N x H x W: a pixel is known in every channel
+    exclude = torch.zeros_like(known) if exclude is None else exclude.any(1)
+    hidden = torch.zeros_like(known)
+    kinds = set()
+    for n, kn in enumerate(known):
+        full, empty = kn.all(0), (~kn).all(0)
+        if kn.shape[0] > 1 and bool((full | empty).all()):
+            hidden[n, :, hide_traces(full, share, generator, exclude[n].any(0))] = True
+            kinds.add("traces")
+            continue
+        k = max(1, round(share * int(kn.sum())))
+        pool = (kn & ~exclude[n]).flatten().nonzero()[:, 0]
+        if len(pool) >= k and int(kn.sum()) - k >= 2:
+            hidden[n].view(-1)[pool[torch.randperm(len(pool), generator=generator)[:k]]] = True
+            kinds.add("entries")
+    what = "traces" if kinds == {"traces"} else "entries"
+    return hidden[:, None].expand_as(mask), what
+
+
+def holdout_check(run_model, run_baselines, observed, mask, share, generator, folds: int = 1) -> SelfCheck:
+    """Hide known entries (a disjoint set per fold), reconstruct without them, score on them. At least `folds`
+    folds, more (up to MAX_FOLDS) while an image has fewer than MIN_TRACES hidden traces or MIN_ENTRIES hidden
+    entries: a 28-pixel-wide image spares one trace per fold, too little to tell a model from a baseline."""
+    errors, taken = [], torch.zeros_like(mask, dtype=torch.bool)
+    for fold in range(MAX_FOLDS):
+        hidden, what = hide_known(mask, share, generator, taken)
+        if fold >= folds and (enough_evidence(taken, what) or not hidden.any()):
+            break
+        taken |= hidden
+        kept = mask * (~hidden)
+        where = hidden.float()
+        errors.append((_squared_error(run_model(observed * kept, kept), observed, where),
+                       {k: _squared_error(v, observed, where) for k, v in run_baselines(observed * kept, kept).items()},
+                       where.sum(1)))
+    return _stack(f"{share:.0%} of the known {what} hidden, reconstructed and compared ({len(errors)} folds)", errors)
+
+
+def enough_evidence(taken: torch.Tensor, what: str) -> bool:
+    """Every image has at least MIN_TRACES hidden traces (trace masks) or MIN_ENTRIES hidden entries."""
+    taken = taken.any(1)  # N x H x W
+    if what == "traces":
+        return bool((taken.all(1).sum(-1) >= MIN_TRACES).all())
+    return bool((taken.flatten(1).sum(1) >= MIN_ENTRIES).all())
+
+
+def _stack(description: str, errors: list) -> SelfCheck:
+    """Per-fold (model error, {baseline: error}, count) -> one SelfCheck with a leading fold axis."""
+    return SelfCheck(description, torch.stack([m for m, _, _ in errors]),
+                     {k: torch.stack([b[k] for _, b, _ in errors]) for k in errors[0][1]},
+                     torch.stack([c for _, _, c in errors]))
+
+
+def superres_check(run_model, run_baselines, observed, scale, value_range) -> SelfCheck | None:
+    from ganrecon.degrade import parse_degradation
+
+    n, c, h, w = observed.shape
+    hc, wc = h // scale * scale, w // scale * scale
+    if hc // scale < MIN_LOW_RES or wc // scale < MIN_LOW_RES:
+        return None
+    truth = observed[..., :hc, :wc]
+    low, ones = parse_degradation(f"down:{scale}")(truth, value_range=value_range)
+    where = torch.zeros(n, c, h, w)
+    where[..., :hc, :wc] = 1.0
+
+    def error(estimate):
+        return _squared_error(F.pad(estimate, (0, w - wc, 0, h - hc)), observed, where)
+
+    return _stack(f"input downscaled x{scale}, super-resolved back and compared with itself",
+                  [(error(run_model(low, ones)), {k: error(v) for k, v in run_baselines(low, ones).items()},
+                    where.sum(1))])
+
+
+def vouched_entries(observed: torch.Tensor, value_range) -> torch.Tensor:
+    """Entries whose value the input vouches for: those that are not impulse candidates, and candidates with at
+    least 5 of their 8 neighbours at the same end of the range (a black background, a saturated highlight; an
+    impulse on a grey region has such neighbours with a probability below 1e-4 at 15% noise)."""
+    lo, hi = float(value_range[0]), float(value_range[1])
+    candidates = impulse_candidates(observed, value_range)
+    vouched = ~candidates
+    for end in (observed <= lo + 1e-6 * (hi - lo), observed >= hi - 1e-6 * (hi - lo)):
+        x = end.float().flatten(0, 1)[:, None]
+        same = F.conv2d(F.pad(x, (1, 1, 1, 1)), torch.ones(1, 1, 3, 3)).view_as(observed) - end.float()
+        vouched |= end & (same >= 5)
+    return vouched
+
+
+def impulse_check(run_model, run_baselines, observed, mask, share, value_range, generator,
+                  folds: int = 1) -> SelfCheck:
+    """The input corrupted once more by salt & pepper on a share of all its entries (disjoint per fold), restored,
+    and scored on every entry the input vouches for (`vouched_entries`), against the value it had: where the new
+    impulses fell (are they removed?) and everywhere else (is what was right left alone?). On MNIST digits,
+    scoring only the new impulses on non-candidates, as first written, favoured the switching median by 4 dB
+    (it smears the strokes into the all-candidate black background); scoring only the changed entries favoured
+    inpainting every candidate, which greys the untouched background."""
+    lo, hi = float(value_range[0]), float(value_range[1])
+    vouched = vouched_entries(observed, value_range)
+    free = torch.ones_like(observed, dtype=torch.bool)
+    errors, total = [], torch.zeros(len(observed))
+    for fold in range(MAX_FOLDS):
+        if fold >= folds and bool((total >= MIN_ENTRIES).all()):
+            break
+        chosen = torch.zeros_like(free)
+        for n in range(len(observed)):
+            pool = free[n].flatten().nonzero()[:, 0]
+            pick = torch.randperm(len(pool), generator=generator)[:round(share * free[n].numel())]
+            chosen[n].view(-1)[pool[pick]] = True
+        free &= ~chosen
+        salt = torch.rand(observed.shape, generator=generator) < 0.5
+        corrupted = torch.where(chosen, torch.where(salt, hi, lo), observed)
+        where = vouched.float()
+        total += where.flatten(1).sum(1)
+        errors.append((_squared_error(run_model(corrupted, mask), observed, where),
+                       {k: _squared_error(v, observed, where) for k, v in run_baselines(corrupted, mask).items()},
+                       where.sum(1)))
+    return _stack(f"{share:.0%} of the entries corrupted again by salt & pepper, restored and compared with the "
+                  f"input where it vouches for its values ({len(errors)} folds)", errors)
+
+
+# ------------------------------------------------------------------------------------------------ decisions
+
+def tile_sums(x: torch.Tensor, tile: int) -> torch.Tensor:
+    """Sums of a ... x H x W map over tile x tile blocks (the last row/column of tiles may be partial)."""
+    h, w = x.shape[-2:]
+    ny, nx = -(-h // tile), -(-w // tile)
+    x = F.pad(x, (0, nx * tile - w, 0, ny * tile - h))
+    return x.reshape(*x.shape[:-2], ny, tile, nx, tile).sum((-3, -1))
+
+
+def model_wins(model: torch.Tensor, baseline: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """Per unit (folds x ... errors and counts): the model's error saving over the baseline, averaged over the
+    folds that hold evidence, exceeds its standard error (the one-standard-error rule). The promise is never to
+    be worse than the baseline, so the model has to win clearly: a saving that changes sign from one held-out set
+    to the next is a lucky draw, not evidence. Savings, not dB per fold: a fold whose held-out entries are all
+    zero (a blank column of a digit) has near-zero errors and an arbitrary dB margin, but weighs nothing here."""
+    has = count > 0
+    saving = (baseline - model) * has
+    n = has.sum(0)
+    mean = saving.sum(0) / n.clamp_min(1)
+    var = ((saving - mean).square() * has).sum(0) / (n - 1).clamp_min(1)
+    return (n > 0) & (mean - (var / n.clamp_min(1)).sqrt() > 0)
+
+
+def decide(check: SelfCheck, tile: int) -> list[Decision]:
+    """Per image: the best baseline on the held-out entries, the margin, and the per-tile choice (input grid)."""
+    decisions = []
+    for n in range(check.model.shape[1]):
+        count = int(check.count[:, n].sum())
+        h, w = check.model.shape[-2:]
+        ny, nx = -(-h // tile), -(-w // tile)
+        if count == 0:
+            decisions.append(Decision("", None, 0, torch.ones(ny, nx, dtype=torch.bool),
+                                      note="too few known entries to check: the model is used"))
+            continue
+        per_fold = {name: err[:, n].sum((-2, -1)) for name, err in check.baselines.items()}
+        best = min(per_fold, key=lambda k: float(per_fold[k].sum()))
+        model_f, counts_f = check.model[:, n].sum((-2, -1)), check.count[:, n].sum((-2, -1))
+        use_model = model_wins(model_f, per_fold[best], counts_f).expand(ny, nx).clone()
+        margins = []
+        if ny * nx > 1:
+            counts = tile_sums(check.count[:, n], tile)
+            model_t, base_t = tile_sums(check.model[:, n], tile), tile_sums(check.baselines[best][:, n], tile)
+            enough = counts.sum(0) >= MIN_HELD_OUT
+            use_model = torch.where(enough, model_wins(model_t, base_t, counts), use_model)
+            margins = [margin_db(b, m) for b, m in zip(base_t.sum(0)[enough].tolist(),
+                                                        model_t.sum(0)[enough].tolist())]
+        margin = margin_db(float(per_fold[best].sum()), float(model_f.sum()))
+        decisions.append(Decision(best, margin, count, use_model, margins))
+    return decisions
+
+
+def weight_map(use_model: torch.Tensor, tile: int, size: tuple[int, int], scale: int,
+               feather: int = FEATHER) -> torch.Tensor:
+    """Per-pixel weight of the model (1 x 1 x H*scale x W*scale): tile choices on the input grid, upsampled to the
+    output grid, with a box blur of half-width `feather` across the seams (exactly 0 or 1 away from them)."""
+    h, w = size
+    grid = use_model.float().repeat_interleave(tile, 0).repeat_interleave(tile, 1)[:h, :w][None, None]
+    grid = grid.repeat_interleave(scale, 2).repeat_interleave(scale, 3)
+    if grid.min() == grid.max() or feather <= 0:
+        return grid
+    k = 2 * feather + 1
+    grid = F.avg_pool2d(F.pad(grid, (feather, feather, 0, 0), mode="replicate"), (1, k), stride=1)
+    return F.avg_pool2d(F.pad(grid, (0, 0, feather, feather), mode="replicate"), (k, 1), stride=1)
+
+
+# ------------------------------------------------------------------------------------------------ the wrapper
+
+class WrappedModel:
+    """A model-like callable around another: the wrapped model's attributes (meta, value_range, scale, tile, ...)
+    under a name of its own. The protocol of ganrecon.inference.ModelWrapper, restated here so that the guard does
+    not import the inference module, which reaches evaluation (through inversion), which imports the guard."""
+
+    def __init__(self, model, name: str):
+        self.model, self.name = model, name
+
+    def __getattr__(self, item):
+        if item == "model":  # not set yet (copying, unpickling): no endless recursion
+            raise AttributeError(item)
+        return getattr(self.model, item)
+
+
+
+def default_baselines(degradation, value_range, scale: int = 1) -> dict:
+    """Every baseline that applies to the degradation (bicubic for a super-resolution model), as callables."""
+    if scale > 1:
+        names = ["bicubic"]
+    else:
+        names = [b.name for b in applicable_baselines(degradation, value_range)]
+    return {name: partial(run_baseline, name, value_range=tuple(value_range), scale=scale) for name in names}
+
+
+def _as_degradation(degradation, model):
+    """A parsed degradation from one, a spec, a set of family names ({"mask"}: a user's mask) or the model's."""
+    from types import SimpleNamespace
+
+    from ganrecon.degrade import Degradation, parse_degradation
+
+    if isinstance(degradation, Degradation):
+        return degradation
+    if isinstance(degradation, (set, frozenset)):
+        return SimpleNamespace(families=set(degradation), parts=(), spec="+".join(sorted(degradation)))
+    spec = degradation if degradation is not None else model.meta.get("degrade")
+    if isinstance(spec, (list, tuple)):  # a model trained on several: its first (the validation default)
+        spec = spec[0] if spec else None
+    if not spec and int(model.scale) > 1:
+        spec = f"down:{int(model.scale)}"
+    if not spec:  # nothing says what the input suffers from: no check can be chosen
+        return SimpleNamespace(families=set(), parts=(), spec="an unknown degradation")
+    return parse_degradation(str(spec))
+
+
+class GuardedModel(WrappedModel):
+    """A model checked on each input against the baselines (see the module docstring); same call shape and
+    attributes as the model, under the model's name. Reports accumulate over calls until `reset()`."""
+
+    def __init__(self, model, degradation=None, *, mode: str = "choose", share: float = DEFAULT_SHARE,
+                 tile: int = DEFAULT_TILE, folds: int = DEFAULT_FOLDS, baselines=None, seed: int = 0,
+                 name: str | None = None):
+        if mode not in MODES:
+            raise GanreconError(f"Unknown guard mode {mode!r}; choose one of {', '.join(MODES)}.")
+        if not 0 < share < 1:
+            raise GanreconError(f"The guard's held-out share must be between 0 and 1, got {share}.")
+        if tile < 8:
+            raise GanreconError(f"The guard's tile must be at least 8 pixels, got {tile}.")
+        if not 1 <= folds <= 10:
+            raise GanreconError(f"The guard's folds must be 1 to 10, got {folds}.")
+        super().__init__(model, name or model.name)
+        self.mode, self.share, self.tile_size, self.seed = mode, float(share), int(tile), int(seed)
+        self.folds = int(folds)
+        self.degradation = _as_degradation(degradation, model)
+        self.kind, self.reason = check_kind(self.degradation, int(model.scale))
+        if baselines is None or isinstance(baselines, (list, tuple)):
+            chosen = default_baselines(self.degradation, model.value_range, int(model.scale))
+            if baselines is not None:
+                chosen = {k: v for k, v in chosen.items() if k in set(baselines)}
+            baselines = chosen
+        self.baselines = dict(baselines)
+        if not self.baselines and self.kind is not None:
+            self.kind, self.reason = None, "no conventional baseline applies"
+        self.images: list[dict] = []
+        self.check_description = ""
+
+    def reset(self) -> None:
+        self.images, self.check_description = [], ""
+
+    def run_baselines(self, observed: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: fn(observed, mask).float().cpu() for name, fn in self.baselines.items()}
+
+    def self_check(self, observed: torch.Tensor, mask: torch.Tensor) -> SelfCheck | None:
+        generator = torch.Generator().manual_seed(self.seed)
+        args = (self.model, self.run_baselines)
+        if self.kind == "holdout":
+            return holdout_check(*args, observed, mask, self.share, generator, self.folds)
+        if self.kind == "superres":
+            return superres_check(*args, observed, int(self.model.scale), self.value_range)
+        if self.kind == "impulses":
+            return impulse_check(*args, observed, mask, self.share, self.value_range, generator, self.folds)
+        return None
+
+    @torch.no_grad()
+    def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None, **_ignored) -> torch.Tensor:
+        if self.mode == "off":
+            return self.model(observed, mask)
+        mask = torch.ones_like(observed) if mask is None else mask.float().cpu().expand_as(observed)
+        observed = torch.where(mask > 0, torch.nan_to_num(observed.float().cpu()), 0.0)  # missing: never read
+        amp = torch.ones(len(observed), 1, 1, 1)
+        if self.value_range[0] < 0:  # signed data of any amplitude: the baselines work in [-1, 1]
+            amp = observed.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
+        observed = observed / amp
+        check = self.self_check(observed, mask)
+        if check is None:
+            self.check_description = "none: " + (self.reason or "the input is too small to check")
+            self.images += [{"method": "model", "margin_db": None} for _ in range(len(observed))]
+            return self.model(observed, mask) * amp
+        self.check_description = check.description
+        tile = max(1, self.tile_size // int(self.scale))
+        decisions = decide(check, tile)
+        if self.mode == "report":
+            for d in decisions:
+                d.use_model = torch.ones_like(d.use_model)
+        out = self.combine(observed, mask, decisions, tile)
+        self.images += [image_report(d, self.mode) for d in decisions]
+        return out * amp
+
+    def combine(self, observed: torch.Tensor, mask: torch.Tensor, decisions: list[Decision], tile: int):
+        """Model where the tiles chose it, the image's best baseline elsewhere (feathered seams)."""
+        scale = int(self.scale)
+        n, c, h, w = observed.shape
+        weights = [weight_map(d.use_model, tile, (h, w), scale) for d in decisions]
+        out = torch.zeros(n, c, h * scale, w * scale)
+        need_model = [i for i, wgt in enumerate(weights) if wgt.max() > 0]
+        if need_model:
+            out[need_model] = self.model(observed[need_model], mask[need_model]).float().cpu()
+        for name in {d.baseline for d, wgt in zip(decisions, weights) if wgt.min() < 1}:
+            rows = [i for i, (d, wgt) in enumerate(zip(decisions, weights)) if d.baseline == name and wgt.min() < 1]
+            est = self.baselines[name](observed[rows], mask[rows]).float().cpu()
+            for j, i in enumerate(rows):
+                out[i] = weights[i][0] * out[i] + (1 - weights[i][0]) * est[j]
+        return out
+
+    def report(self) -> dict:
+        """JSON-ready `{"guard": {...}}` over every image seen since the last reset."""
+        return {"guard": guard_summary(self.images, mode=self.mode, check=self.check_description,
+                                       share=self.share, tile=self.tile_size)}
+
+    def describe(self) -> str:
+        return describe(self.report()["guard"], self.name)
+
+
+def image_report(decision: Decision, mode: str) -> dict:
+    tiles = decision.use_model
+    if decision.margin_db is None:
+        return {"method": "model", "margin_db": None, "note": decision.note}
+    method = "model" if bool(tiles.all()) else decision.baseline if not bool(tiles.any()) else "mixed"
+    entry = {"method": method, "baseline": decision.baseline, "margin_db": round(decision.margin_db, 2),
+             "held_out": decision.held_out}
+    if tiles.numel() > 1:
+        entry["tiles"] = {"count": tiles.numel(), "model": int(tiles.sum()), **_spread(decision.tile_margins)}
+    return entry
+
+
+def _spread(margins: list[float]) -> dict:
+    if not margins:
+        return {}
+    ordered = sorted(margins)
+    return {"margin_db": {"min": round(ordered[0], 2), "median": round(ordered[len(ordered) // 2], 2),
+                          "max": round(ordered[-1], 2)}}
+
+
+def guard_summary(images: list[dict], *, mode: str, check: str, share: float, tile: int) -> dict:
+    methods: dict[str, int] = {}
+    for entry in images:
+        methods[entry["method"]] = methods.get(entry["method"], 0) + 1
+    margins = [e["margin_db"] for e in images if e.get("margin_db") is not None]
+    return {"mode": mode, "check": check, "share": share, "tile": tile, "images": images,
+            "summary": {"images": len(images), "methods": methods, **_spread(margins)}}
+
+
+def describe(guard: dict, name: str = "the model") -> str:
+    """The guard's decisions in words: one line in all, plus one per image when there are few."""
+    s = guard["summary"]
+    if guard["mode"] == "off":
+        return f"guard off: {name} used as it is."
+    if "margin_db" not in s:
+        return f"guard: {guard['check']}; {name} used."
+    used = ", ".join(f"{k} {v}" for k, v in sorted(s["methods"].items()))
+    m = s["margin_db"]
+    lines = [f"guard ({guard['mode']}; {guard['check']}): {used} of {s['images']} image(s); margin of {name} over "
+             f"the best baseline {m['median']:+.2f} dB (median; min {m['min']:+.2f}, max {m['max']:+.2f})."]
+    if len(guard["images"]) <= 8:
+        for i, e in enumerate(guard["images"]):
+            if e.get("margin_db") is None:
+                lines.append(f"  image {i}: model ({e.get('note', 'not checked')})")
+                continue
+            tiles = f", {e['tiles']['model']}/{e['tiles']['count']} tiles model" if "tiles" in e else ""
+            lines.append(f"  image {i}: {e['method']} ({name} {e['margin_db']:+.2f} dB vs {e['baseline']}{tiles})")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ evaluation
+
+class RawModel(WrappedModel):
+    """The unguarded model under the name NAME:raw, so a table shows what the guard changed."""
+
+    def __init__(self, model):
+        super().__init__(model, f"{model.name}:raw")
+
+    def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None, **_ignored) -> torch.Tensor:
+        return self.model(observed, mask)
+
+
+def guard_models(models, degradation, mode: str = "choose", **options) -> list:
+    """For an evaluation: each model guarded under its own name (what a user gets), then unguarded as NAME:raw;
+    with mode `off` the models as they are."""
+    if mode not in MODES:
+        raise GanreconError(f"Unknown guard mode {mode!r}; choose one of {', '.join(MODES)}.")
+    if mode == "off":
+        return list(models)
+    return [wrapped for m in models for wrapped in (GuardedModel(m, degradation, mode=mode, **options), RawModel(m))]
+
+
+def guard_reports(models) -> dict:
+    """`{"guard": {model name: report}}` for the guarded models among `models` (empty when there are none)."""
+    reports = {m.name: m.report()["guard"] for m in models if isinstance(m, GuardedModel)}
+    return {"guard": reports} if reports else {}

@@ -1,0 +1,198 @@
+"""One reconstructor: the single path from (observed, mask) to an estimate, shared by validation and inference, so
+the model chosen as best is the model that ships.
+
+The protocol every reconstruction method follows (trained models, latent inversion, and the wrappers that adapt,
+gain or resample a model): `name`, `meta` (the bundle's description), `value_range`, `scale` (output size / input
+size), `fixed_size` (True when the network takes only its training size: larger inputs go through as tiles,
+smaller ones padded), `tile` (input tile size, H x W) and `model(observed, mask) -> estimate` on N x C x H x W
+tensors (mask 1 = known, 0 = missing; None = everything known).
+
+What decides a model's numbers lives here, once:
+
+* input: N x C x H x W in the model's channels; missing entries carry no value, even NaN (zero-filled);
+* normalisation: signed data (seismic) reach the network divided, tile by tile, by the largest observed amplitude
+  of the tile, and the output is multiplied back, exactly as in training, so gathers of any amplitude work;
+* polarity average: seismic data are linear in the source, so the reconstruction of -d must be minus that of d;
+  averaging the model with its polarity-flipped twin enforces it (+0.15 dB mean on pylops gathers, for twice the
+  time; benchmarks/seismic_symmetry.py);
+* data consistency: where the description asks for it (meta["data_consistency"]), known entries are kept as given.
+
+Subclasses implement `reconstruct(observed, mask)` on input already checked by `__call__`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ganrecon.errors import GanreconError
+from ganrecon.models.layers import normalise_by_observed
+from ganrecon.tiling import tiled_apply
+
+
+def keep_observed(estimate: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Data consistency: the estimate where the mask says missing, the observation where it says known (same grid
+    only: a super-resolution output has no observed entries of its own size)."""
+    if estimate.shape != observed.shape:
+        return estimate
+    return mask * observed + (1 - mask) * estimate
+
+
+class Reconstructor:
+    """The base of every reconstructor (see the module docstring); subclasses set `name` and `meta` and implement
+    `reconstruct`."""
+
+    scale: int = 1
+    fixed_size: bool = False
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return tuple(self.meta["value_range"])
+
+    @property
+    def channels(self) -> int:
+        return int(self.meta["channels"])
+
+    @property
+    def signed(self) -> bool:
+        return self.value_range[0] < 0
+
+    @property
+    def tile(self) -> tuple[int, int]:
+        return tuple(self.meta["image_size"])
+
+    @property
+    def data_consistency(self) -> bool:
+        return bool(self.meta.get("data_consistency"))
+
+    def checked_input(self, observed: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(observed zero-filled where missing, float mask of its shape), or one sentence on a wrong input."""
+        if not isinstance(observed, torch.Tensor) or observed.dim() != 4:
+            shape = tuple(observed.shape) if isinstance(observed, torch.Tensor) else type(observed).__name__
+            raise GanreconError(f"Expected images shaped N x C x H x W, got {shape}.")
+        if self.channels is not None and observed.shape[1] != self.channels:
+            raise GanreconError(f"The model {self.name} takes {self.channels}-channel images, got "
+                                f"{observed.shape[1]}.")
+        if mask is None:
+            mask = torch.ones_like(observed, dtype=torch.float32)
+        mask = mask.float()
+        if mask.shape != observed.shape:
+            try:
+                mask = mask.expand_as(observed)
+            except RuntimeError:
+                raise GanreconError(f"The mask has shape {tuple(mask.shape)} but the images "
+                                    f"{tuple(observed.shape)}.") from None
+        return torch.nan_to_num(observed.float()) * mask, mask
+
+    def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None, **options) -> torch.Tensor:
+        if self.channels == 1 and isinstance(observed, torch.Tensor) and observed.dim() == 4 and observed.shape[1] > 1:
+            from ganrecon.colour import (
+                colour_apply,  # colour in, colour out: per channel or on Y (ganrecon.colour)
+            )
+
+            return colour_apply(lambda o, m: self(o, m, **options), observed, mask, task=self.meta.get("task"),
+                                scale=self.scale, value_range=self.value_range,
+                                keep_known=bool(self.meta.get("data_consistency")))
+        observed, mask = self.checked_input(observed, mask)
+        out = self.reconstruct(observed, mask, **options)
+        return keep_observed(out, observed, mask) if self.data_consistency else out
+
+    def reconstruct(self, observed: torch.Tensor, mask: torch.Tensor, **options) -> torch.Tensor:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+
+@dataclass
+class ReconstructionModel(Reconstructor):
+    """A trained conditional generator as a reconstructor: any image size (overlapping tiles, smooth blending,
+    bounded memory), signed data of any amplitude."""
+
+    generator: torch.nn.Module
+    meta: dict
+    name: str
+
+    @property
+    def scale(self) -> int:
+        return int(self.generator.scale)
+
+    @property
+    def fixed_size(self) -> bool:
+        return bool(self.generator.fixed_size)
+
+    @property
+    def tile(self) -> tuple[int, int]:
+        """Input tile = the training input size: image_size is the clean (output) size, so a x4 super-resolution
+        model trained on 256 x 256 targets takes 64 x 64 input tiles (a 256 x 256 input tile would be 4096 x 4096
+        x width activations per tile). Super-resolution tiles are at least 128 input pixels, so the 32-pixel blended
+        overlap covers an SRResNet's receptive field: tiled = whole image to ~1e-4 of the range (64-pixel tiles:
+        ~4e-3 at the seams), for ~1.8x the compute of one piece."""
+        h, w = self.meta["image_size"]
+        if self.scale == 1:
+            return (h, w)
+        return (max(h // self.scale, 128), max(w // self.scale, 128))
+
+    def to(self, device) -> ReconstructionModel:
+        self.generator.to(device)
+        return self
+
+    @torch.no_grad()
+    def reconstruct(self, observed: torch.Tensor, mask: torch.Tensor, *, overlap: float = 0.25,
+                    batch_tiles: int = 16) -> torch.Tensor:
+        device = next(self.generator.parameters()).device
+        th, tw = self.tile  # bounded memory: at most ~16 x 256 x 256 output pixels of activations per batch
+        batch_tiles = max(1, min(batch_tiles, 16 * 256 * 256 // (th * tw * self.scale**2)))
+
+        def run(obs: torch.Tensor) -> torch.Tensor:
+            return tiled_apply(self.apply_tiles, obs, mask, self.tile, self.scale, overlap=overlap,
+                               batch_tiles=batch_tiles, pad_to_tile=self.fixed_size, device=device)
+
+        if self.signed:  # the polarity average (module docstring)
+            return (run(observed) - run(-observed)) / 2
+        return run(observed)
+
+    def apply_tiles(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """One batch of tiles through the generator, with gradients when enabled (adaptation trains this)."""
+        if self.signed:  # per-tile amplitude normalisation, exactly as in training
+            obs, amp = normalise_by_observed(obs)
+            return self.generator(obs, mask) * amp
+        return self.generator(obs, mask)
+
+
+class ModelWrapper(Reconstructor):
+    """A reconstructor around another (adaptation, gain, resampling): the wrapped model's description and sizes
+    under a name of its own; subclasses implement `reconstruct` (or `__call__`). The wrapped model keeps its
+    known entries itself; a wrapper that changes them (resampling) sets `data_consistency = True`."""
+
+    data_consistency = False
+
+    def __init__(self, model, name: str):
+        self.model, self.name = model, name
+
+    def __getattr__(self, item):
+        if item == "model":  # not set yet (copying, unpickling): no endless recursion
+            raise AttributeError(item)
+        return getattr(self.model, item)
+
+    @property
+    def meta(self) -> dict:
+        return self.model.meta
+
+    @property
+    def channels(self) -> int | None:
+        return getattr(self.model, "channels", None)  # the wrapped model checks its own input
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        return tuple(self.model.value_range)
+
+    @property
+    def scale(self) -> int:
+        return self.model.scale
+
+    @property
+    def fixed_size(self) -> bool:
+        return self.model.fixed_size
+
+    @property
+    def tile(self) -> tuple[int, int]:
+        return self.model.tile

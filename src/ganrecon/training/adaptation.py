@@ -1,0 +1,193 @@
+"""The self-supervised adaptation strategy: fine-tune a trained reconstruction model on the images it must
+reconstruct (seismic gathers), with no clean data at all.
+
+The images themselves hold training pairs: hide a further share of their *known* traces and learn to restore
+them from the rest. The missing traces are never targets (they may even be NaN). A share of the known traces is
+held out of this training and scores each candidate, so the weights kept are the ones that restore traces the
+adaptation never saw best, the starting (pretrained) weights included. `from_scratch` trains a freshly
+initialised generator of the same architecture instead (the gather-only, deep-prior style comparison).
+
+The strategy takes a list of (observed, mask) images: one gather today (`ganrecon.adapt`), a whole survey later;
+hidden and held-out traces are drawn per image, crops from any of them, and the held-out score pools them all.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ganrecon.errors import GanreconError
+from ganrecon.training.strategy import Strategy
+
+ADAPT_STREAM = 982_451_653  # offset of the adaptation's random streams from the user's seed
+
+
+def snr_db(estimate: torch.Tensor, truth: torch.Tensor) -> float:
+    error = float(((estimate - truth) ** 2).sum())
+    return 10 * math.log10(float((truth ** 2).sum()) / error) if error > 0 else math.inf
+
+
+def hidden_unit(masks: Sequence[torch.Tensor]) -> str:
+    """Traces when every column is wholly known or wholly missing (seismic, missing columns), else pixels."""
+    for mask in masks:
+        column_min, column_max = mask.amin(dim=(0, 1)), mask.amax(dim=(0, 1))
+        if not bool((column_min == column_max).all()):
+            return "pixels"
+    return "traces"
+
+
+def draw_share(known: torch.Tensor, share: float, unit: str, generator: torch.Generator) -> torch.Tensor:
+    """A random subset (about `share`) of the known entries, drawn per trace or per pixel; C x H x W 0/1."""
+    if unit == "traces":
+        pick = (torch.rand(known.shape[-1], generator=generator) < share).float()
+        return known * pick[None, None, :]
+    return known * (torch.rand(known.shape, generator=generator) < share).float()
+
+
+class SelfSupervisedAdaptation(Strategy):
+    kind = "adaptation"
+    log_fields = ("loss",)
+    validate_first = True  # the starting weights are a candidate (and their score times the reconstruction pass)
+
+    def __init__(self, model, images: Sequence[tuple[torch.Tensor, torch.Tensor]], *, hide: float = 0.3,
+                 holdout: float = 0.1, lr: float | None = None, batch_size: int = 4, from_scratch: bool = False,
+                 seed: int = 0):
+        from ganrecon.inference import ReconstructionModel
+
+        if model.scale != 1 or model.fixed_size:
+            raise GanreconError(f"The model {model.name} cannot be adapted: only fully convolutional models of the "
+                                "same input and output size (the unet family) can.")
+        self.hide, self.batch_size, self.from_scratch = hide, batch_size, from_scratch
+        self.images_per_step = batch_size
+        # streams of their own: seeded like a degradation's (seed 0 -> the same torch.rand draws) the held-out
+        # traces would be chosen exactly among the traces that degradation removed, leaving none to hold out
+        self.seed = ADAPT_STREAM + seed
+        self.images = self._split(images, holdout)
+        self.generator = self._starting_generator(model, seed).to(memory_format=torch.channels_last)
+        self.adapted = ReconstructionModel(self.generator, dict(model.meta, data_consistency=True),
+                                           f"{model.name}+{'gather-only' if from_scratch else 'adapt'}")
+        self.signed = model.value_range[0] < 0
+        self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=lr or (1e-3 if from_scratch else 2e-4),
+                                          betas=(0.9, 0.999))
+        heights = [o.shape[-2] for o, _, _ in self.images]
+        widths = [o.shape[-1] for o, _, _ in self.images]
+        # wide crops: more lateral context per step
+        self.crop = (min(model.tile[0], *heights), min(2 * model.tile[1], *widths))
+        self.initial_state = copy.deepcopy(self.generator.state_dict())
+        self.best_state = self.initial_state
+        self.start_score = -math.inf
+        self.pass_seconds: float | None = None
+        self.chosen_step = 0
+
+    def _split(self, images, holdout: float) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """(observed, training mask, held-out mask) per image; a held-out share only where enough is known."""
+        prepared = []
+        for observed, mask in images:
+            if observed.dim() != 3 or mask.shape != observed.shape:
+                raise GanreconError(f"Adaptation takes C x H x W images with masks of the same shape, got "
+                                    f"{tuple(observed.shape)} and {tuple(mask.shape)}.")
+            mask = (mask > 0).float()
+            prepared.append((torch.nan_to_num(observed.float()) * mask, mask))  # missing entries carry no value
+        self.unit = hidden_unit([m for _, m in prepared])
+        gen = torch.Generator().manual_seed(self.seed)
+        split = []
+        for observed, mask in prepared:
+            held = draw_share(mask, holdout, self.unit, gen) if holdout > 0 else torch.zeros_like(mask)
+            if held.sum() == 0 or (mask - held).sum() == 0:
+                held = torch.zeros_like(mask)  # too few known traces to spare any: no early stopping on this one
+            split.append((observed, mask - held, held))
+        if sum(float(t.sum()) for _, t, _ in split) == 0:
+            raise GanreconError("The image has no known entries to adapt on.")
+        self.has_holdout = any(float(h.sum()) > 0 for _, _, h in split)
+        return split
+
+    def _starting_generator(self, model, seed: int) -> torch.nn.Module:
+        from ganrecon.inference import generator_from_meta
+
+        if self.from_scratch:
+            torch.manual_seed(seed)
+            return generator_from_meta(model.meta, model.name)
+        return copy.deepcopy(model.generator)
+
+    @torch.enable_grad()  # callers such as `evaluate` run models under no_grad
+    def step(self, step: int, rng: torch.Generator) -> dict:
+        self.generator.train(self.from_scratch)  # fine-tuning keeps the BatchNorm statistics of pretraining
+        th, tw = self.crop
+        picks = (torch.randint(len(self.images), (self.batch_size,), generator=rng).tolist()
+                 if len(self.images) > 1 else [0] * self.batch_size)
+        targets, knowns = [], []
+        for i in picks:
+            observed, train_mask, _ = self.images[i]
+            y = int(torch.randint(0, observed.shape[-2] - th + 1, (1,), generator=rng))
+            x = int(torch.randint(0, observed.shape[-1] - tw + 1, (1,), generator=rng))
+            targets.append(observed[:, y:y + th, x:x + tw])
+            knowns.append(train_mask[:, y:y + th, x:x + tw])
+        target, known = torch.stack(targets), torch.stack(knowns)
+        hidden = torch.stack([draw_share(k, self.hide, self.unit, rng) for k in known])
+        if torch.rand(1, generator=rng).item() < 0.5:  # a mirrored gather and flipped polarity are gathers too
+            target, known, hidden = target.flip(-1), known.flip(-1), hidden.flip(-1)
+        if self.signed:
+            target = target * torch.where(torch.rand(len(target), 1, 1, 1, generator=rng) < 0.5, -1.0, 1.0)
+        visible = known - hidden
+        target, visible = (t.contiguous(memory_format=torch.channels_last) for t in (target, visible))
+        pred = self.adapted.apply_tiles(target * visible, visible)
+        scale = (target * visible).abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6) if self.signed else 1.0
+        loss = ((pred - target).abs() / scale * hidden).sum() / hidden.sum().clamp_min(1.0)
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        return {"loss": loss.item()}
+
+    def validate(self, step: int) -> dict:
+        """SNR (dB) on the held-out known traces of every image, reconstructed from the training traces alone.
+        One pass over the images costs what the final reconstruction costs: its time is the budget's reserve."""
+        if not self.has_holdout and self.pass_seconds is not None:
+            return {"holdout": {"snr": -math.inf}}
+        t = time.perf_counter()
+        self.generator.eval()
+        estimates, truths = [], []
+        for observed, train_mask, held in self.images:
+            estimate = self.adapted(observed[None] * train_mask[None], train_mask[None])[0]
+            estimates.append(estimate[held > 0])
+            truths.append(observed[held > 0])
+        self.pass_seconds = time.perf_counter() - t
+        snr = snr_db(torch.cat(estimates), torch.cat(truths)) if self.has_holdout else -math.inf
+        if step == 0:
+            self.start_score = snr
+        return {"holdout": {"snr": snr}}
+
+    def selection_score(self, scores: dict, step: int) -> float | None:
+        if self.from_scratch and step == 0:
+            return None  # an untrained network is never the choice
+        return scores["holdout"]["snr"]
+
+    def keep_best(self, run_dir: Path | None, step: int, seconds: float, score: float) -> None:
+        self.best_state = copy.deepcopy(self.generator.state_dict())
+
+    def finish(self, best: dict) -> None:
+        """The best-scoring weights; when nothing could be scored (no held-out traces, or a new network not yet
+        validated) the last ones, unless the run diverged (then the starting ones)."""
+        if best["step"] is not None:
+            self.generator.load_state_dict(self.best_state)
+            self.chosen_step = best["step"]
+        elif best.get("diverged"):
+            self.generator.load_state_dict(self.initial_state)
+            self.chosen_step = 0
+        else:
+            self.chosen_step = None  # the last step's weights: the caller knows how many steps ran
+        self.generator.eval()
+
+    def reserve_seconds(self) -> float:
+        return self.pass_seconds or 0.0
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.generator
+
+    def progress_text(self, step: int, values: dict, best: float) -> str:
+        return f"step {step} loss {values['loss']:.4f} holdout {best:.2f} dB"

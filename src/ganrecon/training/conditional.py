@@ -1,0 +1,278 @@
+"""The conditional GAN strategy, shared by every restoration task (traces, superres, translate, denoise).
+
+The discriminator judges (observed, candidate) pairs; the generator minimises
+`content_weight * content + adversarial_weight * adversarial`. Batch order comes from (seed, epoch), the
+degradation of each batch from the step's stream, so a resumed run ends with exactly the weights of an
+uninterrupted one. Under torchrun each rank takes its shard of every batch and DistributedDataParallel averages
+the gradients. Validation runs the EMA generator through `ReconstructionModel`, the object `load_model` returns,
+so `model-best` is chosen on exactly what ships (normalisation, data consistency, polarity average included).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DistributedSampler
+
+from ganrecon.checkpoints import save_bundle
+from ganrecon.config import TrainConfig
+from ganrecon.errors import GanreconError
+from ganrecon.losses import PerceptualLoss, content_loss, discriminator_loss, generator_adversarial_loss
+from ganrecon.models import build_discriminator, build_generator
+from ganrecon.models.layers import normalise_by_observed
+from ganrecon.training.data import DegradationMix, load_training_data, orient, paired_observed
+from ganrecon.training.distributed import is_distributed, rank_and_world
+from ganrecon.training.gan import GANStrategy
+from ganrecon.training.validation import psnr_line
+
+VAL_STREAM = 12345  # offset of the validation batch's degradation seed from the run's seed
+
+
+def degrade(degradation, clean: torch.Tensor, value_range, generator: torch.Generator):
+    """Clean -> (observed, mask): the one place a conditional run degrades images (training batches and the
+    validation batch alike)."""
+    return degradation(clean, value_range=value_range, generator=generator)
+
+
+def apply_consistency(estimate: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Keep what was observed: the output equals the input wherever the mask says the value is known."""
+    if estimate.shape != observed.shape:
+        return estimate
+    return mask * observed + (1.0 - mask) * estimate
+
+
+def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int], value_range, scale: int = 1):
+    """Generator and discriminator of a run. A degradation that downsamples by `scale` needs a generator whose
+    `scale` attribute says it upsamples by as much."""
+    gen_options = dict(config.generator_options)
+    if scale != 1:
+        gen_options.setdefault("scale", scale)
+    try:
+        generator = build_generator(config.generator, channels=channels, image_size=image_size,
+                                    value_range=value_range, **gen_options)
+    except GanreconError:
+        if scale != 1 and "scale" not in config.generator_options:
+            raise GanreconError(f"The degradation downsamples by {scale}, but the {config.generator} generator does "
+                                "not upsample; use one that does (srresnet).") from None
+        raise
+    if generator.scale != scale:
+        raise GanreconError(f"The {config.generator} generator upsamples by {generator.scale}, but the degradation "
+                            f"downsamples by {scale}; make them agree.")
+    discriminator = build_discriminator(config.discriminator, channels=channels, image_size=image_size,
+                                        **config.discriminator_options)
+    return generator, discriminator
+
+
+def init_generator(generator: torch.nn.Module, ref: str) -> None:
+    """Fine-tuning: start from a trained generator's weights (same architecture; float16 bundles are cast back)."""
+    from ganrecon.bundles import bundle_path, load_weights_into
+    from ganrecon.checkpoints import read_bundle
+
+    path = bundle_path(ref)
+    load_weights_into(generator, read_bundle(path)[0], path,
+                      "init: the weights in {weights} do not fit this config's generator ({problem}); use the "
+                      "generator and generator_options they were trained with.")
+
+
+def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float) -> dict:
+    """What a model bundle needs to be rebuilt and fed correctly, plus provenance."""
+    return {
+        "task": config.task,
+        "generator": config.generator,
+        "generator_options": dict(config.generator_options, **({"scale": scale} if scale != 1 else {})),
+        "channels": int(train.images.shape[1]),
+        "image_size": [int(s) for s in train.images.shape[-2:]],
+        "value_range": list(train.value_range),
+        "scale": scale,
+        "data": config.data,
+        "init": config.init,
+        "degrade": config.degrade,
+        "data_consistency": config.data_consistency,
+        "direction": config.direction,
+        "steps": step,
+        "train_seconds": round(seconds, 1),
+    }
+
+
+class ConditionalGAN(GANStrategy):
+    kind = "conditional"
+    log_fields = ("epoch", "g_loss", "g_content", "g_adv", "d_loss", "lr")
+    supports_ddp = True
+    divergence_hint = "lower lr or adversarial_weight and resume"
+
+    def __init__(self, config: TrainConfig, device: torch.device, *, resuming: bool = False,
+                 name: str = "model"):
+        super().__init__(config, device)
+        self.name = name
+        self.rank, self.world = rank_and_world()
+        self.train_set, val_set = load_training_data(config)
+        self.degradation = DegradationMix(config.degrade_list(), per_image=config.mix_per_image)
+        self.scale = self.degradation.scale
+        self.value_range = self.train_set.value_range
+        self.signed = self.value_range[0] < 0
+        self.train_paired = paired_observed(self.train_set, self.scale)
+        self.perceptual = PerceptualLoss(self.value_range).to(device) if config.perceptual_weight > 0 else None
+        self._build(resuming)
+        self._prepare_validation(val_set)
+        self.sampler = DistributedSampler(range(len(self.train_set.images)), num_replicas=self.world,
+                                          rank=self.rank, shuffle=True, seed=config.seed, drop_last=True)
+        self.local_batch = config.batch_size // self.world
+        self.batches_per_epoch = len(self.sampler) // self.local_batch
+        if self.batches_per_epoch == 0:
+            raise GanreconError("The training set is too small for this batch size and number of processes.")
+        self.order, self.order_epoch = [], -1
+
+    def _build(self, resuming: bool) -> None:
+        c, device = self.config, self.device
+        channels, image_size = self.train_set.images.shape[1], tuple(self.train_set.images.shape[-2:])
+        generator, discriminator = build_models(c, channels, image_size, self.value_range, self.scale)
+        if c.init and not resuming:  # on resume the checkpoint already holds the fine-tuned weights
+            init_generator(generator, c.init)
+        generator.to(device)
+        discriminator.to(device)
+        self.init_optimisers(generator, discriminator)  # the EMA copy keeps the layout load_model gives, below
+        self.channels_last = c.channels_last and device.type == "cpu" and not generator.fixed_size
+        if self.channels_last:  # parameters keep their identity: the optimisers still hold them
+            generator.to(memory_format=torch.channels_last)
+            discriminator.to(memory_format=torch.channels_last)
+        self.g_model, self.d_model = generator, discriminator
+        if is_distributed():
+            ids = [device.index] if device.type == "cuda" else None
+            self.g_model = DistributedDataParallel(generator, device_ids=ids)
+            self.d_model = DistributedDataParallel(discriminator, device_ids=ids)
+        self.amp_dtype = (torch.float16 if device.type == "cuda" else torch.bfloat16) if c.amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=bool(c.amp and device.type == "cuda"))
+
+    def _prepare_validation(self, val_set) -> None:
+        """A fixed validation batch (its own degradation stream) and, on rank 0, its baseline scores."""
+        c = self.config
+        val_clean = val_set.images
+        val_degradation = DegradationMix([c.val_degrade or c.degrade_list()[0]])
+        val_obs, val_mask = degrade(val_degradation, val_clean, self.value_range,
+                                    torch.Generator().manual_seed(c.seed + VAL_STREAM))
+        val_paired = paired_observed(val_set, self.scale)
+        if val_paired is not None:
+            val_obs, val_mask = val_paired, torch.ones_like(val_paired)
+        self.val_obs, self.val_clean, self.val_mask = orient(val_obs, val_clean, val_mask, c.direction)
+        if self.rank == 0 and c.direction == "AtoB":  # the baselines restore; they have nothing to say about B -> A
+            self.score_baselines_once(val_degradation.parts[0], self.val_obs, self.val_mask, self.val_clean,
+                                      self.value_range)
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def prepare(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.to(self.device, non_blocking=True)
+        return t.contiguous(memory_format=torch.channels_last) if self.channels_last and t.dim() == 4 else t
+
+    def batch(self, step: int, rng: torch.Generator):
+        """This rank's share of the step's batch: (epoch, observed, clean, mask), as the model sees them."""
+        epoch, b = divmod(step, self.batches_per_epoch)
+        if epoch != self.order_epoch:
+            self.sampler.set_epoch(epoch)
+            self.order, self.order_epoch = list(iter(self.sampler)), epoch
+        idx = self.order[b * self.local_batch:(b + 1) * self.local_batch]
+        clean = self.train_set.images[idx]
+        if self.train_paired is not None:
+            observed = self.train_paired[idx]
+            mask = torch.ones_like(observed)
+        else:
+            clean = clean.to(self.device, non_blocking=True)  # degradations run on the model's device
+            observed, mask = degrade(self.degradation, clean, self.value_range, rng)
+        observed, clean, mask = orient(observed, clean, mask, self.config.direction)
+        if self.signed:  # the model sees amplitudes scaled by the observed traces, as in use
+            observed, amp = normalise_by_observed(observed)
+            clean = clean / amp
+        return epoch, self.prepare(observed), self.prepare(clean), self.prepare(mask)
+
+    def step(self, step: int, rng: torch.Generator) -> dict:
+        c = self.config
+        epoch, observed, clean, mask = self.batch(step, rng)
+        self.set_learning_rates(step)
+        adversarial_on = step >= c.warmup_steps and c.adversarial_weight > 0
+        with self.autocast():
+            fake = self.g_model(observed, mask)
+        fake = fake.float()
+        if c.data_consistency:
+            fake = apply_consistency(fake, observed, mask)
+        d_loss = self.discriminator_step(observed, clean, fake) if adversarial_on else torch.zeros(())
+
+        self.opt_g.zero_grad(set_to_none=True)
+        g_content = content_loss(c.content, fake, clean, mask, c.missing_weight)
+        if self.perceptual is not None:
+            g_content = g_content + c.perceptual_weight * self.perceptual(fake, clean)
+        g_adv = torch.zeros(())
+        if adversarial_on:
+            self.discriminator.requires_grad_(False)
+            with self.autocast():
+                g_adv = generator_adversarial_loss(c.adversarial, self.discriminator(observed, fake).float())
+            self.discriminator.requires_grad_(True)
+        g_loss = c.content_weight * g_content + c.adversarial_weight * g_adv
+        self.scaler.scale(g_loss).backward()
+        self.scaler.step(self.opt_g)
+        self.scaler.update()
+        self.update_ema(step)
+        return {"epoch": epoch, "g_loss": g_loss.item(), "g_content": g_content.item(),
+                "g_adv": float(g_adv.detach()), "d_loss": float(d_loss.detach()),
+                "lr": self.opt_g.param_groups[0]["lr"]}
+
+    def discriminator_step(self, observed, clean, fake) -> torch.Tensor:
+        self.opt_d.zero_grad(set_to_none=True)
+        with self.autocast():
+            logits = self.d_model(torch.cat([observed, observed]), torch.cat([clean, fake.detach()]))
+        real_logits, fake_logits = logits.float().chunk(2)
+        d_loss = discriminator_loss(self.config.adversarial, real_logits, fake_logits)
+        self.scaler.scale(d_loss).backward()
+        self.scaler.step(self.opt_d)
+        return d_loss
+
+    # ------------------------------------------------------------------------------------- what ships
+    def meta(self, step: int, seconds: float) -> dict:
+        return model_meta(self.config, self.train_set, self.scale, step, seconds)
+
+    def reconstructor(self, step: int = 0, seconds: float = 0.0):
+        """The current model as `load_model` would return it from this run's bundle."""
+        from ganrecon.inference import ReconstructionModel
+
+        return ReconstructionModel(self.model, self.meta(step, seconds), self.name)
+
+    def validate(self, step: int) -> dict:
+        from ganrecon.metrics import image_metrics, summarise
+
+        self.model.eval()
+        estimate = self.reconstructor(step)(self.val_obs, self.val_mask)
+        self.generator.train()  # the EMA copy stays in eval mode
+        scores = {"model": summarise(image_metrics(estimate, self.val_clean, self.val_mask, self.value_range)),
+                  **self.baseline_scores}
+        return scores
+
+    def selection_score(self, scores: dict, step: int) -> float | None:
+        return scores["model"]["psnr"]
+
+    def keep_best(self, run_dir: Path | None, step: int, seconds: float, score: float) -> None:
+        """The best-PSNR model, kept apart from the final one."""
+        save_bundle(run_dir / "model-best", self.model, {**self.meta(step, seconds),
+                                                         "selected": f"best validation PSNR {score:.2f} dB"})
+
+    def save(self, run_dir: Path, step: int, seconds: float) -> None:
+        save_bundle(run_dir / "model", self.model, self.meta(step, seconds))
+
+    def after_step(self, run_dir: Path | None, step: int, seconds: float) -> None:
+        c = self.config
+        if run_dir is not None and step == c.warmup_steps and c.adversarial_weight > 0:
+            # the content-only generator (e.g. SRResNet before SRGAN fine-tuning), kept as its own model
+            save_bundle(run_dir / "model-content", self.model, {**self.meta(step, seconds),
+                                                                "selected": "content-only phase"})
+
+    def write_figures(self, run_dir: Path) -> None:
+        from ganrecon.report import plot_losses
+
+        plot_losses(run_dir / "log.csv", run_dir / "losses.png")
+
+    def validation_line(self, step: int, scores: dict) -> str:
+        return psnr_line(step, scores)

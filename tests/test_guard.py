@@ -1,0 +1,205 @@
+"""The guard: on the user's own input, a bad model loses to the baselines, a good one wins, missing entries
+are never read, and large inputs are decided per tile."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import smooth_images
+
+from ganrecon.baselines import run_baseline
+from ganrecon.degrade import parse_degradation
+from ganrecon.errors import GanreconError
+from ganrecon.guard import GuardedModel, hide_known, weight_map
+from ganrecon.inference import ReconstructionModel
+from ganrecon.models import build_generator
+
+
+def _random_model(value_range=(0.0, 1.0), scale=1, degrade="columns:random:0.5", generator="unet", **options):
+    torch.manual_seed(0)
+    if generator == "srresnet":
+        options["scale"] = scale
+    elif generator == "unet":
+        options = {"depth": 2, "width": 8, **options}
+    gen = build_generator(generator, channels=1, image_size=(32, 32), value_range=value_range, **options)
+    meta = {"generator": generator, "channels": 1, "image_size": [32, 32], "value_range": list(value_range),
+            "scale": scale, "degrade": degrade, "data_consistency": scale == 1 and "columns" in degrade}
+    return ReconstructionModel(gen.eval(), meta, "random")
+
+
+class Oracle:
+    """A 'perfectly trained' model: returns the truth it was given for the output size asked (the clean image; for
+    the guard's downscaled super-resolution check, the low-resolution input itself)."""
+
+    def __init__(self, *truths: torch.Tensor, value_range=(0.0, 1.0), scale: int = 1, spoil=None):
+        self.truths, self.scale, self.name, self.spoil = truths, scale, "oracle", spoil
+        self.value_range = value_range
+        self.meta = {"value_range": list(value_range), "channels": 1}
+        self.seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def __call__(self, observed, mask=None):
+        self.seen.append((observed.clone(), None if mask is None else mask.clone()))
+        size = tuple(s * self.scale for s in observed.shape[-2:])
+        out = next(t for t in self.truths if tuple(t.shape[-2:]) == size)[: len(observed)].clone()
+        return self.spoil(out) if self.spoil else out
+
+
+def _images(n=3, h=32, w=32, seed=0):
+    return torch.from_numpy(smooth_images(n, h, w, seed))[:, None]
+
+
+def test_the_guard_picks_the_baseline_for_random_weights_and_the_model_for_a_good_one():
+    clean = _images()
+    observed, mask = parse_degradation("columns:random:0.5")(clean, value_range=(0.0, 1.0), generator=1)
+    bad = GuardedModel(_random_model(), "columns:random:0.5")
+    out = bad(observed, mask)
+    images = bad.report()["guard"]["images"]
+    assert all(e["method"] == e["baseline"] != "model" and e["margin_db"] < 0 for e in images)
+    for i, e in enumerate(images):
+        expected = run_baseline(e["baseline"], observed[i:i + 1], mask[i:i + 1])
+        torch.testing.assert_close(out[i:i + 1], expected)
+    good = GuardedModel(Oracle(clean), "columns:random:0.5")
+    torch.testing.assert_close(good(observed, mask), clean)
+    report = good.report()["guard"]
+    assert report["summary"]["methods"] == {"model": 3} and report["summary"]["margin_db"]["min"] > 20
+    assert "known traces hidden" in report["check"] and "model 3" in good.describe()
+    # report mode: always the model, margin stated
+    told = GuardedModel(_random_model(), "columns:random:0.5", mode="report")
+    torch.testing.assert_close(told(observed, mask), _random_model()(observed, mask))
+    assert all(e["method"] == "model" and e["margin_db"] < 0 for e in told.report()["guard"]["images"])
+
+
+def test_the_guard_never_reads_a_missing_entry():
+    clean = _images(2, 32, 24) * 2 - 1
+    observed, mask = parse_degradation("columns:random:0.5")(clean, value_range=(-1.0, 1.0), generator=2)
+    seen = []
+
+    def spy(name):
+        def fn(o, m):
+            seen.append((o.clone(), m.clone()))
+            return run_baseline(name, o, m, value_range=(-1.0, 1.0), **({"niter": 40} if name == "fk" else {}))
+        return fn
+
+    def run(obs):
+        oracle = Oracle(clean, value_range=(-1.0, 1.0))
+        guard = GuardedModel(oracle, "columns:random:0.5", baselines={"linear": spy("linear"), "fk": spy("fk")})
+        return guard(obs, mask), guard.report(), oracle.seen
+
+    out, report, model_seen = run(observed)
+    poisoned = torch.where(mask > 0, observed, torch.full_like(observed, float("nan")))
+    out_nan, report_nan, _ = run(poisoned)
+    assert torch.equal(out, out_nan) and report == report_nan  # a gather with NaN traces: the same answer
+    garbage = torch.where(mask > 0, observed, torch.full_like(observed, 1e6))
+    assert torch.equal(run(garbage)[0], out)
+    for o, m in seen + model_seen:
+        assert torch.isfinite(o).all() and (o[m == 0] == 0).all()  # nobody saw a value where the input had none
+
+
+def test_holdout_hides_whole_known_traces_or_known_pixels():
+    g = torch.Generator().manual_seed(0)
+    cols = torch.ones(2, 1, 8, 40)
+    cols[..., ::2] = 0
+    hidden, what = hide_known(cols, 0.1, g)
+    assert what == "traces" and (hidden.sum((1, 2, 3)) == 2 * 8).all()
+    assert not (hidden & (cols == 0)).any() and (hidden.all(2) | ~hidden.any(2)).all()
+    pix = (torch.rand(1, 1, 20, 20, generator=g) > 0.5).float()
+    hidden, what = hide_known(pix, 0.1, g)
+    assert what == "entries" and not (hidden & (pix == 0)).any()
+    assert hidden.sum() == round(0.1 * pix.sum().item())
+    def longest_hole(known):
+        longest = run = 0
+        for k in known.tolist():
+            run = 0 if k else run + 1
+            longest = max(longest, run)
+        return longest
+
+    traces = (torch.rand(20, 1, 1, 64, generator=g) > 0.5).float().expand(20, 1, 4, 64)
+    hidden, _ = hide_known(traces, 0.2, g)
+    for m, h in zip(traces[:, 0, 0] > 0, hidden[:, 0, 0]):
+        known = m.nonzero()[:, 0]
+        assert h.any() and not h[known[0]] and not h[known[-1]]  # the outermost known traces stay
+        assert longest_hole(m & ~h) <= longest_hole(m)           # no hole longer than the input's own
+    few = torch.zeros(1, 1, 8, 8)
+    few[..., :2] = 1  # two known traces: nothing can be spared
+    assert not hide_known(few, 0.1, g)[0].any()
+
+
+def test_superres_and_salt_and_pepper_self_checks():
+    clean = _images(2, 64, 64)
+    low, ones = parse_degradation("down:4")(clean, value_range=(0.0, 1.0))
+    bad = GuardedModel(_random_model(scale=4, degrade="down:4", generator="srresnet", blocks=1, width=8), "down:4")
+    out = bad(low, ones)
+    assert [e["method"] for e in bad.report()["guard"]["images"]] == ["bicubic", "bicubic"]
+    torch.testing.assert_close(out, run_baseline("bicubic", low, ones, scale=4))
+    good = GuardedModel(Oracle(clean, low, scale=4), "down:4")
+    torch.testing.assert_close(good(low, ones), clean)
+    assert {e["method"] for e in good.report()["guard"]["images"]} == {"model"}
+    assert "downscaled x4" in good.report()["guard"]["check"]
+
+    noisy, mask = parse_degradation("sp:0.15")(clean, value_range=(0.0, 1.0), generator=3)
+    bad = GuardedModel(_random_model(degrade="sp:0.15"), "sp:0.15")
+    bad(noisy, mask)
+    assert all(e["method"] not in ("model", "mixed") for e in bad.report()["guard"]["images"])
+    good = GuardedModel(Oracle(clean), "sp:0.15")
+    torch.testing.assert_close(good(noisy, mask), clean)
+    assert "corrupted again by salt & pepper" in good.report()["guard"]["check"]
+
+
+def test_gaussian_noise_has_no_self_check_and_the_model_is_used():
+    clean = _images(2)
+    noisy, mask = parse_degradation("gauss:0.1")(clean, value_range=(0.0, 1.0))
+    model = _random_model(degrade="gauss:0.1")
+    guard = GuardedModel(model, "gauss:0.1")
+    torch.testing.assert_close(guard(noisy, mask), model(noisy, mask))
+    report = guard.report()["guard"]
+    assert report["check"].startswith("none: Gaussian noise") and report["summary"]["methods"] == {"model": 2}
+    assert "used" in guard.describe()
+
+
+def test_large_inputs_are_decided_per_tile_with_feathered_seams():
+    clean = _images(1, 64, 192, seed=4)
+    observed, mask = parse_degradation("pixels:random:0.3")(clean, value_range=(0.0, 1.0), generator=5)
+
+    def right_half_wrong(out):
+        out = out.clone()
+        out[..., out.shape[-1] * 2 // 3:] = 0.0  # good on the first two tiles, useless on the third
+        return out
+
+    guard = GuardedModel(Oracle(clean, spoil=right_half_wrong), "pixels:random:0.3", tile=64)
+    out = guard(observed, mask)
+    entry = guard.report()["guard"]["images"][0]
+    assert entry["method"] == "mixed" and entry["tiles"]["count"] == 3 and entry["tiles"]["model"] == 2
+    baseline = run_baseline(entry["baseline"], observed, mask)
+    torch.testing.assert_close(out[..., :100], clean[..., :100])          # model, away from the seam at 128
+    torch.testing.assert_close(out[..., 150:], baseline[..., 150:])       # baseline
+    seam = out[..., 112:144]
+    assert ((seam - clean[..., 112:144]).abs() <= (baseline[..., 112:144] - clean[..., 112:144]).abs()
+            + (right_half_wrong(clean)[..., 112:144] - clean[..., 112:144]).abs() + 1e-6).all()
+    w = weight_map(torch.tensor([[True, False]]), 8, (8, 16), 2, feather=2)
+    assert w.shape == (1, 1, 16, 32) and w[..., :13].eq(1).all() and w[..., 19:].eq(0).all()
+
+
+def test_signed_inputs_of_any_amplitude_get_the_same_decision():
+    clean = _images(2) * 2 - 1
+    observed, mask = parse_degradation("columns:random:0.5")(clean, value_range=(-1.0, 1.0), generator=6)
+    model = _random_model(value_range=(-1.0, 1.0))
+    small = GuardedModel(model, "columns:random:0.5", baselines=["linear", "cubic"])
+    big = GuardedModel(model, "columns:random:0.5", baselines=["linear", "cubic"])
+    out_small, out_big = small(observed, mask), big(observed * 1000, mask * 1)
+    torch.testing.assert_close(out_big, out_small * 1000, rtol=1e-4, atol=1e-3)
+    assert small.report() == big.report()
+
+
+def test_bad_guard_settings_are_one_sentence():
+    model = _random_model()
+    for kwargs, message in [({"mode": "maybe"}, "guard mode"), ({"share": 1.5}, "share"), ({"tile": 2}, "tile")]:
+        with pytest.raises(GanreconError, match=message):
+            GuardedModel(model, "columns:random:0.5", **kwargs)
+    model.meta.pop("degrade")  # an old bundle that does not say: no check, said so, the model used
+    unknown = GuardedModel(model)
+    torch.testing.assert_close(unknown(_images(1), None), model(_images(1), None))
+    assert "does not say" in unknown.describe()
+    off = GuardedModel(_random_model(), mode="off")
+    x = _images(1)
+    torch.testing.assert_close(off(x, None), _random_model()(x, None))
+    assert off.describe().startswith("guard off")
