@@ -98,7 +98,19 @@ REPORT_HELP = "write DIR/index.html: one self-contained page (table, examples, w
 SPLIT_HELP = ("train, val, test or all; auto: all of your own files (npy:, npz:, segy:, tiff:, folder:), the test "
               "split of built-in data")
 GUARD_HELP = ("check the model on the input itself against the baselines: choose (the better, per image and "
-              "tile), report (the model, margin stated) or off")
+              "tile), report (the model, margin stated) or off; auto: choose, but off with --adapt/--gather-only")
+
+
+def _guard_mode(guard: str, adapting: bool, notes: list[str]) -> str:
+    """`auto` is `choose`, except for models adapted to the input: their check would adapt them again for each
+    held-out fold (several times the adaptation budget), so there it is off, and said so."""
+    if guard != "auto":
+        return guard
+    if adapting:
+        notes.append("The guard is off for adapted models: its check would adapt them again for each held-out "
+                     "fold; pass --guard choose to check them anyway.")
+        return "off"
+    return "choose"
 
 
 @app.command()
@@ -166,7 +178,7 @@ def eval_(
     dt_ms: float | None = typer.Option(None, help="time sampling of the data, ms: resample to the model's "
                                                   "(segy: read from the headers)"),
     report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
-    guard: str = typer.Option("choose", help=GUARD_HELP + "; the model's row is guarded, NAME:raw is not"),
+    guard: str = typer.Option("auto", help=GUARD_HELP + "; the model's row is guarded, NAME:raw is not"),
 ) -> None:
     """A model (or several) and every applicable baseline on the same degraded images."""
     from ganrecon.adapt import AdaptOptions
@@ -178,6 +190,7 @@ def eval_(
     loaded = [load_model(m) for m in model]
     notes: list[str] = []
     sampling = _sampling(loaded, data, dt_ms, notes)
+    guard = _guard_mode(guard, adapt or gather_only, notes)
     with _AdaptProgress(adapt or gather_only) as progress:
         variants = [None]
         if adapt:
@@ -291,7 +304,7 @@ def reconstruct(
     gain: str | None = typer.Option(None, help="gain applied before the model and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the input, ms (SEG-Y: read from the header)"),
     force: bool = typer.Option(False, help="overwrite the output file if it exists"),
-    guard: str = typer.Option("choose", help=GUARD_HELP),
+    guard: str = typer.Option("auto", help=GUARD_HELP),
 ) -> None:
     """Reconstruct one file with a trained model; the output keeps the input's format, shape and dtype."""
     from ganrecon.adapt import AdaptOptions
@@ -302,6 +315,7 @@ def reconstruct(
         raise GanreconError("Choose --adapt or --gather-only, not both.")
     options = AdaptOptions(seconds=adapt_seconds, from_scratch=gather_only) if adapt or gather_only else None
     notes: list[str] = []
+    guard = _guard_mode(guard, options is not None, notes)
     with _AdaptProgress(options is not None) as progress:
         path = reconstruct_file(input, model, output, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
                                 adapt=options, progress=progress, notes=notes.append,
