@@ -10,7 +10,7 @@ from conftest import smooth_images
 from ganrecon.baselines import run_baseline
 from ganrecon.degrade import parse_degradation
 from ganrecon.errors import GanreconError
-from ganrecon.guard import GuardedModel, hide_known, weight_map
+from ganrecon.guard import GuardedModel, hide_known, regular_traces, weight_map
 from ganrecon.inference import ReconstructionModel
 from ganrecon.models import build_generator
 
@@ -122,6 +122,27 @@ def test_holdout_hides_whole_known_traces_or_known_pixels():
     few = torch.zeros(1, 1, 8, 8)
     few[..., :2] = 1  # two known traces: nothing can be spared
     assert not hide_known(few, 0.1, g)[0].any()
+
+
+def test_a_regular_decimation_is_checked_in_its_own_pattern():
+    clean = _images(2, 16, 64) * 2 - 1
+    observed, mask = parse_degradation("columns:regular:2")(clean, value_range=(-1.0, 1.0))
+    cols, step = regular_traces(mask)
+    assert step == 2 and cols.tolist() == list(range(0, 64, 2))
+    random_mask = parse_degradation("columns:random:0.5")(clean, value_range=(-1.0, 1.0), generator=0)[1]
+    assert regular_traces(random_mask) is None and regular_traces(mask[..., :24]) is None  # too few traces
+    seen = []
+
+    def spy(o, m):
+        seen.append(m[0, 0, 0].clone())
+        return run_baseline("linear", o, m, value_range=(-1.0, 1.0))
+
+    guard = GuardedModel(_random_model((-1.0, 1.0), degrade="columns:regular:2"), "columns:regular:2",
+                         baselines={"linear": spy})
+    guard(observed, mask)
+    # the check sees the 32 known traces alone, every 2nd kept, in both phases; then the answer sees the input
+    assert [m.tolist() for m in seen[:2]] == [[1.0, 0.0] * 16, [0.0, 1.0] * 16]
+    assert "1 in 2 kept" in guard.report()["guard"]["check"]
 
 
 def test_superres_and_salt_and_pepper_self_checks():

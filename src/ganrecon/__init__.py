@@ -1,6 +1,6 @@
 """ganrecon: reconstruct degraded images with GANs, always measured against the conventional method.
 
-    from ganrecon import load_dataset, parse_degradation, load_model, evaluate, reconstruct, train
+    from ganrecon import load_dataset, parse_degradation, load_model, evaluate, reconstruct, train, GuardedModel
 
 The names are loaded on first use, so `import ganrecon` stays cheap (no torch until one is needed).
 """
@@ -19,6 +19,7 @@ _API = {
     "evaluate": "ganrecon.evaluation",
     "reconstruct": "ganrecon.reconstruction",
     "train": "ganrecon.training",
+    "GuardedModel": "ganrecon.guard",
 }
 __all__ = ["__version__", *_API]
 
