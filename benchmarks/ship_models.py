@@ -26,9 +26,9 @@ SOURCES = {
     "traces-seismic-unet": ("traces-seismic-mixed-unet", "model-best"),  # chain: traces-seismic-unet -> -unet-continued -> mixed
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
-    "denoise-blind": ("denoise-blind", "model"),
-    "superres-porous-x4": ("superres-porous-x4-cpu", "model-content"),
-    "superres-porous-x4-gan": ("superres-porous-x4-cpu", "model"),
+    "denoise-blind": ("denoise-blind-prior", "model-best"),
+    "superres-porous-x4": ("superres-porous-ct-x4-prior", "model-content"),
+    "superres-porous-x4-gan": ("superres-porous-ct-x4-prior", "model"),
     "translate-turbulence": ("translate-turbulence-restore", "model"),
 }
 

@@ -7,6 +7,9 @@ Bicubic, SRResNet (the content-only phase, `model-content`) and SRGAN (the adver
 - `porous-shifted`: the same generator with other options (smaller grains, more pores, less blur);
 - `grf`: a different generator written here (thresholded Gaussian random field: blobby, connected pores, grain
   grey levels varying smoothly instead of per grain), so the numbers are not one generator's artefact;
+- `porous-ct-heldout`: porespy's pseudo-gravity packings through the same CT-like scanner (ganrecon.data
+  .porous_ct), the rock model that `porous-ct` training never includes (the transfer test of issue 18; needs
+  porespy, benchmarks/corpora.sh; skipped with a line when it is missing);
 - `photos`: 128 x 128 crops of scikit-image's bundled grey textures and photographs (gravel, brick, grass,
   camera, moon, coins), which a model trained on rock images has never seen.
 
@@ -15,7 +18,7 @@ half-Nyquist; 1 = as sharp as the truth), ms per image, training time. Also upsc
 (-> 8000 x 8000) with `ganrecon reconstruct` in a subprocess: wall time, peak memory, and the largest difference
 between the tiled result and the model applied to a 192 x 192 window in one piece (the seam check).
 
-    .venv/bin/python benchmarks/superres.py [--run runs/superres-porous-x4-cpu] [--n 32] [--large-size 2000]
+    .venv/bin/python benchmarks/superres.py [--run runs/superres-porous-ct-x4-prior] [--n 32] [--large-size 2000]
 """
 
 from __future__ import annotations
@@ -139,6 +142,17 @@ def test_sets(data_spec: str, n: int) -> dict[str, tuple[str, ImageSet]]:
     rng = np.random.default_rng(1234)
     grf = np.stack([grf_porous(rng, noise=float(noise)) for _ in range(n)])[:, None]
     photos = photo_crops()
+    heldout = {}
+    scanner = {k: v for k, v in (p.split("=") for p in rest.split(",") if "=" in p)
+               if k in ("blur", "noise", "rings", "supersample")}
+    heldout_spec = "porous-ct-heldout" + "".join(f"{':' if i == 0 else ','}{k}={v}"
+                                                 for i, (k, v) in enumerate(scanner.items()))
+    try:
+        heldout["porous-ct-heldout"] = (
+            f"`{heldout_spec}` test split, {n} slices 256 x 256 (porespy gravity packings: a rock model no "
+            "training saw)", load_dataset(heldout_spec, split="test", limit=n, seed=0))
+    except GanreconError as exc:
+        print(f"  porous-ct-heldout skipped. {exc}")
     return {
         "porous": (f"`{data_spec}` test split, {n} slices 256 x 256 (the training generator and options)",
                    load_dataset(data_spec, split="test", limit=n, seed=0)),
@@ -150,6 +164,7 @@ def test_sets(data_spec: str, n: int) -> dict[str, tuple[str, ImageSet]]:
                 "model)"), ImageSet(torch.from_numpy(grf), (0.0, 1.0), "grf")),
         "photos": (f"{len(photos)} crops 128 x 128 of scikit-image's {', '.join(PHOTOS)}",
                    ImageSet(torch.from_numpy(photos), (0.0, 1.0), "photos")),
+        **heldout,
     }
 
 
@@ -169,6 +184,20 @@ def run_set(images: ImageSet, models: dict):
 def verdicts(results: dict) -> list[str]:
     """The issue's targets, checked on the numbers (reported whether met or not)."""
     lines = []
+    held = results["sets"].get("porous-ct-heldout", {}).get("methods", {})
+    if "srresnet" in held:
+        gain = held["srresnet"]["psnr"] - held["bicubic"]["psnr"]
+        por = held["srresnet"]["porosity_error"] < held["bicubic"]["porosity_error"]
+        lines.append(f"- issue 18, SRResNet on `porous-ct-heldout`: {gain:+.2f} dB over bicubic (target >= +3 dB: "
+                     f"{'met' if gain >= 3 else 'missed'}); porosity error {held['srresnet']['porosity_error']:.4f}"
+                     f" vs bicubic {held['bicubic']['porosity_error']:.4f} ({'met' if por else 'missed'})")
+    if "srresnet" in held and "srgan" in held:
+        hf = abs(math.log(held["srgan"]["hf_ratio"])) < abs(math.log(held["srresnet"]["hf_ratio"]))
+        por = held["srgan"]["porosity_error"] <= held["srresnet"]["porosity_error"]
+        lines.append(f"- issue 18, SRGAN on `porous-ct-heldout`: HF ratio {held['srgan']['hf_ratio']:.3f} vs SRResNet "
+                     f"{held['srresnet']['hf_ratio']:.3f} (closer to 1: {'met' if hf else 'missed'}), porosity error "
+                     f"{held['srgan']['porosity_error']:.4f} vs {held['srresnet']['porosity_error']:.4f} (no worse: "
+                     f"{'met' if por else 'missed'})")
     for key in ("porous", "porous-shifted", "grf"):
         m = results["sets"][key]["methods"]
         if "srresnet" in m:
@@ -338,7 +367,7 @@ def markdown(results: dict, descriptions: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "superres-porous-x4-cpu")
+    parser.add_argument("--run", type=Path, default=ROOT / "runs" / "superres-porous-ct-x4-prior")
     parser.add_argument("--n", type=int, default=32, help="images per synthetic test set")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--large-size", type=int, default=2000, help="side of the large slice (0 = skip)")

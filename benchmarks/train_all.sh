@@ -11,8 +11,6 @@
 #   THREADS=2      torch threads (CPU plan: both cores; use 1 only when something else must run beside it)
 #   MODELS="..."   a subset of the run names below, in this order
 #   INIT=0         start from scratch instead of from the committed weights
-#   NEW_CORPORA=1  train denoise-blind on configs/denoise-blind-photos.yaml and the superres pair on
-#                  configs/superres-porous-ct-x4.yaml (the corpora of benchmarks/corpora.sh; not yet trained)
 #   GPU_SECONDS=55 wall-clock budget per model with --device cuda (7 models: about 7.5 min of a 9-minute slot)
 #   EXTRA_SET="key=value ..."  more --set overrides for every run (e.g. "val_images=128")
 #   DATA_ROOT=../shared/datasets (MNIST), PY=.venv/bin/python
@@ -32,8 +30,8 @@ GPU_SECONDS=${GPU_SECONDS:-55}
 
 # run name : config : shipped model to start from (empty: the trainer has no init for it, e.g. latent GANs)
 PLAN=(
-  "denoise-blind:denoise-blind:denoise-blind"
-  "superres-porous-x4-cpu:superres-porous-x4-cpu:superres-porous-x4"
+  "denoise-blind-prior:denoise-blind-photos-prior:denoise-blind"
+  "superres-porous-ct-x4-prior:superres-porous-ct-x4-prior:superres-porous-x4"
   "traces-mnist-unet:traces-mnist-unet:traces-mnist-unet"
   "latent-mnist-mlp:latent-mnist-mlp:"
   "latent-mnist-dcgan:latent-mnist-dcgan:"
@@ -42,14 +40,11 @@ PLAN=(
 )
 # run name -> shipped names its bundles become (benchmarks/ship_models.py SOURCES)
 declare -A SHIPS=(
-  [denoise-blind]="denoise-blind" [superres-porous-x4-cpu]="superres-porous-x4 superres-porous-x4-gan"
+  [denoise-blind-prior]="denoise-blind" [superres-porous-ct-x4-prior]="superres-porous-x4 superres-porous-x4-gan"
   [traces-mnist-unet]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
   [latent-mnist-dcgan]="latent-mnist-dcgan" [translate-turbulence-restore]="translate-turbulence"
   [traces-seismic-mixed-unet]="traces-seismic-unet"
 )
-
-# NEW_CORPORA=1: run name -> the config that trains it on the new corpora (same generator, so init still fits)
-declare -A NEW_CONFIG=([denoise-blind]=denoise-blind-photos [superres-porous-x4-cpu]=superres-porous-ct-x4)
 
 wanted() { [ -z "${MODELS:-}" ] || [[ " $MODELS " == *" $1 "* ]]; }
 
@@ -57,7 +52,6 @@ trained=()
 for entry in "${PLAN[@]}"; do
   IFS=: read -r name config init <<< "$entry"
   wanted "$name" || continue
-  if [ "${NEW_CORPORA:-0}" = 1 ] && [ -n "${NEW_CONFIG[$name]:-}" ]; then config=${NEW_CONFIG[$name]}; fi
   trained+=("$name")
   if [ -f "$RUNS/$name/summary.json" ]; then echo "$name: done already"; continue; fi
   args=(--set "data_root=$DATA_ROOT" --set "threads=$THREADS" --set "device=$DEVICE")

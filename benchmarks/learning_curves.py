@@ -1,0 +1,136 @@
+"""Learning curves of the training campaign (issue 18) -> docs/results/learning_curves.{json,md} and
+docs/figures/learning-curves.png.
+
+For each run directory: the validation score of the model (PSNR for images, SNR for gathers, the run's own
+validation set and degradation) against CPU-minutes (wall minutes x torch threads, from the run's log), next to
+the best conventional baseline on the same validation images. The gain per CPU-minute over the last part of the
+run says whether more compute would still pay: a curve that still rises is a campaign to continue (from the
+committed weights, `init:`), not a target missed.
+
+    .venv/bin/python benchmarks/learning_curves.py runs/denoise-blind-prior runs/superres-porous-ct-x4-prior ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from pathlib import Path
+
+import yaml
+
+from ganrecon.io_utils import atomic_write_json, atomic_write_text
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIP = {"model", "noisy", "zero-fill", "identity"}  # not conventional answers to compare the model with
+
+
+def read_run(run: Path) -> dict:
+    """Steps, CPU-minutes, the model's validation score and the best baseline's, from one run directory."""
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    threads = int(config.get("threads") or 1)
+    metric = "snr" if config.get("task") == "traces" and "seismic" in str(config.get("data")) else "psnr"
+    seconds = {}
+    with open(run / "log.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("seconds"):
+                seconds[int(row["step"])] = float(row["seconds"])
+    scores: dict[int, dict[str, float]] = {}
+    with open(run / "validation.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            value = float(row[metric])
+            if math.isfinite(value):
+                scores.setdefault(int(row["step"]), {})[row["method"]] = value
+    logged = sorted(seconds)
+    points = []
+    for step in sorted(scores):
+        if "model" not in scores[step] or not logged:
+            continue
+        near = min(logged, key=lambda s: abs(s - step))  # validation steps are logged steps or next to one
+        baselines = {k: v for k, v in scores[step].items() if k not in SKIP}
+        best = max(baselines, key=baselines.get) if baselines else None
+        points.append({"step": step, "cpu_minutes": round(seconds[near] * threads / 60, 2),
+                       "model": round(scores[step]["model"], 3), "best_baseline": best,
+                       "baseline": round(baselines[best], 3) if best else None})
+    return {"run": run.name, "task": config.get("task"), "data": config.get("data"), "metric": metric,
+            "threads": threads, "amp": bool(config.get("amp")), "val_degrade": config.get("val_degrade")
+            or config.get("degrade"), "points": points, "tail_gain_per_cpu_minute": tail_slope(points)}
+
+
+def tail_slope(points: list[dict], share: float = 0.3) -> float | None:
+    """Least-squares slope (dB per CPU-minute) of the model's score over the last `share` of the CPU-minutes."""
+    if len(points) < 3:
+        return None
+    end = points[-1]["cpu_minutes"]
+    tail = [p for p in points if p["cpu_minutes"] >= (1 - share) * end] or points[-3:]
+    if len(tail) < 3:
+        tail = points[-3:]
+    xs, ys = [p["cpu_minutes"] for p in tail], [p["model"] for p in tail]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var, 4) if var > 0 else None
+
+
+def figure(curves: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
+    for ax, c in zip(axes[0], curves):
+        xs = [p["cpu_minutes"] for p in c["points"]]
+        ax.plot(xs, [p["model"] for p in c["points"]], label="model (EMA)")
+        base = [p["baseline"] for p in c["points"]]
+        if base and base[-1] is not None:
+            ax.plot(xs, base, "--", label=f"best baseline ({c['points'][-1]['best_baseline']})")
+        ax.set_title(f"{c['run']}\n{c['val_degrade']}", fontsize=9)
+        ax.set_xlabel("CPU-minutes")
+        ax.set_ylabel(f"validation {c['metric'].upper()} (dB)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def markdown(curves: list[dict]) -> str:
+    lines = ["## Learning curves of the training campaign", "",
+             "Produced by `benchmarks/learning_curves.py` from the runs' own logs. Validation score of the model "
+             "(EMA generator) on each run's validation set against CPU-minutes (wall minutes x torch threads), "
+             "with the best conventional baseline on the same images. The tail slope is the least-squares gain "
+             "per CPU-minute over the last 30% of the run: positive means more compute still pays.", "",
+             "| run | val degradation | metric | CPU-min | steps | first | best | last | best baseline | "
+             "tail slope (dB/CPU-min) | bf16 |", "|---" * 11 + "|"]
+    for c in curves:
+        p = c["points"]
+        if not p:
+            continue
+        best = max(q["model"] for q in p)
+        base = f"{p[-1]['best_baseline']} {p[-1]['baseline']:.2f}" if p[-1]["baseline"] is not None else "-"
+        slope = "-" if c["tail_gain_per_cpu_minute"] is None else f"{c['tail_gain_per_cpu_minute']:+.4f}"
+        lines.append(f"| {c['run']} | `{c['val_degrade']}` | {c['metric'].upper()} | {p[-1]['cpu_minutes']:.1f} | "
+                     f"{p[-1]['step']} | {p[0]['model']:.2f} | {best:.2f} | {p[-1]['model']:.2f} | {base} | {slope} "
+                     f"| {'yes' if c['amp'] else 'no'} |")
+    lines += ["", "![learning curves](../figures/learning-curves.png)", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path, help="run directories (config.yaml, log.csv, validation.csv)")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = parser.parse_args()
+    missing = [str(r) for r in args.runs if not (r / "validation.csv").is_file()]
+    if missing:
+        sys.exit(f"No validation.csv in {', '.join(missing)}: is that a training run directory?")
+    curves = [read_run(r) for r in args.runs]
+    figure(curves, args.out / "figures" / "learning-curves.png")
+    atomic_write_json(args.out / "results" / "learning_curves.json", {"runs": curves})
+    atomic_write_text(args.out / "results" / "learning_curves.md", markdown(curves))
+    print(markdown(curves))
+
+
+if __name__ == "__main__":
+    main()
