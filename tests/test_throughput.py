@@ -1,0 +1,60 @@
+"""The cheap pieces of benchmarks/throughput.py: its FLOP count equals the analytic count, its convolution peak is
+a positive number, its inputs are the files a user would give, and every shipped model has a training config."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("throughput_benchmark", ROOT / "benchmarks" / "throughput.py")
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench  # its dataclasses look their module up there
+spec.loader.exec_module(bench)
+
+
+def test_flop_count_equals_the_analytic_count():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.ConvTranspose2d(8, 4, 2, stride=2),
+                        nn.Flatten(), nn.Linear(4 * 16 * 16, 10))
+    x = torch.rand(2, 3, 8, 8).contiguous(memory_format=torch.channels_last)
+    conv = 8 * 8 * 8 * 3 * 9          # output pixels x out channels x in channels x kernel
+    transposed = 8 * 8 * 8 * 4 * 4    # input pixels x in channels x out channels x kernel
+    linear = 4 * 16 * 16 * 10
+    assert bench.count_flops(net, x) == 2 * 2 * (conv + transposed + linear)  # batch 2, multiply-add = 2
+
+
+def test_conv_peak_is_positive_at_tiny_sizes():
+    peak = bench.conv_peak(widths=(4,), sides=(8, 12), batch=1, repeats=1)
+    assert peak["gflop_per_s"] > 0
+    assert len(peak["rows"]) == 2 and peak["best"] in peak["rows"]
+    assert bench.rate(2e9, 1.0, 4.0)["fraction_of_peak"] == 0.5
+
+
+def test_cli_inputs_are_a_16_bit_slice_or_an_npy(tmp_path):
+    import tifffile
+
+    slice_ = torch.rand(1, 1, 6, 5)
+    path = bench.write_cli_input(torch.round(slice_ * 65535) / 65535, 4, tmp_path)
+    written = tifffile.imread(path)
+    assert written.dtype == np.uint16 and written.shape == (6, 5)
+    np.testing.assert_allclose(written / 65535, slice_[0, 0].numpy(), atol=1 / 65535)
+    stack = torch.rand(3, 1, 4, 4)
+    assert np.load(bench.write_cli_input(stack, 1, tmp_path)).shape == (3, 4, 4)
+
+
+def test_every_shipped_model_has_a_training_config():
+    configs = bench.training_configs(list(bench.SOURCES))
+    assert sum(len(names) for names in configs.values()) == len(bench.SOURCES)
+    for name in configs:
+        assert (ROOT / "configs" / f"{name}.yaml").is_file()
+
+
+def test_markdown_names_a_quick_run(tmp_path):
+    peak = {"gflop_per_s": 10.0, "best": {"width": 4, "side": 8, "batch": 1, "gflop_per_s": 10.0},
+            "rows": [{"width": 4, "side": 8, "batch": 1, "gflop_per_s": 10.0}]}
+    text = bench.markdown({"cpu": "x", "threads": 1, "torch": "t", "quick": True, "peak": peak, "inference": [],
+                           "training": []})
+    assert "not results" in text and "10.0 GFLOP/s" in text
