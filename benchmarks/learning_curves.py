@@ -7,7 +7,7 @@ the best conventional baseline on the same validation images. The gain per CPU-m
 run says whether more compute would still pay: a curve that still rises is a campaign to continue (from the
 committed weights, `init:`), not a target missed.
 
-    .venv/bin/python benchmarks/learning_curves.py runs/denoise-blind-prior runs/superres-porous-ct-x4-prior ...
+    .venv/bin/python benchmarks/learning_curves.py runs/denoise-blind-photos-prior runs/superres-porous-ct-x4-prior ...
 """
 
 from __future__ import annotations

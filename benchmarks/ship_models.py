@@ -26,7 +26,7 @@ SOURCES = {
     "traces-seismic-unet": ("traces-seismic-mixed-unet", "model-best"),  # chain: traces-seismic-unet -> -unet-continued -> mixed
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
-    "denoise-blind": ("denoise-blind-prior", "model-best"),
+    "denoise-blind": ("denoise-blind-photos-prior", "model-best"),
     "superres-porous-x4": ("superres-porous-ct-x4-prior", "model-content"),
     "superres-porous-x4-gan": ("superres-porous-ct-x4-prior", "model"),
     "translate-turbulence": ("translate-turbulence-restore", "model"),

@@ -30,7 +30,7 @@ GPU_SECONDS=${GPU_SECONDS:-55}
 
 # run name : config : shipped model to start from (empty: the trainer has no init for it, e.g. latent GANs)
 PLAN=(
-  "denoise-blind-prior:denoise-blind-photos-prior:denoise-blind"
+  "denoise-blind-photos-prior:denoise-blind-photos-prior:denoise-blind"
   "superres-porous-ct-x4-prior:superres-porous-ct-x4-prior:superres-porous-x4"
   "traces-mnist-unet:traces-mnist-unet:traces-mnist-unet"
   "latent-mnist-mlp:latent-mnist-mlp:"
@@ -40,7 +40,7 @@ PLAN=(
 )
 # run name -> shipped names its bundles become (benchmarks/ship_models.py SOURCES)
 declare -A SHIPS=(
-  [denoise-blind-prior]="denoise-blind" [superres-porous-ct-x4-prior]="superres-porous-x4 superres-porous-x4-gan"
+  [denoise-blind-photos-prior]="denoise-blind" [superres-porous-ct-x4-prior]="superres-porous-x4 superres-porous-x4-gan"
   [traces-mnist-unet]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
   [latent-mnist-dcgan]="latent-mnist-dcgan" [translate-turbulence-restore]="translate-turbulence"
   [traces-seismic-mixed-unet]="traces-seismic-unet"
