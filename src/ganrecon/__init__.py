@@ -1,6 +1,7 @@
 """ganrecon: reconstruct degraded images with GANs, always measured against the conventional method.
 
     from ganrecon import load_dataset, parse_degradation, load_model, evaluate, reconstruct, train, GuardedModel
+    from ganrecon import adapt_survey, SurveyAdaptConfig, read_survey     # survey-level adaptation
 
 The names are loaded on first use, so `import ganrecon` stays cheap (no torch until one is needed).
 """
@@ -20,6 +21,9 @@ _API = {
     "reconstruct": "ganrecon.reconstruction",
     "train": "ganrecon.training",
     "GuardedModel": "ganrecon.guard",
+    "adapt_survey": "ganrecon.adapt_survey",
+    "SurveyAdaptConfig": "ganrecon.adapt_survey",
+    "read_survey": "ganrecon.survey",
 }
 __all__ = ["__version__", *_API]
 

@@ -1,7 +1,9 @@
 """Checkpoints and model bundles, in safetensors + JSON only: loading weights never executes code.
 
 A *checkpoint* (run_dir/checkpoints/step_XXXXXXX/) holds everything needed to resume exactly: generator,
-discriminator, EMA generator, both optimizers and the torch RNG state. A *model bundle* (model.safetensors +
+discriminator, EMA generator, both optimizers and the torch RNG state. A strategy without a discriminator
+(self-supervised adaptation) leaves it and its optimizer out, and one that keeps its best-scoring weights apart
+from the training ones stores them too (`best`). A *model bundle* (model.safetensors +
 model.json) holds only what reconstruction needs: the EMA generator weights and how to build and feed it.
 Both are written to a temporary name and renamed, so a kill mid-write never leaves a broken file behind.
 """
@@ -67,8 +69,13 @@ def state_dict_problem(exc: Exception) -> str:
     return detail if len(detail) <= 200 else detail[:197] + "..."
 
 
-def save_checkpoint(run_dir: Path, step: int, *, generator, discriminator, ema, opt_g, opt_d,
-                    extra: dict, keep: int = 2) -> Path:
+def _optional_modules(discriminator, ema, best) -> dict[str, torch.nn.Module]:
+    """The checkpoint prefixes of the modules a strategy may not have."""
+    return {prefix: m for prefix, m in (("D", discriminator), ("EMA", ema), ("BEST", best)) if m is not None}
+
+
+def save_checkpoint(run_dir: Path, step: int, *, generator, opt_g, extra: dict, discriminator=None, ema=None,
+                    opt_d=None, best=None, keep: int = 2) -> Path:
     """Write checkpoints/step_N atomically (temp folder, then rename) and point checkpoints/latest at it."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
@@ -81,16 +88,17 @@ def save_checkpoint(run_dir: Path, step: int, *, generator, discriminator, ema, 
         else:
             stale.unlink(missing_ok=True)
     tmp.mkdir()
-    tensors = {**_module_tensors("G", generator), **_module_tensors("D", discriminator)}
-    if ema is not None:
-        tensors.update(_module_tensors("EMA", ema))
-    tg, pg = _flatten_optimizer("optG", opt_g.state_dict())
-    td, pd = _flatten_optimizer("optD", opt_d.state_dict())
-    tensors.update(tg)
-    tensors.update(td)
+    tensors = _module_tensors("G", generator)
+    for prefix, module in _optional_modules(discriminator, ema, best).items():
+        tensors.update(_module_tensors(prefix, module))
+    optimisers = {}
+    for prefix, optimiser in (("optG", opt_g), ("optD", opt_d)):
+        if optimiser is not None:
+            flat, optimisers[prefix] = _flatten_optimizer(prefix, optimiser.state_dict())
+            tensors.update(flat)
     tensors["rng.torch"] = torch.get_rng_state()
     save_file(tensors, str(tmp / "state.safetensors"))
-    atomic_write_json(tmp / "state.json", {"step": step, "optG": pg, "optD": pd, **extra})
+    atomic_write_json(tmp / "state.json", {"step": step, **optimisers, **extra})
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -112,20 +120,21 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: Path, *, generator, discriminator, ema, opt_g, opt_d) -> dict:
-    """Restore all training state from a checkpoint folder; returns its JSON metadata (step, ...)."""
+def load_checkpoint(path: Path, *, generator, opt_g, discriminator=None, ema=None, opt_d=None, best=None) -> dict:
+    """Restore all training state from a checkpoint folder (the modules given, as `save_checkpoint` wrote them);
+    returns its JSON metadata (step, ...)."""
     tensors = _read_safetensors(path / "state.safetensors")
     try:
         meta = json.loads((path / "state.json").read_text())
     except (OSError, json.JSONDecodeError):
         raise GanreconError(f"The checkpoint metadata {path / 'state.json'} is missing or corrupted.") from None
     _load_module("G", generator, tensors)
-    _load_module("D", discriminator, tensors)
-    if ema is not None:
-        _load_module("EMA", ema, tensors)
+    for prefix, module in _optional_modules(discriminator, ema, best).items():
+        _load_module(prefix, module, tensors)
     try:
         opt_g.load_state_dict(_unflatten_optimizer("optG", tensors, meta["optG"]))
-        opt_d.load_state_dict(_unflatten_optimizer("optD", tensors, meta["optD"]))
+        if opt_d is not None:
+            opt_d.load_state_dict(_unflatten_optimizer("optD", tensors, meta["optD"]))
         torch.set_rng_state(tensors["rng.torch"])
         int(meta["step"])
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:

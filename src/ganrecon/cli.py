@@ -326,6 +326,52 @@ def reconstruct(
 
 
 @app.command()
+def adapt(
+    survey: str = typer.Argument(..., help="SEG-Y file of many gathers (split by FFID), folder of SEG-Y / NPY "
+                                           "gathers, NPY stack, or dataset spec (segy:, npy:, npz:, seismic:...)"),
+    model: str = typer.Option("traces-seismic-unet", help="seismic traces model: run directory, weights file or "
+                                                          "shipped name"),
+    out: Path = typer.Option(..., help="run directory: checkpoints, logs and the adapted model (model.safetensors)"),
+    degrade: str | None = typer.Option(None, help="also remove traces (a mask spec such as columns:random:0.5), "
+                                                  "e.g. from a complete synthetic survey; default: the survey's own "
+                                                  "zero, NaN and dead traces are the missing ones"),
+    seconds: float = typer.Option(600.0, help="time budget of the whole run (resumed parts included)"),
+    steps: int | None = typer.Option(None, help="a step limit as well [default: until the time budget ends]"),
+    resume: bool = typer.Option(False, help="continue the run in --out from its last checkpoint"),
+    threads: int | None = typer.Option(None, help="CPU threads for torch"),
+    hide: float = typer.Option(0.3, help="share of a crop's known traces hidden and learnt back at each step"),
+    holdout: float = typer.Option(0.1, help="share of each gather's known traces kept out to choose the weights"),
+    lr: float | None = typer.Option(None, help="learning rate [default: 2e-4]"),
+    batch_size: int = typer.Option(4, help="crops per step"),
+    eval_every: int = typer.Option(50, help="steps between held-out scores and checkpoints"),
+    seed: int = typer.Option(0, callback=_seed, help="seed of --degrade, the held-out traces and the crops"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+) -> None:
+    """Fine-tune a seismic model on every gather of a survey (self-supervised: no clean data); then reconstruct
+    with --model OUT."""
+    from ganrecon.adapt_survey import SurveyAdaptConfig, adapt_survey
+
+    _check(folders={"--out": out})
+    config = SurveyAdaptConfig(survey=survey, model=model, degrade=degrade, seconds=seconds, steps=steps, hide=hide,
+                               holdout=holdout, lr=lr, batch_size=batch_size, eval_every=eval_every, seed=seed,
+                               threads=threads)
+    result = adapt_survey(config, out, resume=resume, progress=progress,
+                          notes=lambda line: console.print(line, soft_wrap=True, highlight=False))
+    done = result.steps - result.first_step
+    span = f" (steps {result.first_step + 1}-{result.steps})" if done else ""
+    if result.best_step is None:
+        kept = "the last weights were kept (no held-out traces to choose with)"
+    elif result.best_step == 0:
+        kept = f"the starting weights were kept ({result.holdout_snr_start:.2f} dB on held-out known traces)"
+    else:
+        kept = (f"held-out known traces {result.holdout_snr_start:.2f} -> {result.holdout_snr_best:.2f} dB, "
+                f"the weights of step {result.best_step} kept")
+    console.print(f"adapted {done} steps in this process{span}, {result.steps} in total, {result.seconds:.0f} s in "
+                  f"all, on {result.gathers} gathers; {kept}. Model in {result.run_dir}: ganrecon reconstruct "
+                  f"GATHER --model {result.run_dir}", soft_wrap=True, highlight=False)
+
+
+@app.command()
 def synthesise(
     model: str = typer.Option(..., help="a clean -> distorted model (trained with direction BtoA): run directory, "
                                         "weights file or shipped name"),

@@ -72,7 +72,9 @@ def _as_nchw(arr: np.ndarray, path: Path) -> np.ndarray:
     raise GanreconError(f"{path.name}: expected a 2-D image or a stack of images, got shape {arr.shape}.")
 
 
-def read_file(path: str | Path) -> FileData:
+def read_file(path: str | Path, nonfinite_traces_missing: bool = False) -> FileData:
+    """One file as FileData. `nonfinite_traces_missing`: a trace (column) holding a NaN or infinite sample is a
+    missing trace, zeroed (a survey's dead traces), instead of an error."""
     path = Path(path)
     kind = _kind(path)
     if not path.is_file():
@@ -124,6 +126,8 @@ def read_file(path: str | Path) -> FileData:
     if arr.dtype.kind not in "biuf":  # strings, complex, dates: no image to reconstruct (and no silent casting)
         raise GanreconError(f"{path.name} holds {arr.dtype} values; expected integer or float samples.")
     dtype, shape = arr.dtype, arr.shape
+    if nonfinite_traces_missing:
+        arr = zero_nonfinite_traces(arr)
     unit, signed = array_to_unit(arr)
     if kind == "segy":
         return FileData(_as_nchw(unit, path), kind, dtype, shape, True, path, dt_ms, endian)
@@ -175,6 +179,15 @@ def write_like(data: FileData, images: np.ndarray, out: str | Path) -> Path:
                 for i in range(f.tracecount):  # in the file's own sample type: integers rounded and clipped
                     f.trace[i] = as_sample_dtype(arr[:, i], f.dtype)
     return out
+
+
+def zero_nonfinite_traces(arr: np.ndarray) -> np.ndarray:
+    """Traces (last axis: columns) holding any NaN or infinite sample set to zero, so that `dead_trace_mask`
+    counts them missing; other arrays are returned as they are."""
+    if arr.dtype.kind != "f" or arr.ndim < 2 or np.isfinite(arr).all():
+        return arr
+    bad = ~np.isfinite(arr).all(axis=-2, keepdims=True)
+    return np.where(bad, np.zeros((), arr.dtype), arr)
 
 
 def dead_trace_mask(images: np.ndarray) -> np.ndarray:

@@ -7,8 +7,10 @@ held out of this training and scores each candidate, so the weights kept are the
 adaptation never saw best, the starting (pretrained) weights included. `from_scratch` trains a freshly
 initialised generator of the same architecture instead (the gather-only, deep-prior style comparison).
 
-The strategy takes a list of (observed, mask) images: one gather today (`ganrecon.adapt`), a whole survey later;
-hidden and held-out traces are drawn per image, crops from any of them, and the held-out score pools them all.
+The strategy takes a list of (observed, mask) images: one gather (`ganrecon.adapt`, in memory) or a whole survey
+(`ganrecon.adapt_survey`, in a run directory with checkpoints and a model bundle); hidden and held-out traces are
+drawn per image, crops from any of them, and the held-out score pools them all. In a run directory the bundle
+written with each checkpoint holds the weights chosen so far (the best held-out score), not the last ones.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from pathlib import Path
 
 import torch
 
+from ganrecon.checkpoints import save_bundle
 from ganrecon.errors import GanreconError
 from ganrecon.training.strategy import Strategy
 
 ADAPT_STREAM = 982_451_653  # offset of the adaptation's random streams from the user's seed
+# what describes the shipped file rather than the network: not carried into an adapted model's bundle
+SHIPPING_FIELDS = ("shipped_name", "stored_dtype", "source_run", "description", "selected")
 
 
 def snr_db(estimate: torch.Tensor, truth: torch.Tensor) -> float:
@@ -56,7 +61,7 @@ class SelfSupervisedAdaptation(Strategy):
 
     def __init__(self, model, images: Sequence[tuple[torch.Tensor, torch.Tensor]], *, hide: float = 0.3,
                  holdout: float = 0.1, lr: float | None = None, batch_size: int = 4, from_scratch: bool = False,
-                 seed: int = 0):
+                 seed: int = 0, provenance: dict | None = None):
         from ganrecon.inference import ReconstructionModel
 
         if model.scale != 1 or model.fixed_size:
@@ -79,10 +84,13 @@ class SelfSupervisedAdaptation(Strategy):
         # wide crops: more lateral context per step
         self.crop = (min(model.tile[0], *heights), min(2 * model.tile[1], *widths))
         self.initial_state = copy.deepcopy(self.generator.state_dict())
-        self.best_state = self.initial_state
+        self.best_generator = copy.deepcopy(self.generator)  # the best-scoring weights so far
+        self.best_step: int | None = None
+        self.best_score = -math.inf
         self.start_score = -math.inf
         self.pass_seconds: float | None = None
         self.chosen_step = 0
+        self.provenance = dict(provenance or {})  # what a run directory's bundle says about the adaptation
 
     def _split(self, images, holdout: float) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """(observed, training mask, held-out mask) per image; a held-out share only where enough is known."""
@@ -102,7 +110,8 @@ class SelfSupervisedAdaptation(Strategy):
                 held = torch.zeros_like(mask)  # too few known traces to spare any: no early stopping on this one
             split.append((observed, mask - held, held))
         if sum(float(t.sum()) for _, t, _ in split) == 0:
-            raise GanreconError("The image has no known entries to adapt on.")
+            which = "The image has no" if len(split) == 1 else f"None of the {len(split)} images has"
+            raise GanreconError(f"{which} known entries to adapt on.")
         self.has_holdout = any(float(h.sum()) > 0 for _, _, h in split)
         return split
 
@@ -167,13 +176,14 @@ class SelfSupervisedAdaptation(Strategy):
         return scores["holdout"]["snr"]
 
     def keep_best(self, run_dir: Path | None, step: int, seconds: float, score: float) -> None:
-        self.best_state = copy.deepcopy(self.generator.state_dict())
+        self.best_generator.load_state_dict(self.generator.state_dict())
+        self.best_step, self.best_score = step, score
 
     def finish(self, best: dict) -> None:
         """The best-scoring weights; when nothing could be scored (no held-out traces, or a new network not yet
         validated) the last ones, unless the run diverged (then the starting ones)."""
         if best["step"] is not None:
-            self.generator.load_state_dict(self.best_state)
+            self.generator.load_state_dict(self.best_generator.state_dict())
             self.chosen_step = best["step"]
         elif best.get("diverged"):
             self.generator.load_state_dict(self.initial_state)
@@ -191,3 +201,36 @@ class SelfSupervisedAdaptation(Strategy):
 
     def progress_text(self, step: int, values: dict, best: float) -> str:
         return f"step {step} loss {values['loss']:.4f} holdout {best:.2f} dB"
+
+    def validation_line(self, step: int, scores: dict) -> str:
+        return f"step {step}: held-out known traces {scores['holdout']['snr']:.2f} dB"
+
+    # ------------------------------------------------------------------------------------- in a run directory
+    def checkpoint_state(self) -> dict:
+        return {"generator": self.generator, "opt_g": self.optimiser, "best": self.best_generator}
+
+    def checkpoint_extra(self) -> dict:
+        return {"adaptation": {"start_score": self.start_score, "best_step": self.best_step,
+                               "best_score": self.best_score}}
+
+    def restore(self, meta: dict) -> None:
+        saved = meta.get("adaptation") or {}
+        self.start_score = float(saved.get("start_score", -math.inf))
+        self.best_step = saved.get("best_step")
+        self.best_score = float(saved.get("best_score", -math.inf))
+
+    def save(self, run_dir: Path, step: int, seconds: float) -> None:
+        """RUN/model.safetensors + model.json: the weights chosen so far (the best held-out score; the last ones
+        when nothing could be scored), loadable like any trained model."""
+        chosen = self.best_generator if self.best_step is not None else self.generator
+        save_bundle(Path(run_dir) / "model", chosen, self.bundle_meta(step, seconds))
+
+    def bundle_meta(self, step: int, seconds: float) -> dict:
+        meta = {k: v for k, v in self.adapted.meta.items() if k not in SHIPPING_FIELDS}
+        if self.best_step is not None:
+            selected = (f"best held-out SNR {self.best_score:.2f} dB at step {self.best_step} of {step} (the "
+                        f"starting weights: {self.start_score:.2f} dB)")
+        else:
+            selected = f"the last weights (step {step}): no held-out traces to choose with"
+        return {**meta, **self.provenance, "adapt_steps": step, "adapt_seconds": round(seconds, 1),
+                "selected": selected}

@@ -197,7 +197,8 @@ class RunLoop:
         seconds = self.elapsed()
         if self.rank == 0:
             save_checkpoint(self.run_dir, self.step, **self.s.checkpoint_state(),
-                            extra={"seconds": seconds, "world_size": self.world, "best": self.best},
+                            extra={**self.s.checkpoint_extra(), "seconds": seconds, "world_size": self.world,
+                                   "best": self.best},
                             keep=self.o.keep_checkpoints)
             self.s.save(self.run_dir, self.step, seconds)
         self.last_good = self.step
@@ -208,6 +209,7 @@ class RunLoop:
         self.elapsed_before = float(meta.get("seconds", 0.0))
         best = meta.get("best") or {}
         self.best = {"score": float(best.get("score", best.get("psnr", -math.inf))), "step": best.get("step")}
+        self.s.restore(meta)
         if self.rank == 0:
             planned = f" of {self.o.steps}" if self.o.steps else ""
             print(f"Resuming {self.run_dir} from step {self.step}{planned}.", flush=True)

@@ -54,3 +54,27 @@ class CallbackProgress(SilentProgress):
 
     def update(self, step: int, fraction: float, text: str) -> None:
         self.callback(min(max(fraction, 0.0), 1.0), text)
+
+
+class FractionBarProgress(SilentProgress):
+    """A rich bar over the run's fraction done (steps or time budget, whichever is further: the loop's own
+    measure), with the strategy's text; validation lines printed above it. For runs planned by seconds."""
+
+    def __init__(self, label: str):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn(label), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
+        self.task = self.progress.add_task(label, total=1.0, info="")
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+
+    def update(self, step: int, fraction: float, text: str) -> None:
+        self.progress.update(self.task, completed=min(max(fraction, 0.0), 1.0), info=text)
+
+    def note(self, text: str) -> None:
+        self.progress.console.print(text)

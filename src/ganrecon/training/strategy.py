@@ -9,6 +9,7 @@ checkpoints, divergence stop and DDP. A strategy owns its models, optimisers, da
     selection_score(scores, step) -> float | None   higher is better; the loop keeps the best (None: no choice)
     keep_best(run_dir, step, seconds, score)   remember / write the weights that scored best so far
     checkpoint_state() -> dict   the modules and optimisers a checkpoint holds (save_checkpoint's keywords)
+    checkpoint_extra() -> dict   plain numbers of its own a checkpoint keeps; restore(meta) reads them back
     save(run_dir, step, seconds) the model bundle(s) written with each checkpoint
     finish(best)                 end of an in-memory run: put the chosen weights in place
 
@@ -46,6 +47,13 @@ class Strategy:
 
     def checkpoint_state(self) -> dict:
         raise NotImplementedError(f"The {self.kind} strategy does not checkpoint; run it in memory.")
+
+    def checkpoint_extra(self) -> dict:
+        return {}
+
+    def restore(self, meta: dict) -> None:
+        """On resume, after the checkpoint's modules have loaded: `meta` is its JSON (checkpoint_extra's keys,
+        and the loop's "best")."""
 
     def save(self, run_dir: Path, step: int, seconds: float) -> None:
         pass

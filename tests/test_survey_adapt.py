@@ -1,0 +1,209 @@
+"""Survey-level self-supervised adaptation, `ganrecon adapt` (issue 20): a tiny random-weight U-Net and a few tiny
+synthetic gathers made here, so every test runs in seconds on one CPU thread."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import segyio
+import torch
+from safetensors.torch import load_file
+
+from ganrecon.adapt_survey import SurveyAdaptConfig, adapt_survey
+from ganrecon.checkpoints import save_bundle
+from ganrecon.cli import main
+from ganrecon.inference import load_model
+from ganrecon.models import build_generator
+from ganrecon.survey import read_survey
+from ganrecon.training.adaptation import SelfSupervisedAdaptation, draw_share
+from ganrecon.training.loop import LoopOptions, RunLoop
+
+SIZE = (32, 32)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def unet(tmp_path_factory):
+    """A random-weight seismic traces U-Net bundle (depth 2, width 8): what `ganrecon adapt` starts from."""
+    torch.manual_seed(0)
+    options = {"depth": 2, "width": 8}
+    generator = build_generator("unet", channels=1, image_size=SIZE, value_range=(-1.0, 1.0), **options)
+    stem = tmp_path_factory.mktemp("model") / "tiny-seismic"
+    save_bundle(stem, generator, {"task": "traces", "generator": "unet", "generator_options": options,
+                                  "channels": 1, "image_size": list(SIZE), "value_range": [-1.0, 1.0], "scale": 1,
+                                  "data_consistency": True, "degrade": "columns:random:0.5"})
+    return str(stem.with_suffix(".safetensors"))
+
+
+def gather(traces: int, seed: int, samples: int = 40) -> np.ndarray:
+    """Dipping events (samples x traces), amplitude ~100, with every third trace dead (all zero)."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(samples)[:, None]
+    x = np.arange(traces)[None, :]
+    data = np.zeros((samples, traces), np.float32)
+    for _ in range(3):
+        t0, dip, f = rng.uniform(5, samples - 5), rng.uniform(-1.5, 1.5), rng.uniform(0.2, 0.5)
+        data += 100 * np.sin(f * (t - t0 - dip * x)) * np.exp(-((t - t0 - dip * x) ** 2) / 30.0)
+    data[:, ::3] = 0
+    return data
+
+
+def npy_survey(folder, nan_traces: bool = False):
+    """Three NPY gathers, one narrower than the others; optionally one missing trace is NaN instead of zero."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, traces in enumerate((24, 24, 20)):
+        data = gather(traces, seed=i)
+        if nan_traces:
+            data[:, 3] = np.nan
+        else:
+            data[:, 3] = 0
+        np.save(folder / f"shot{i}.npy", data)
+    return folder
+
+
+def config(survey, unet, **extra) -> SurveyAdaptConfig:
+    base = dict(survey=str(survey), model=unet, steps=4, eval_every=2, batch_size=2, seconds=None)
+    base.update(extra)
+    return SurveyAdaptConfig(**base)
+
+
+def weights(run) -> dict:
+    return load_file(str(run / "model.safetensors"))
+
+
+def test_adapt_command_writes_a_bundle_that_reconstruct_and_load_model_read(tmp_path, unet, capsys):
+    survey, run = npy_survey(tmp_path / "survey", nan_traces=True), tmp_path / "run"
+    code = main(["adapt", str(survey), "--model", unet, "--out", str(run), "--steps", "4", "--eval-every", "2",
+                 "--batch-size", "2", "--threads", "1", "--no-progress"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 0, out
+    assert "3 gathers of 40x20 to 40x24" in out and "4 in total" in out
+    for name in ("model.safetensors", "model.json", "config.yaml", "log.csv", "validation.csv", "summary.json"):
+        assert (run / name).is_file(), name
+    meta = json.loads((run / "model.json").read_text())
+    assert meta["survey_gathers"] == 3 and meta["adapt_steps"] == 4 and meta["adapted_from"] == "tiny-seismic"
+    model = load_model(run)
+    g = torch.from_numpy(gather(24, seed=0))[None, None]
+    estimate = model(g, (g != 0).float())
+    assert estimate.shape == g.shape and torch.isfinite(estimate).all()
+    np.save(tmp_path / "gather.npy", gather(24, seed=0))  # reconstruct reads dead (zero) traces, not NaN ones
+    code = main(["reconstruct", str(tmp_path / "gather.npy"), "--model", str(run), "-o", str(tmp_path / "out.npy"),
+                 "--guard", "off"])
+    assert code == 0 and np.isfinite(np.load(tmp_path / "out.npy")).all()
+
+
+def test_resume_continues_to_the_weights_of_an_uninterrupted_run(tmp_path, unet):
+    survey = npy_survey(tmp_path / "survey")
+    whole = adapt_survey(config(survey, unet), tmp_path / "whole", progress=False)
+    first = adapt_survey(config(survey, unet), tmp_path / "parts", progress=False, stop_after=2)
+    assert first.steps == 2
+    second = adapt_survey(config(survey, unet), tmp_path / "parts", resume=True, progress=False)
+    assert (second.first_step, second.steps, whole.steps) == (2, 4, 4)
+    assert second.best_step == whole.best_step and second.holdout_snr_start == whole.holdout_snr_start
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "parts")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_missing_traces_are_never_targets_nor_inputs(unet):
+    """Garbage in the missing traces of every gather changes nothing: they are neither hidden-and-learnt targets
+    nor held-out scores nor inputs."""
+    model = load_model(unet)
+    clean = [torch.from_numpy(gather(n, seed=i))[None] for i, n in enumerate((24, 24, 20))]
+    masks = [(c != 0).float() for c in clean]
+    results = []
+    for garbage in (0.0, 1e6, float("nan")):
+        survey = [(torch.where(m > 0, c, torch.full_like(c, garbage)), m) for c, m in zip(clean, masks)]
+        strategy = SelfSupervisedAdaptation(model, survey, batch_size=2, seed=1)
+        RunLoop(strategy, LoopOptions(steps=3, seed=strategy.seed, eval_every=1, log_every=1)).run()
+        results.append((strategy.generator.state_dict(), strategy.best_score))
+    for state, score in results[1:]:
+        assert score == results[0][1] and math.isfinite(score)
+        assert all(torch.equal(state[k], results[0][0][k]) for k in state)
+
+
+def test_held_out_and_hidden_traces_lie_within_each_gathers_known_traces(unet):
+    model = load_model(unet)
+    clean = [torch.from_numpy(gather(n, seed=i))[None] for i, n in enumerate((24, 20))]
+    strategy = SelfSupervisedAdaptation(model, [(c, (c != 0).float()) for c in clean], seed=0)
+    rng = torch.Generator().manual_seed(0)
+    for (_, train_mask, held), c in zip(strategy.images, clean):
+        known = (c != 0).float()
+        assert bool((train_mask <= known).all() and (held <= known).all() and (train_mask * held == 0).all())
+        hidden = draw_share(train_mask, strategy.hide, strategy.unit, rng)  # a step's targets
+        assert bool((hidden <= train_mask).all()) and float(hidden.sum()) > 0
+
+
+def write_segy(path, gathers_by_ffid: dict[int, np.ndarray]) -> None:
+    """One SEG-Y file holding several gathers (samples x traces each), FFID in every trace header."""
+    traces = [(ffid, trace) for ffid, g in gathers_by_ffid.items() for trace in g.T]
+    spec = segyio.spec()
+    spec.format, spec.samples, spec.tracecount = 5, list(range(len(traces[0][1]))), len(traces)
+    with segyio.create(str(path), spec) as f:
+        for i, (ffid, trace) in enumerate(traces):
+            f.header[i] = {segyio.TraceField.FieldRecord: ffid, segyio.TraceField.offset: 25 * i}
+            f.trace[i] = np.ascontiguousarray(trace, dtype=np.float32)
+
+
+def test_a_segy_file_of_many_gathers_is_split_by_field_record(tmp_path):
+    path = tmp_path / "line.sgy"
+    write_segy(path, {101: gather(12, 0), 102: gather(12, 1), 103: gather(9, 2)})
+    survey = read_survey(path)
+    assert [g.name for g in survey.gathers] == ["line.sgy FFID 101", "line.sgy FFID 102", "line.sgy FFID 103"]
+    assert [tuple(g.observed.shape) for g in survey.gathers] == [(1, 40, 12), (1, 40, 12), (1, 40, 9)]
+    for g in survey.gathers:
+        assert bool((g.mask[0, :, ::3] == 0).all()) and bool((g.mask[0, :, 1::3] == 1).all())
+        assert float(g.observed.abs().max()) == pytest.approx(1.0)
+    same = read_survey(f"segy:{tmp_path}")  # a folder of them, as a dataset spec
+    assert len(same.gathers) == 3
+
+
+def test_degrade_removes_traces_from_a_complete_survey(tmp_path):
+    survey = read_survey("seismic:n=3,size=32x24", degrade="columns:random:0.5", seed=0)
+    assert len(survey.gathers) == 3 and 0.3 < survey.missing_share() < 0.7
+    for g in survey.gathers:
+        assert bool((g.observed[g.mask == 0] == 0).all())
+
+
+@pytest.mark.parametrize("case, message", [
+    ("empty", "holds no SEG-Y"),
+    ("missing", "neither a file, a folder nor a dataset spec"),
+    ("not-seismic", "does not reconstruct missing traces of seismic gathers"),
+    ("not-a-mask", "removes no traces"),
+    ("bad-seconds", "--seconds must be a positive number"),
+    ("all-dead", "None of the 2 images has known entries"),
+])
+def test_bad_input_is_one_sentence_and_exit_2(tmp_path, unet, capsys, case, message):
+    survey = npy_survey(tmp_path / "survey")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "dead").mkdir()
+    for i in range(2):
+        np.save(tmp_path / "dead" / f"shot{i}.npy", np.zeros((40, 24), np.float32))
+    argv = {"empty": [str(tmp_path / "empty"), "--model", unet],
+            "missing": [str(tmp_path / "nowhere"), "--model", unet],
+            "not-seismic": [str(survey), "--model", "traces-mnist-unet"],
+            "not-a-mask": [str(survey), "--model", unet, "--degrade", "gauss:0.1"],
+            "bad-seconds": [str(survey), "--model", unet, "--seconds", "0"],
+            "all-dead": [str(tmp_path / "dead"), "--model", unet]}[case]
+    code = main(["adapt", *argv, "--out", str(tmp_path / "run"), "--steps", "2", "--no-progress"])
+    err = " ".join(capsys.readouterr().err.split())
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert err.count(". ") == 0 and err.endswith(".")  # one sentence
+    assert not (tmp_path / "run").exists()  # nothing half-written
+
+
+def test_resume_refuses_another_survey_and_a_run_is_not_overwritten(tmp_path, unet, capsys):
+    survey, other, run = npy_survey(tmp_path / "a"), npy_survey(tmp_path / "b"), tmp_path / "run"
+    adapt_survey(config(survey, unet, steps=2), run, progress=False)
+    assert main(["adapt", str(survey), "--model", unet, "--out", str(run), "--steps", "2", "--no-progress"]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert main(["adapt", str(other), "--model", unet, "--out", str(run), "--steps", "2", "--resume",
+                 "--no-progress"]) == 2
+    assert "was adapted with survey" in " ".join(capsys.readouterr().err.split())
