@@ -98,6 +98,9 @@ def test_init_starts_from_trained_weights_and_refuses_another_architecture(tmp_p
     learned = [k for k in a if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
     assert a.keys() == b.keys() and len(learned) > 4
     assert all(torch.equal(a[k], b[k]) for k in learned)
+    first, tuned = (json.loads((tmp_path / r / "model.json").read_text()) for r in ("first", "tuned"))
+    assert tuned["steps"] == 2 and tuned["total_steps"] == first["total_steps"] + 2 == 6  # training accumulates
+    assert tuned["total_train_seconds"] >= first["train_seconds"]
     wider = load_config(overrides={**tiny_overrides(tiny_npz, steps=2, init=str(tmp_path / "first")),
                                    "generator_options": {"width": 16}})
     with pytest.raises(GanreconError, match="init: the weights in .* do not fit"):

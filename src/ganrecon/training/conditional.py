@@ -77,8 +77,27 @@ def init_generator(generator: torch.nn.Module, ref: str) -> None:
                       "generator and generator_options they were trained with.")
 
 
+def lineage(init: str | None) -> tuple[int, float]:
+    """Steps and training seconds behind the `init:` weights, cumulative over their own inits (0 without init):
+    training accumulates across sessions, and a bundle says how much compute its weights hold."""
+    if not init:
+        return 0, 0.0
+    import json
+
+    from ganrecon.bundles import bundle_path
+
+    try:
+        meta = json.loads(bundle_path(init).with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return 0, 0.0
+    return (int(meta.get("total_steps", meta.get("steps", 0)) or 0),
+            float(meta.get("total_train_seconds", meta.get("train_seconds", 0.0)) or 0.0))
+
+
 def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float) -> dict:
-    """What a model bundle needs to be rebuilt and fed correctly, plus provenance."""
+    """What a model bundle needs to be rebuilt and fed correctly, plus provenance (steps and seconds of this run,
+    and cumulative over the `init:` chain)."""
+    before_steps, before_seconds = lineage(config.init)
     return {
         "task": config.task,
         "generator": config.generator,
@@ -94,6 +113,9 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
         "direction": config.direction,
         "steps": step,
         "train_seconds": round(seconds, 1),
+        "total_steps": before_steps + step,
+        "total_train_seconds": round(before_seconds + seconds, 1),
+        "threads": config.threads,
     }
 
 
