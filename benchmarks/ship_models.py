@@ -22,7 +22,7 @@ PRETRAINED = ROOT / "src" / "ganrecon" / "pretrained"
 
 # shipped name -> (run directory, bundle stem inside it)
 SOURCES = {
-    "traces-mnist-unet": ("traces-mnist-unet", "model"),
+    "traces-mnist-unet": ("traces-mnist-unet-prior", "model-best"),
     "traces-seismic-unet": ("traces-seismic-mixed-unet", "model-best"),  # chain: traces-seismic-unet -> -unet-continued -> mixed
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),

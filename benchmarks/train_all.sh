@@ -32,7 +32,7 @@ GPU_SECONDS=${GPU_SECONDS:-55}
 PLAN=(
   "denoise-blind-photos-prior:denoise-blind-photos-prior:denoise-blind"
   "superres-porous-ct-x4-prior:superres-porous-ct-x4-prior:superres-porous-x4"
-  "traces-mnist-unet:traces-mnist-unet:traces-mnist-unet"
+  "traces-mnist-unet-prior:traces-mnist-unet-prior:traces-mnist-unet"
   "latent-mnist-mlp:latent-mnist-mlp:"
   "latent-mnist-dcgan:latent-mnist-dcgan:"
   "translate-turbulence-restore:translate-turbulence-restore:translate-turbulence"
@@ -41,7 +41,7 @@ PLAN=(
 # run name -> shipped names its bundles become (benchmarks/ship_models.py SOURCES)
 declare -A SHIPS=(
   [denoise-blind-photos-prior]="denoise-blind" [superres-porous-ct-x4-prior]="superres-porous-x4 superres-porous-x4-gan"
-  [traces-mnist-unet]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
+  [traces-mnist-unet-prior]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
   [latent-mnist-dcgan]="latent-mnist-dcgan" [translate-turbulence-restore]="translate-turbulence"
   [traces-seismic-mixed-unet]="traces-seismic-unet"
 )

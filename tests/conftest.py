@@ -19,6 +19,16 @@ def smooth_images(n: int, h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.clip(out / out.max(axis=(1, 2), keepdims=True), 0, 1)
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models on a shared 2-core machine: one thread avoids OpenMP contention that makes them up to 10x
+    slower (a module opts in with `pytestmark = pytest.mark.usefixtures("one_thread")`)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def tiny_npz(tmp_path_factory) -> str:
     """80 smooth 16x16 images as an npz spec."""

@@ -18,15 +18,7 @@ from ganrecon.preprocess import GainedModel, ResampledModel, gain_curve, trainin
 from ganrecon.training import train
 from tests.conftest import tiny_overrides
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids OpenMP contention that makes them 10x slower,
-    which matters here because the adaptation budget is wall-clock and includes the final reconstruction pass."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest; the adaptation budget is wall-clock
 
 
 @pytest.fixture(scope="module")

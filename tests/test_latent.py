@@ -16,14 +16,7 @@ from ganrecon.invert import LatentModel, data_misfit, initial_latents, invert, o
 from ganrecon.models.latent import build_latent_discriminator, build_latent_generator
 from ganrecon.training import train
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models on a shared 2-core machine: one thread avoids OpenMP contention that makes them 10x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models run faster on one thread
 
 
 def _tiny_generator(seed: int = 0, size=(8, 8), dtype=torch.float32):

@@ -6,19 +6,12 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from conftest import smooth_images
 
 from ganrecon.cli import main
 from ganrecon.data import load_dataset
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest: tiny models run faster on one thread
 
 
 @pytest.fixture(scope="module")
