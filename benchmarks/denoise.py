@@ -34,22 +34,8 @@ from ganrecon.io_utils import atomic_write_json, atomic_write_text
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = ("sp:0.05", "sp:0.15", "sp:0.3", "sp:0.5", "gauss:0.1", "gauss:0.2")
 FIGURE_LEVELS = ("sp:0.15", "sp:0.5", "gauss:0.1")
-TRAIN_PHOTOS = (
-    "astronaut",
-    "coffee",
-    "moon",
-    "page",
-    "text",
-    "brick",
-    "grass",
-    "rocket",
-    "hubble_deep_field",
-    "immunohistochemistry",
-    "retina",
-    "cell",
-)  # must match configs/denoise-blind.yaml
-UNSEEN_PHOTOS = ("camera", "chelsea", "coins", "gravel")
 BLIND = "gan-blind"
+TRAIN_CONFIG = "denoise-blind-photos-prior"  # the shipped blind model's config: it trains on `photos` (train split)
 # label -> (run / shipped name, dataset keys it is evaluated on, levels it is evaluated at (None = all))
 MODELS = {
     BLIND: ("denoise-blind", None, None),

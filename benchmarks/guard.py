@@ -41,7 +41,7 @@ from superres import grf_porous, photo_crops  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 MNIST_PLACES = [ROOT.parent / "shared" / "datasets" / "mnist" / "train.npz",   # next to the main checkout
                 ROOT.parent.parent / "shared" / "datasets" / "mnist" / "train.npz"]  # next to a worktree folder
-UNSEEN_PHOTOS = "camera+chelsea+coins+gravel"  # never in the blind denoiser's training (configs/denoise-blind.yaml)
+UNSEEN_PHOTOS = "camera+chelsea+coins+gravel"  # the photos corpus's test photographs: never in any training
 TOLERANCE_DB = 0.1
 
 

@@ -21,15 +21,18 @@ from pathlib import Path
 import yaml
 
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
+from ganrecon.training.conditional import lineage
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = {"model", "noisy", "zero-fill", "identity"}  # not conventional answers to compare the model with
 
 
 def read_run(run: Path) -> dict:
-    """Steps, CPU-minutes, the model's validation score and the best baseline's, from one run directory."""
+    """Steps, CPU-minutes, the model's validation score and the best baseline's, from one run directory. A run
+    that continues other weights (`init:`) starts at the CPU-minutes those hold (at this run's thread count)."""
     config = yaml.safe_load((run / "config.yaml").read_text())
     threads = int(config.get("threads") or 1)
+    start = lineage(config.get("init"))[1] * threads / 60
     metric = "snr" if config.get("task") == "traces" and "seismic" in str(config.get("data")) else "psnr"
     seconds = {}
     with open(run / "log.csv", newline="") as fh:
@@ -50,11 +53,11 @@ def read_run(run: Path) -> dict:
         near = min(logged, key=lambda s: abs(s - step))  # validation steps are logged steps or next to one
         baselines = {k: v for k, v in scores[step].items() if k not in SKIP}
         best = max(baselines, key=baselines.get) if baselines else None
-        points.append({"step": step, "cpu_minutes": round(seconds[near] * threads / 60, 2),
+        points.append({"step": step, "cpu_minutes": round(start + seconds[near] * threads / 60, 2),
                        "model": round(scores[step]["model"], 3), "best_baseline": best,
                        "baseline": round(baselines[best], 3) if best else None})
     return {"run": run.name, "task": config.get("task"), "data": config.get("data"), "metric": metric,
-            "threads": threads, "amp": bool(config.get("amp")), "val_degrade": config.get("val_degrade")
+            "threads": threads, "init": config.get("init"), "amp": bool(config.get("amp")), "val_degrade": config.get("val_degrade")
             or config.get("degrade"), "points": points, "tail_gain_per_cpu_minute": tail_slope(points)}
 
 
@@ -99,7 +102,8 @@ def markdown(curves: list[dict]) -> str:
     lines = ["## Learning curves of the training campaign", "",
              "Produced by `benchmarks/learning_curves.py` from the runs' own logs. Validation score of the model "
              "(EMA generator) on each run's validation set against CPU-minutes (wall minutes x torch threads), "
-             "with the best conventional baseline on the same images. The tail slope is the least-squares gain "
+             "with the best conventional baseline on the same images; a run that continues another's weights "
+             "(`init:`) starts at the CPU-minutes they hold. The tail slope is the least-squares gain "
              "per CPU-minute over the last 30% of the run: positive means more compute still pays.", "",
              "| run | val degradation | metric | CPU-min | steps | first | best | last | best baseline | "
              "tail slope (dB/CPU-min) | bf16 |", "|---" * 11 + "|"]
