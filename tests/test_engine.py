@@ -151,7 +151,7 @@ def test_a_model_scores_the_same_through_score_methods_as_called_directly():
 def test_baseline_methods_take_the_task_records_list_or_the_names_asked_for():
     degradation = parse_degradation("columns:random:0.5")
     every = list(baseline_methods(degradation, (-1.0, 1.0)))
-    seismic_only = ["fk", "pocs", "sliding-fk", "fx", "dip-steered"]
+    seismic_only = ["fk", "pocs", "sliding-fk", "fx", "dip-steered", "consensus"]
     assert every == ["zero-fill", "nearest", "linear", "cubic", "biharmonic", *seismic_only]
     assert list(baseline_methods(degradation, (0.0, 1.0))) == every[:5]               # FK & co. are for seismic only
     assert list(baseline_methods(degradation, (-1.0, 1.0), task="latent")) == ["zero-fill", "biharmonic"]

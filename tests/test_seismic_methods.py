@@ -13,7 +13,7 @@ from ganrecon.errors import GanreconError
 from ganrecon.seismic_fx import regular_step
 from ganrecon.seismic_windows import in_windows, ramp
 
-NEW = ["pocs", "sliding-fk", "fx", "dip-steered", "deep-prior"]
+NEW = ["pocs", "sliding-fk", "fx", "dip-steered", "consensus", "deep-prior"]
 
 
 def ricker(tau: np.ndarray, f: float) -> np.ndarray:

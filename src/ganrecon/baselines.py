@@ -91,7 +91,7 @@ import torch
 import torch.nn.functional as F
 
 from ganrecon.errors import GanreconError
-from ganrecon.seismic_methods import deep_prior, dip_steered, fx, pocs, sliding_fk
+from ganrecon.seismic_methods import consensus, deep_prior, dip_steered, fx, pocs, sliding_fk
 
 # FK defaults from benchmarks/tune_fk.py (search and results in the module docstring).
 FK_EPS = 0.003
@@ -558,6 +558,7 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
     _b("sliding-fk", {"mask"}, sliding_fk, signed_only=True, help="POCS FK interpolation in space-time windows"),
     _b("fx", {"mask"}, fx, signed_only=True, help="Spitz f-x prediction (regular decimation; adaptive otherwise)"),
     _b("dip-steered", {"mask"}, dip_steered, signed_only=True, help="interpolation along semblance-picked slopes"),
+    _b("consensus", {"mask"}, consensus, signed_only=True, help="mean of fx, dip-steered and sliding-fk"),
     _b("deep-prior", {"mask"}, deep_prior, signed_only=True, help="untrained U-Net fitted to the known traces",
        on_request=True),
     _b("noisy", {"noise"}, noisy, help="the noisy observation"),

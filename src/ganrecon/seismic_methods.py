@@ -12,6 +12,9 @@ read (they may hold anything, NaN included) and known samples are returned exact
   (`ganrecon.seismic_fx`);
 * ``dip-steered`` -- slopes from a low-frequency then full-band semblance scan of the known traces, missing
   traces stacked from their nearest known ones along them (`ganrecon.seismic_dip`);
+* ``consensus`` -- the mean of ``fx``, ``dip-steered`` and ``sliding-fk``: their errors are partly independent,
+  so the mean is never worse than the worst of them and on gathers usually better than the best (the guard
+  benchmark, docs/results/guard.md, scores it beside each);
 * ``deep-prior`` -- an untrained U-Net fitted to the known samples for a fixed number of steps
   (`ganrecon.seismic_deep_prior`); seconds per gather, not milliseconds.
 
@@ -121,6 +124,24 @@ def dip_steered(observed, mask, *, value_range=(-1.0, 1.0), scale=1, neighbours:
                                                    slope_step=slope_step, lowpass=lowpass, smooth=smooth,
                                                    refine=refine, power=power),
                       observed, mask, value_range)
+
+
+CONSENSUS_PARTS = ("fx", "dip-steered", "sliding-fk")
+
+
+def consensus(observed, mask, *, value_range=(-1.0, 1.0), scale=1):
+    """The mean of f-x prediction, dip-steered interpolation and sliding-window FK (known samples stay exact)."""
+    parts = (fx(observed, mask, value_range=value_range), dip_steered(observed, mask, value_range=value_range),
+             sliding_fk(observed, mask, value_range=value_range))
+    return consensus_of(parts, observed, mask)
+
+
+def consensus_of(parts, observed, mask) -> torch.Tensor:
+    """The consensus from its parts' estimates, already computed (the guard has them from its own runs); known
+    samples are the observed ones exactly (a mean of three equal floats may not be that float)."""
+    mean = sum(part.float() for part in parts) / len(parts)
+    known = torch.as_tensor(mask).expand_as(mean) > 0
+    return torch.where(known, torch.as_tensor(observed).float().expand_as(mean), mean)
 
 
 def deep_prior(observed, mask, *, value_range=(-1.0, 1.0), scale=1,

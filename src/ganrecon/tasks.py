@@ -29,7 +29,7 @@ TASKS: dict[str, Task] = {
                  content="l1", content_weight=100.0, adversarial_weight=1.0, missing_weight=1.0,
                  data_consistency=True),
             ("zero-fill", "nearest", "linear", "cubic", "biharmonic", "fk", "pocs", "sliding-fk", "fx",
-             "dip-steered"),
+             "dip-steered", "consensus"),
             strategy="conditional",
         ),
         Task(
