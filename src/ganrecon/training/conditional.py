@@ -88,7 +88,7 @@ def lineage(init: str | None) -> tuple[int, float]:
 
     try:
         meta = json.loads(bundle_path(init).with_suffix(".json").read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, GanreconError):  # no description to read: this run's own numbers only
         return 0, 0.0
     return (int(meta.get("total_steps", meta.get("steps", 0)) or 0),
             float(meta.get("total_train_seconds", meta.get("train_seconds", 0.0)) or 0.0))
