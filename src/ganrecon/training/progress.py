@@ -22,15 +22,14 @@ class SilentProgress:
         pass
 
 
-class BarProgress(SilentProgress):
-    """A rich progress bar over the planned steps, with the strategy's losses; validation lines printed above it."""
+class _RichBar(SilentProgress):
+    """A rich progress bar, started and stopped as a context; validation lines printed above it."""
 
-    def __init__(self, total: int, start: int, label: str = "train"):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    def __init__(self, label: str, *columns, total: float):
+        from rich.progress import BarColumn, Progress, TextColumn
 
-        self.progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                 TextColumn("{task.fields[info]}"))
-        self.task = self.progress.add_task(label, total=total, completed=start, info="")
+        self.progress = Progress(TextColumn(label), BarColumn(), *columns, TextColumn("{task.fields[info]}"))
+        self.task = self.progress.add_task(label, total=total, info="")
 
     def __enter__(self):
         self.progress.start()
@@ -39,11 +38,21 @@ class BarProgress(SilentProgress):
     def __exit__(self, *exc):
         self.progress.stop()
 
-    def update(self, step: int, fraction: float, text: str) -> None:
-        self.progress.update(self.task, completed=step, info=text)
-
     def note(self, text: str) -> None:
         self.progress.console.print(text)
+
+
+class BarProgress(_RichBar):
+    """A bar over the planned steps, with the strategy's losses."""
+
+    def __init__(self, total: int, start: int, label: str = "train"):
+        from rich.progress import MofNCompleteColumn, TimeRemainingColumn
+
+        super().__init__(label, MofNCompleteColumn(), TimeRemainingColumn(), total=total)
+        self.progress.update(self.task, completed=start)
+
+    def update(self, step: int, fraction: float, text: str) -> None:
+        self.progress.update(self.task, completed=step, info=text)
 
 
 class CallbackProgress(SilentProgress):
@@ -56,25 +65,14 @@ class CallbackProgress(SilentProgress):
         self.callback(min(max(fraction, 0.0), 1.0), text)
 
 
-class FractionBarProgress(SilentProgress):
-    """A rich bar over the run's fraction done (steps or time budget, whichever is further: the loop's own
-    measure), with the strategy's text; validation lines printed above it. For runs planned by seconds."""
+class FractionBarProgress(_RichBar):
+    """A bar over the run's fraction done (steps or time budget, whichever is further: the loop's own measure),
+    with the strategy's text. For runs planned by seconds."""
 
     def __init__(self, label: str):
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import TimeElapsedColumn
 
-        self.progress = Progress(TextColumn(label), BarColumn(), TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
-        self.task = self.progress.add_task(label, total=1.0, info="")
-
-    def __enter__(self):
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.progress.stop()
+        super().__init__(label, TimeElapsedColumn(), total=1.0)
 
     def update(self, step: int, fraction: float, text: str) -> None:
         self.progress.update(self.task, completed=min(max(fraction, 0.0), 1.0), info=text)
-
-    def note(self, text: str) -> None:
-        self.progress.console.print(text)
