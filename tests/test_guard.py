@@ -224,3 +224,33 @@ def test_bad_guard_settings_are_one_sentence():
     x = _images(1)
     torch.testing.assert_close(off(x, None), _random_model()(x, None))
     assert off.describe().startswith("guard off")
+
+
+def test_dense_impulses_are_never_vouched_for_but_a_black_background_is():
+    from ganrecon.guard import vouch_threshold, vouched_entries
+
+    assert vouch_threshold(0.075) == 5 and vouch_threshold(0.25) == 7 and vouch_threshold(0.5) == 9
+    grey = torch.full((1, 1, 96, 96), 0.5)
+    noisy, _ = parse_degradation("sp:0.5")(grey, value_range=(0.0, 1.0), generator=1)
+    impulses = noisy != 0.5
+    passed = (vouched_entries(noisy, (0.0, 1.0)) & impulses).sum() / impulses.sum()
+    assert passed < 2e-3  # 5 of 8 would pass 1 impulse in 40
+    digit = torch.zeros(1, 1, 96, 96)
+    digit[..., 40:56, 30:66] = 0.7  # a grey stroke on a black background
+    noisy, _ = parse_degradation("sp:0.15")(digit, value_range=(0.0, 1.0), generator=2)
+    background = (digit == 0) & (noisy == 0)
+    assert vouched_entries(noisy, (0.0, 1.0))[background].float().mean() > 0.9
+
+
+def test_the_consensus_stands_for_its_parts_and_tiles_need_more_evidence_than_images():
+    from ganrecon.guard import best_baseline, model_wins, tile_z
+
+    folds = {"fx": torch.tensor([1.0, 1.1, 0.9]), "dip-steered": torch.tensor([0.8, 0.9, 0.8]),
+             "sliding-fk": torch.tensor([1.2, 1.0, 1.1]), "consensus": torch.tensor([0.9, 1.0, 0.9]),
+             "linear": torch.tensor([3.0, 3.0, 3.0])}
+    assert best_baseline(folds) == "consensus"                     # dip-steered's lead is not trusted
+    assert best_baseline({**folds, "pocs": torch.tensor([0.1, 0.1, 0.1])}) == "pocs"
+    assert best_baseline({k: v for k, v in folds.items() if k != "consensus"}) == "dip-steered"
+    assert tile_z(1) == pytest.approx(1.0, abs=0.01) and tile_z(4) > 1.7 and tile_z(64) > tile_z(4)
+    model, baseline, count = torch.tensor([0.8, 0.98, 0.7]), torch.tensor([1.0, 1.0, 1.0]), torch.ones(3)
+    assert bool(model_wins(model, baseline, count)) and not bool(model_wins(model, baseline, count, tile_z(64)))

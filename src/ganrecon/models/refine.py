@@ -16,7 +16,7 @@ Details:
 - super-resolution networks (`prior_input = False`: SRResNet) see only the low-resolution input, from which the
   bicubic prior adds nothing; its upsampled output is added to their correction;
 - the prior is computed without gradients, in float32 outside autocast; batched torch for bicubic, linear and
-  nearest interpolation along rows, switching median and the trivial priors; the scipy/scikit-image/pylops
+  nearest interpolation along rows, switching median, impulse-biharmonic and the trivial priors; the scipy/scikit-image/pylops
   baselines otherwise, with a small per-image cache (keyed by a hash of the image and mask) so a fixed
   validation batch or a repeated input does not pay twice;
 - for images the output is clamped to the value range (straight-through gradient), which leaves a prior
@@ -37,7 +37,8 @@ from ganrecon.errors import GanreconError
 
 IMPULSE_PRIORS = frozenset({"switching-median", "adaptive-median", "impulse-biharmonic"})
 ROW_PRIORS = frozenset({"linear", "nearest"})  # torch, batched (interpolate_rows)
-TORCH_PRIORS = frozenset({"bicubic", "switching-median", "zero-fill", "noisy", "identity"})  # cheap as they are
+TORCH_PRIORS = frozenset({"bicubic", "switching-median", "impulse-biharmonic", "zero-fill", "noisy",
+                          "identity"})  # batched torch: cheap as they are
 
 
 def interpolate_rows(observed: torch.Tensor, known: torch.Tensor, kind: str = "linear",

@@ -26,7 +26,7 @@ from ganrecon.models.layers import normalise_by_observed
 from ganrecon.training.data import DegradationMix, load_training_data, orient, paired_observed
 from ganrecon.training.distributed import is_distributed, rank_and_world
 from ganrecon.training.gan import GANStrategy
-from ganrecon.training.validation import psnr_line
+from ganrecon.training.validation import VAL_EXTRA, psnr_line
 
 VAL_STREAM = 12345  # offset of the validation batch's degradation seed from the run's seed
 
@@ -269,7 +269,9 @@ class ConditionalGAN(GANStrategy):
         self.model.eval()
         estimate = self.reconstructor(step)(self.val_obs, self.val_mask)
         self.generator.train()  # the EMA copy stays in eval mode
-        scores = {"model": summarise(image_metrics(estimate, self.val_clean, self.val_mask, self.value_range)),
+        metrics = image_metrics(estimate, self.val_clean, self.val_mask, self.value_range,
+                                extra=VAL_EXTRA.get(self.config.task, ()))
+        scores = {"model": summarise(metrics),
                   **self.baseline_scores}
         return scores
 

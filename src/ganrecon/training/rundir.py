@@ -13,7 +13,7 @@ from ganrecon.config import save_config
 from ganrecon.errors import GanreconError
 from ganrecon.io_utils import atomic_write_json
 
-VAL_FIELDS = ["step", "method", "mse", "mse_missing", "psnr", "ssim", "snr"]
+VAL_FIELDS = ["step", "method", "mse", "mse_missing", "psnr", "ssim", "snr", "porosity_error", "hf_ratio"]
 
 
 class RunLock:

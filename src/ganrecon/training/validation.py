@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import torch
 
+# metrics beyond PSNR/SSIM that a task's validation also tracks: super-resolution's SRGAN twin is chosen on
+# texture (high-frequency power) and porosity, which PSNR alone cannot see
+VAL_EXTRA = {"superres": ("porosity_error", "hf_ratio")}
+
 
 def score_baselines(degradation, val_obs: torch.Tensor, val_mask: torch.Tensor, val_clean: torch.Tensor,
                     value_range, task: str | None = None) -> dict[str, dict[str, float]]:
@@ -14,7 +18,7 @@ def score_baselines(degradation, val_obs: torch.Tensor, val_mask: torch.Tensor, 
     from ganrecon.scoring import baseline_methods, score_methods
 
     methods = baseline_methods(degradation, value_range, task=task, skip_slow=len(val_clean) > 64)
-    scores = score_methods(methods, val_clean, val_obs, val_mask, value_range)
+    scores = score_methods(methods, val_clean, val_obs, val_mask, value_range, extra=VAL_EXTRA.get(task, ()))
     for s in scores.values():
         s.pop("ms_per_image", None)  # validation.csv keeps quality columns only
     return scores
