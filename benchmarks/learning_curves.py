@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
-from ganrecon.training.conditional import lineage
+from ganrecon.training.accumulate import lineage
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = {"model", "noisy", "zero-fill", "identity"}  # not conventional answers to compare the model with

@@ -35,7 +35,7 @@ SOURCES = {
 # shown by `ganrecon info` and stored in the shipped JSON
 DESCRIPTIONS = {
     "denoise-blind": "grey photographs, digits and text: salt & pepper (5-50%) and Gaussian (0.05-0.2) noise removed; "
-                     "U-Net GAN refining the switching median, any size",
+                     "U-Net GAN refining biharmonic inpainting of the impulse candidates, any size",
     "latent-mnist-dcgan": "28x28 MNIST digits: DCGAN generator for `ganrecon invert` (optimise z to fit the kept "
                           "pixels)",
     "latent-mnist-mlp": "28x28 MNIST digits: MLP generator (z of 10) for `ganrecon invert`",

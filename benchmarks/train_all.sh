@@ -28,13 +28,13 @@ DATA_ROOT=${DATA_ROOT:-../shared/datasets}
 THREADS=${THREADS:-2}
 GPU_SECONDS=${GPU_SECONDS:-55}
 
-# run name : config : shipped model to start from (empty: the trainer has no init for it, e.g. latent GANs)
+# run name : config : shipped model to start from (empty: none)
 PLAN=(
   "denoise-blind-photos-prior:denoise-blind-photos-prior:denoise-blind"
   "superres-porous-ct-x4-prior:superres-porous-ct-x4-prior:superres-porous-x4"
   "traces-mnist-unet-prior:traces-mnist-unet-prior:traces-mnist-unet"
-  "latent-mnist-mlp:latent-mnist-mlp:"
-  "latent-mnist-dcgan:latent-mnist-dcgan:"
+  "latent-mnist-mlp:latent-mnist-mlp:latent-mnist-mlp"
+  "latent-mnist-dcgan:latent-mnist-dcgan:latent-mnist-dcgan"
   "translate-turbulence-restore:translate-turbulence-restore:translate-turbulence"
   "traces-seismic-mixed-unet:traces-seismic-mixed-unet:traces-seismic-unet"
 )

@@ -8,13 +8,13 @@ checkpoints, divergence stop and DDP (see `ganrecon.training.strategy` for the i
 """
 
 from ganrecon.config import TrainConfig, load_config
+from ganrecon.training.accumulate import init_generator, lineage
 from ganrecon.training.api import STRATEGIES, check_config, strategy_for, train, train_from_files
 from ganrecon.training.conditional import (
     ConditionalGAN,
     apply_consistency,
     build_models,
     degrade,
-    init_generator,
     model_meta,
 )
 from ganrecon.training.data import (
@@ -37,7 +37,7 @@ __all__ = [
     "DIRECTIONS", "STRATEGIES", "ConditionalGAN", "DegradationMix", "LoopOptions", "RunLock", "RunLoop", "Strategy",
     "TrainConfig", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "UnconditionalGAN",
     "apply_consistency", "build_latent_models", "build_models", "check_config", "degrade", "ema_decay",
-    "init_distributed_from_env", "init_generator", "is_paired", "latent_model_meta", "load_config",
+    "init_distributed_from_env", "init_generator", "is_paired", "lineage", "latent_model_meta", "load_config",
     "load_training_data", "load_union", "lr_factor", "model_meta", "open_tensorboard", "orient", "paired_observed",
     "resolve_device", "step_generator", "strategy_for", "train", "train_from_files", "update_ema",
 ]

@@ -23,6 +23,7 @@ from ganrecon.errors import GanreconError
 from ganrecon.losses import PerceptualLoss, content_loss, discriminator_loss, generator_adversarial_loss
 from ganrecon.models import build_discriminator, build_generator
 from ganrecon.models.layers import normalise_by_observed
+from ganrecon.training.accumulate import init_generator, lineage
 from ganrecon.training.data import DegradationMix, load_training_data, orient, paired_observed
 from ganrecon.training.distributed import is_distributed, rank_and_world
 from ganrecon.training.gan import GANStrategy
@@ -64,34 +65,6 @@ def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int]
     discriminator = build_discriminator(config.discriminator, channels=channels, image_size=image_size,
                                         **config.discriminator_options)
     return generator, discriminator
-
-
-def init_generator(generator: torch.nn.Module, ref: str) -> None:
-    """Fine-tuning: start from a trained generator's weights (same architecture; float16 bundles are cast back)."""
-    from ganrecon.bundles import bundle_path, load_weights_into
-    from ganrecon.checkpoints import read_bundle
-
-    path = bundle_path(ref)
-    load_weights_into(generator, read_bundle(path)[0], path,
-                      "init: the weights in {weights} do not fit this config's generator ({problem}); use the "
-                      "generator and generator_options they were trained with.")
-
-
-def lineage(init: str | None) -> tuple[int, float]:
-    """Steps and training seconds behind the `init:` weights, cumulative over their own inits (0 without init):
-    training accumulates across sessions, and a bundle says how much compute its weights hold."""
-    if not init:
-        return 0, 0.0
-    import json
-
-    from ganrecon.bundles import bundle_path
-
-    try:
-        meta = json.loads(bundle_path(init).with_suffix(".json").read_text())
-    except (OSError, ValueError, GanreconError):  # no description to read: this run's own numbers only
-        return 0, 0.0
-    return (int(meta.get("total_steps", meta.get("steps", 0)) or 0),
-            float(meta.get("total_train_seconds", meta.get("train_seconds", 0.0)) or 0.0))
 
 
 def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float) -> dict:

@@ -18,6 +18,7 @@ from ganrecon.checkpoints import save_bundle
 from ganrecon.config import TrainConfig
 from ganrecon.losses import discriminator_loss, generator_adversarial_loss
 from ganrecon.models.latent import build_latent_discriminator, build_latent_generator
+from ganrecon.training.accumulate import init_generator, lineage
 from ganrecon.training.data import load_training_data
 from ganrecon.training.gan import GANStrategy
 from ganrecon.training.validation import missing_mse_line
@@ -38,7 +39,9 @@ def build_latent_models(config: TrainConfig, channels: int, image_size: tuple[in
 
 
 def latent_model_meta(config: TrainConfig, generator, train_set, step: int, seconds: float) -> dict:
-    """model.json of an unconditional bundle: how to rebuild G and what data it draws."""
+    """model.json of an unconditional bundle: how to rebuild G and what data it draws, and the steps and seconds
+    behind it (this run's, and cumulative over the `init:` chain)."""
+    before_steps, before_seconds = lineage(config.init)
     return {
         "kind": "unconditional",
         "task": config.task,
@@ -52,8 +55,12 @@ def latent_model_meta(config: TrainConfig, generator, train_set, step: int, seco
         "discriminator": config.discriminator,
         "data": config.data,
         "degrade": config.degrade,
+        "init": config.init,
         "steps": step,
         "train_seconds": round(seconds, 1),
+        "total_steps": before_steps + step,
+        "total_train_seconds": round(before_seconds + seconds, 1),
+        "threads": config.threads,
     }
 
 
@@ -75,6 +82,8 @@ class UnconditionalGAN(GANStrategy):
         self.value_range = self.train_set.value_range
         channels, image_size = int(self.train_set.images.shape[1]), tuple(self.train_set.images.shape[-2:])
         generator, discriminator = build_latent_models(config, channels, image_size, self.value_range)
+        if config.init and not resuming:  # training accumulates: G from a bundle, D learns afresh against it
+            init_generator(generator, config.init)
         self.init_optimisers(generator.to(device), discriminator.to(device))
         self.z_dim = int(generator.z_dim)
         self.fixed_z = torch.randn(SAMPLE_GRID ** 2, self.z_dim,
