@@ -254,3 +254,22 @@ def test_the_consensus_stands_for_its_parts_and_tiles_need_more_evidence_than_im
     assert tile_z(1) == pytest.approx(1.0, abs=0.01) and tile_z(4) > 1.7 and tile_z(64) > tile_z(4)
     model, baseline, count = torch.tensor([0.8, 0.98, 0.7]), torch.tensor([1.0, 1.0, 1.0]), torch.ones(3)
     assert bool(model_wins(model, baseline, count)) and not bool(model_wins(model, baseline, count, tile_z(64)))
+
+
+def test_images_follow_their_sets_evidence_unless_their_own_is_clear():
+    from ganrecon.guard import SelfCheck, decide
+
+    def check(savings):  # folds x N savings of the model over one baseline whose error is 1 everywhere
+        model = (1.0 - torch.tensor(savings)).reshape(*torch.tensor(savings).shape, 1, 1)
+        return SelfCheck("test", model, {"linear": torch.ones_like(model)}, torch.ones_like(model))
+
+    ambiguous = [0.3, -0.1, 0.1]                    # mean +0.1, standard error 0.12: alone, not clear
+    clearly_worse = [-0.15, -0.1, -0.2]
+    alone = decide(check([[s] for s in ambiguous]), tile=8)
+    assert not bool(alone[0].use_model.all())       # one image is its own set: no clear win, the baseline
+    many = [list(col) for col in zip(*([ambiguous] * 6 + [clearly_worse]))]
+    chosen = [bool(d.use_model.all()) for d in decide(check(many), tile=8)]
+    assert chosen == [True] * 6 + [False]           # the set favours the model; the clear loser keeps the baseline
+    bad_set = [list(col) for col in zip(*([clearly_worse] * 6 + [[0.3, 0.4, 0.5]]))]
+    chosen = [bool(d.use_model.all()) for d in decide(check(bad_set), tile=8)]
+    assert chosen == [False] * 6 + [True]           # a set of losers: only a clear winner gets the model
