@@ -24,7 +24,8 @@ from ganrecon.io_utils import atomic_write_json, atomic_write_text
 from ganrecon.training.accumulate import lineage
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP = {"model", "noisy", "zero-fill", "identity"}  # not conventional answers to compare the model with
+SKIP = {"model", "noisy", "identity"}  # not conventional answers to compare the model with
+LOWER_IS_BETTER = {"mse_missing", "mse"}
 
 
 def read_run(run: Path) -> dict:
@@ -33,7 +34,8 @@ def read_run(run: Path) -> dict:
     config = yaml.safe_load((run / "config.yaml").read_text())
     threads = int(config.get("threads") or 1)
     start = lineage(config.get("init"))[1] * threads / 60
-    metric = "snr" if config.get("task") == "traces" and "seismic" in str(config.get("data")) else "psnr"
+    metric, model_key = run_metric(config)
+    lower = metric in LOWER_IS_BETTER
     seconds = {}
     with open(run / "log.csv", newline="") as fh:
         for row in csv.DictReader(fh):
@@ -48,21 +50,40 @@ def read_run(run: Path) -> dict:
     logged = sorted(seconds)
     points = []
     for step in sorted(scores):
-        if "model" not in scores[step] or not logged:
+        if model_key not in scores[step] or not logged:
             continue
         near = min(logged, key=lambda s: abs(s - step))  # validation steps are logged steps or next to one
-        baselines = {k: v for k, v in scores[step].items() if k not in SKIP}
-        best = max(baselines, key=baselines.get) if baselines else None
+        baselines = {k: v for k, v in scores[step].items() if k not in SKIP | {model_key}}
+        best = (min if lower else max)(baselines, key=baselines.get) if baselines else None
+        digits = 5 if lower else 3
         points.append({"step": step, "cpu_minutes": round(start + seconds[near] * threads / 60, 2),
-                       "model": round(scores[step]["model"], 3), "best_baseline": best,
-                       "baseline": round(baselines[best], 3) if best else None})
+                       "model": round(scores[step][model_key], digits), "best_baseline": best,
+                       "baseline": round(baselines[best], digits) if best else None})
     return {"run": run.name, "task": config.get("task"), "data": config.get("data"), "metric": metric,
             "threads": threads, "init": config.get("init"), "amp": bool(config.get("amp")), "val_degrade": config.get("val_degrade")
             or config.get("degrade"), "points": points, "tail_gain_per_cpu_minute": tail_slope(points)}
 
 
+def run_metric(config: dict) -> tuple[str, str]:
+    """The validation metric a run is judged by, and the validation.csv method that is the model: SNR for seismic
+    gathers, PSNR for images, and for latent inversion the missing-region MSE of the inverted generator."""
+    if config.get("task") == "latent":
+        return "mse_missing", "inversion"
+    return ("snr" if config.get("task") == "traces" and "seismic" in str(config.get("data")) else "psnr"), "model"
+
+
+def merged(curves: list[dict], previous: Path) -> list[dict]:
+    """The runs of an earlier report, with those measured now replaced: run directories are local to a session,
+    so a campaign that spans sessions keeps its earlier curves from the committed JSON."""
+    import json
+
+    old = json.loads(previous.read_text())["runs"] if previous.is_file() else []
+    names = {c["run"] for c in curves}
+    return [c for c in old if c["run"] not in names] + curves
+
+
 def tail_slope(points: list[dict], share: float = 0.3) -> float | None:
-    """Least-squares slope (dB per CPU-minute) of the model's score over the last `share` of the CPU-minutes."""
+    """Least-squares slope (metric units per CPU-minute) of the model's score over the last `share` of the CPU-minutes."""
     if len(points) < 3:
         return None
     end = points[-1]["cpu_minutes"]
@@ -90,7 +111,7 @@ def figure(curves: list[dict], out: Path) -> None:
             ax.plot(xs, base, "--", label=f"best baseline ({c['points'][-1]['best_baseline']})")
         ax.set_title(f"{c['run']}\n{c['val_degrade']}", fontsize=9)
         ax.set_xlabel("CPU-minutes")
-        ax.set_ylabel(f"validation {c['metric'].upper()} (dB)")
+        ax.set_ylabel(f"validation {c['metric'].upper()}" + ("" if c["metric"] in LOWER_IS_BETTER else " (dB)"))
         ax.legend(fontsize=7)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -104,18 +125,22 @@ def markdown(curves: list[dict]) -> str:
              "(EMA generator) on each run's validation set against CPU-minutes (wall minutes x torch threads), "
              "with the best conventional baseline on the same images; a run that continues another's weights "
              "(`init:`) starts at the CPU-minutes they hold. The tail slope is the least-squares gain "
-             "per CPU-minute over the last 30% of the run: positive means more compute still pays.", "",
+             "per CPU-minute over the last 30% of the run: positive means more compute still pays. Latent "
+             "generators are judged by what they are for, the missing-region MSE of inversion on held-out "
+             "digits (lower is better, so there a negative slope pays).", "",
              "| run | val degradation | metric | CPU-min | steps | first | best | last | best baseline | "
-             "tail slope (dB/CPU-min) | bf16 |", "|---" * 11 + "|"]
+             "tail slope (per CPU-min) | bf16 |", "|---" * 11 + "|"]
     for c in curves:
         p = c["points"]
         if not p:
             continue
-        best = max(q["model"] for q in p)
-        base = f"{p[-1]['best_baseline']} {p[-1]['baseline']:.2f}" if p[-1]["baseline"] is not None else "-"
-        slope = "-" if c["tail_gain_per_cpu_minute"] is None else f"{c['tail_gain_per_cpu_minute']:+.4f}"
+        lower = c["metric"] in LOWER_IS_BETTER
+        fmt = ".4f" if lower else ".2f"
+        best = (min if lower else max)(q["model"] for q in p)
+        base = f"{p[-1]['best_baseline']} {p[-1]['baseline']:{fmt}}" if p[-1]["baseline"] is not None else "-"
+        slope = "-" if c["tail_gain_per_cpu_minute"] is None else f"{c['tail_gain_per_cpu_minute']:+.{6 if lower else 4}f}"
         lines.append(f"| {c['run']} | `{c['val_degrade']}` | {c['metric'].upper()} | {p[-1]['cpu_minutes']:.1f} | "
-                     f"{p[-1]['step']} | {p[0]['model']:.2f} | {best:.2f} | {p[-1]['model']:.2f} | {base} | {slope} "
+                     f"{p[-1]['step']} | {p[0]['model']:{fmt}} | {best:{fmt}} | {p[-1]['model']:{fmt}} | {base} | {slope} "
                      f"| {'yes' if c['amp'] else 'no'} |")
     lines += ["", "![learning curves](../figures/learning-curves.png)", ""]
     return "\n".join(lines)
@@ -125,11 +150,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run directories (config.yaml, log.csv, validation.csv)")
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--add", action="store_true",
+                        help="keep the runs of the existing learning_curves.json (replacing those measured now)")
     args = parser.parse_args()
     missing = [str(r) for r in args.runs if not (r / "validation.csv").is_file()]
     if missing:
         sys.exit(f"No validation.csv in {', '.join(missing)}: is that a training run directory?")
     curves = [read_run(r) for r in args.runs]
+    if args.add:
+        curves = merged(curves, args.out / "results" / "learning_curves.json")
     figure(curves, args.out / "figures" / "learning-curves.png")
     atomic_write_json(args.out / "results" / "learning_curves.json", {"runs": curves})
     atomic_write_text(args.out / "results" / "learning_curves.md", markdown(curves))

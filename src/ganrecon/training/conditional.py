@@ -20,7 +20,8 @@ from torch.utils.data import DistributedSampler
 from ganrecon.checkpoints import save_bundle
 from ganrecon.config import TrainConfig
 from ganrecon.errors import GanreconError
-from ganrecon.losses import PerceptualLoss, content_loss, discriminator_loss, generator_adversarial_loss
+from ganrecon.losses import (PerceptualLoss, content_loss, discriminator_loss, generator_adversarial_loss,
+                             spectrum_loss)
 from ganrecon.models import build_discriminator, build_generator
 from ganrecon.models.layers import normalise_by_observed
 from ganrecon.training.accumulate import init_generator, lineage
@@ -201,6 +202,8 @@ class ConditionalGAN(GANStrategy):
         g_content = content_loss(c.content, fake, clean, mask, c.missing_weight)
         if self.perceptual is not None:
             g_content = g_content + c.perceptual_weight * self.perceptual(fake, clean)
+        if c.spectral_weight > 0:
+            g_content = g_content + c.spectral_weight * spectrum_loss(fake, clean)
         g_adv = torch.zeros(())
         if adversarial_on:
             self.discriminator.requires_grad_(False)
