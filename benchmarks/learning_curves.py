@@ -33,7 +33,7 @@ def read_run(run: Path) -> dict:
     that continues other weights (`init:`) starts at the CPU-minutes those hold (at this run's thread count)."""
     config = yaml.safe_load((run / "config.yaml").read_text())
     threads = int(config.get("threads") or 1)
-    start = lineage(config.get("init"))[1] * threads / 60
+    start = inherited_seconds(run, config) * threads / 60
     metric, model_key = run_metric(config)
     lower = metric in LOWER_IS_BETTER
     seconds = {}
@@ -62,6 +62,20 @@ def read_run(run: Path) -> dict:
     return {"run": run.name, "task": config.get("task"), "data": config.get("data"), "metric": metric,
             "threads": threads, "init": config.get("init"), "amp": bool(config.get("amp")), "val_degrade": config.get("val_degrade")
             or config.get("degrade"), "points": points, "tail_gain_per_cpu_minute": tail_slope(points)}
+
+
+def inherited_seconds(run: Path, config: dict) -> float:
+    """Training seconds the run's starting weights held: from the run's own bundle (its total less its own), since
+    the `init:` name may since have been shipped again with this very run's weights in it; else the init's."""
+    import json
+
+    for stem in ("model", "model-best"):
+        meta = run / f"{stem}.json"
+        if meta.is_file():
+            m = json.loads(meta.read_text())
+            if "total_train_seconds" in m and "train_seconds" in m:
+                return max(0.0, float(m["total_train_seconds"]) - float(m["train_seconds"]))
+    return lineage(config.get("init"))[1]
 
 
 def run_metric(config: dict) -> tuple[str, str]:
@@ -102,8 +116,12 @@ def figure(curves: list[dict], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(curves), figsize=(4.2 * len(curves), 3.4), squeeze=False)
-    for ax, c in zip(axes[0], curves):
+    cols = min(4, len(curves))
+    rows = -(-len(curves) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(curves):]:
+        ax.axis("off")
+    for ax, c in zip(axes.flat, curves):
         xs = [p["cpu_minutes"] for p in c["points"]]
         ax.plot(xs, [p["model"] for p in c["points"]], label="model (EMA)")
         base = [p["baseline"] for p in c["points"]]

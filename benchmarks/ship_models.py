@@ -28,7 +28,7 @@ SOURCES = {
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
     "denoise-blind": ("denoise-blind-photos-prior", "model-best"),
     "superres-porous-x4": ("superres-porous-ct-x4-prior", "model-content"),
-    "superres-porous-x4-gan": ("superres-porous-ct-x4-prior", "model"),
+    "superres-porous-x4-gan": ("superres-porous-ct-x4-twin", "model"),
     "translate-turbulence": ("translate-turbulence-restore", "model"),
 }
 
@@ -40,7 +40,8 @@ DESCRIPTIONS = {
                           "pixels)",
     "latent-mnist-mlp": "28x28 MNIST digits: MLP generator (z of 10) for `ganrecon invert`",
     "superres-porous-x4": "x4 super-resolution of grey micro-CT-like porous slices; SRResNet (content loss), any size",
-    "superres-porous-x4-gan": "x4 super-resolution of micro-CT-like porous slices; SRGAN (SRResNet + adversarial)",
+    "superres-porous-x4-gan": "x4 super-resolution of micro-CT-like porous slices; SRGAN twin (SRResNet + adversarial "
+                              "and spectral terms): sharper texture",
     "traces-mnist-unet": "missing columns of 28x28 digit-like images (random, regular, gaps); U-Net GAN",
     "traces-seismic-unet": "missing traces of seismic gathers, any size (random, regular, gaps); U-Net GAN trained on "
                            "clean and field-like synthetic gathers",

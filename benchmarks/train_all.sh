@@ -11,7 +11,7 @@
 #   THREADS=2      torch threads (CPU plan: both cores; use 1 only when something else must run beside it)
 #   MODELS="..."   a subset of the run names below, in this order
 #   INIT=0         start from scratch instead of from the committed weights
-#   GPU_SECONDS=55 wall-clock budget per model with --device cuda (7 models: about 7.5 min of a 9-minute slot)
+#   GPU_SECONDS=50 wall-clock budget per model with --device cuda (8 runs: about 7.5 min of a 9-minute slot)
 #   EXTRA_SET="key=value ..."  more --set overrides for every run (e.g. "val_images=128")
 #   DATA_ROOT=../shared/datasets (MNIST), PY=.venv/bin/python
 # After a CPU campaign, compare with benchmarks/{denoise,superres,traces,latent}.py, then ship the winners:
@@ -26,12 +26,13 @@ OUT_DIR=${2:-${OUT:-gpu-out}}
 PY=${PY:-.venv/bin/python}
 DATA_ROOT=${DATA_ROOT:-../shared/datasets}
 THREADS=${THREADS:-2}
-GPU_SECONDS=${GPU_SECONDS:-55}
+GPU_SECONDS=${GPU_SECONDS:-50}
 
 # run name : config : shipped model to start from (empty: none)
 PLAN=(
   "denoise-blind-photos-prior:denoise-blind-photos-prior:denoise-blind"
   "superres-porous-ct-x4-prior:superres-porous-ct-x4-prior:superres-porous-x4"
+  "superres-porous-ct-x4-twin:superres-porous-ct-x4-twin:superres-porous-x4-gan"
   "traces-mnist-unet-prior:traces-mnist-unet-prior:traces-mnist-unet"
   "latent-mnist-mlp:latent-mnist-mlp:latent-mnist-mlp"
   "latent-mnist-dcgan:latent-mnist-dcgan:latent-mnist-dcgan"
@@ -40,7 +41,8 @@ PLAN=(
 )
 # run name -> shipped names its bundles become (benchmarks/ship_models.py SOURCES)
 declare -A SHIPS=(
-  [denoise-blind-photos-prior]="denoise-blind" [superres-porous-ct-x4-prior]="superres-porous-x4 superres-porous-x4-gan"
+  [denoise-blind-photos-prior]="denoise-blind" [superres-porous-ct-x4-prior]="superres-porous-x4"
+  [superres-porous-ct-x4-twin]="superres-porous-x4-gan"
   [traces-mnist-unet-prior]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
   [latent-mnist-dcgan]="latent-mnist-dcgan" [translate-turbulence-restore]="translate-turbulence"
   [traces-seismic-mixed-unet]="traces-seismic-unet"

@@ -20,8 +20,13 @@ from torch.utils.data import DistributedSampler
 from ganrecon.checkpoints import save_bundle
 from ganrecon.config import TrainConfig
 from ganrecon.errors import GanreconError
-from ganrecon.losses import (PerceptualLoss, content_loss, discriminator_loss, generator_adversarial_loss,
-                             spectrum_loss)
+from ganrecon.losses import (
+    PerceptualLoss,
+    content_loss,
+    discriminator_loss,
+    generator_adversarial_loss,
+    spectrum_loss,
+)
 from ganrecon.models import build_discriminator, build_generator
 from ganrecon.models.layers import normalise_by_observed
 from ganrecon.training.accumulate import init_generator, lineage
