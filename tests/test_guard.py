@@ -10,7 +10,7 @@ from conftest import smooth_images
 from ganrecon.baselines import run_baseline
 from ganrecon.degrade import parse_degradation
 from ganrecon.errors import GanreconError
-from ganrecon.guard import GuardedModel, hide_known, regular_traces, weight_map
+from ganrecon.guard import GuardedModel, block_folds, hide_known, regular_traces, weight_map
 from ganrecon.inference import ReconstructionModel
 from ganrecon.models import build_generator
 
@@ -273,3 +273,33 @@ def test_images_follow_their_sets_evidence_unless_their_own_is_clear():
     bad_set = [list(col) for col in zip(*([clearly_worse] * 6 + [[0.3, 0.4, 0.5]]))]
     chosen = [bool(d.use_model.all()) for d in decide(check(bad_set), tile=8)]
     assert chosen == [False] * 6 + [True]           # a set of losers: only a clear winner gets the model
+
+
+def test_gathers_are_checked_against_fk_inversion_unless_the_user_wants_speed():
+    signed = _random_model(value_range=(-1.0, 1.0))
+    assert "fk" in GuardedModel(signed, "columns:random:0.5").baselines
+    assert "fk" not in GuardedModel(signed, "columns:random:0.5", fast=True).baselines
+    assert "bm3d" not in GuardedModel(_random_model(degrade="sp:0.15"), "sp:0.15").baselines
+
+
+def test_superres_check_deals_blocks_to_spatial_folds_that_cover_the_image():
+    parts = block_folds(40, 70, 3, block=16)
+    assert parts.shape == (3, 40, 70) and parts.sum(0).eq(1).all() and (parts.sum((1, 2)) > 0).all()
+    clean = _images(1, 128, 128)
+    low, ones = parse_degradation("down:4")(clean, value_range=(0.0, 1.0))
+    good = GuardedModel(Oracle(clean, low, scale=4), "down:4")
+    torch.testing.assert_close(good(low, ones), clean)
+    assert "3 spatial folds" in good.report()["guard"]["check"]
+
+
+def test_images_share_their_sets_best_baseline_unless_their_own_is_clearly_better():
+    from ganrecon.guard import image_baselines
+
+    def image(fk, pocs):
+        return {"fk": torch.tensor(fk), "pocs": torch.tensor(pocs)}
+
+    lucky = image([1.0, 1.2, 0.8], [0.9, 1.1, 0.85])       # pocs ahead by a noisy 0.05: follows the set (fk)
+    clear = image([1.0, 1.0, 1.0], [0.5, 0.6, 0.55])       # pocs ahead on every fold
+    per_fold = [image([0.5, 0.5, 0.5], [1.0, 1.0, 1.0])] * 4 + [lucky, clear]
+    counts = torch.ones(3, len(per_fold))
+    assert image_baselines(per_fold, counts) == ["fk"] * 5 + ["pocs"]
