@@ -58,14 +58,14 @@ def test_srgan_discriminator_scores_pairs_with_a_size_independent_head():
 
 
 def test_tiled_reconstruction_equals_untiled(tmp_path):
-    model = load_model(_bundle(tmp_path, 4, image_size=(32, 32)))  # x4; input tiles of max(32 / 4, 128) = 128
-    assert model.tile == (128, 128)
-    x = torch.rand(1, 1, 200, 150)
+    model = load_model(_bundle(tmp_path, 4, image_size=(32, 32)))  # x4; input tiles of max(32 / 4, 256) = 256
+    assert model.tile == (256, 256) and model.default_overlap() == 32 / 256
+    x = torch.rand(1, 1, 300, 270)
     with torch.no_grad():
         whole = model.generator(x)
-        tiled = model(x)  # 200 x 150 > 128 x 128: overlapping tiles, blended
+        tiled = model(x)  # 300 x 270 > 256 x 256: overlapping tiles (32 pixels shared), blended
         small_tiles = tiled_apply(lambda o, m: model.generator(o), x, torch.ones_like(x), (40, 40), 4, overlap=0.5)
-    assert tiled.shape == whole.shape == (1, 1, 800, 600)
+    assert tiled.shape == whole.shape == (1, 1, 1200, 1080)
     assert float((tiled - whole).abs().max()) < 2e-3
     assert float((small_tiles - whole).abs().max()) < 2e-3
     assert float((tiled - whole).abs().mean()) < 1e-4
@@ -232,3 +232,18 @@ def test_porosity_and_high_frequency_metrics():
     assert set(image_metrics(truth_t, truth_t, extra=("hf_ratio",))) == set(default) | {"hf_ratio"}
     with pytest.raises(GanreconError, match="Unknown metric"):
         extra_metrics(truth_t, truth_t, ("sharpness",))
+
+
+def test_bf16_is_opt_in_close_to_fp32_and_the_weights_keep_their_layout(tmp_path):
+    from ganrecon.reconstruction import set_precision
+
+    model = load_model(_bundle(tmp_path, 4, image_size=(32, 32)))
+    x = torch.rand(2, 1, 24, 20)
+    fp32 = model(x)
+    assert all(p.is_contiguous() for p in model.generator.parameters())  # channels_last only during the call
+    torch.testing.assert_close(fp32, model.generator(x).detach())
+    set_precision(model, "bf16")
+    bf16 = model(x)
+    assert bf16.dtype == torch.float32 and float((bf16 - fp32).abs().max()) < 2e-2
+    with pytest.raises(GanreconError, match="precision"):
+        set_precision(model, "fp8")
