@@ -206,8 +206,11 @@ def tiff_stack_pages(path: str | Path) -> int:
 def _reconstruct_tiff_stack(path: Path, model, output: Path) -> Path:
     """Slice by slice, streaming: one input slice and one output slice in memory at a time, whatever the stack
     size (a 2000 x 2000 x 1000 uint16 stack upscaled x4 is 128 GB of output). The output is a stack of the same
-    dtype, written to a temporary file and renamed at the end, so a failure never leaves half a stack behind."""
+    dtype, written to a temporary file and renamed at the end, so a failure never leaves half a stack behind.
+    Under torchrun the slices are shared among the processes (ganrecon.sharding)."""
     import tifffile
+
+    from ganrecon.training.distributed import init_distributed_from_env, is_distributed
 
     if output.suffix.lower() not in TIFF_SUFFIXES:
         raise GanreconError(f"The output {output.name} must have the input's format (tiff).")
@@ -216,15 +219,22 @@ def _reconstruct_tiff_stack(path: Path, model, output: Path) -> Path:
         count, (h, w), dtype = len(pages), pages[0].shape, pages[0].dtype
         s = model.scale
 
-        def slices():
-            for i in range(count):
-                arr = pages[i].asarray()
-                unit, signed = array_to_unit(arr)
-                data = FileData(unit[None, None], "tiff", arr.dtype, arr.shape, signed, path)
-                yield unit_to_array(_reconstruct_data(data, model, None, 0), data)
+        def one(i: int) -> np.ndarray:
+            arr = pages[i].asarray()
+            unit, signed = array_to_unit(arr)
+            data = FileData(unit[None, None], "tiff", arr.dtype, arr.shape, signed, path)
+            return unit_to_array(_reconstruct_data(data, model, None, 0), data)
 
-        with atomic_path(output) as tmp:
-            tifffile.imwrite(tmp, slices(), shape=(count, h * s, w * s), dtype=dtype, photometric="minisblack")
+        def write(slices) -> None:
+            with atomic_path(output) as tmp:
+                tifffile.imwrite(tmp, slices, shape=(count, h * s, w * s), dtype=dtype, photometric="minisblack")
+
+        if init_distributed_from_env() or is_distributed():
+            from ganrecon.sharding import run_sharded
+
+            run_sharded(count, output, one, write)
+        else:
+            write(one(i) for i in range(count))
     return output
 
 
