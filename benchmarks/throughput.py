@@ -280,6 +280,7 @@ def conditional_row(name: str, sizes: Sizes, peak: float, threads: int, root: Pa
                     work: Path) -> dict:
     """One conditional model: FLOPs, one batch of tiles, the tiled path, bf16 and the CLI."""
     from ganrecon.inference import load_model
+    from ganrecon.reconstructor import inference_layout
 
     model = load_model(name)
     data = degraded_input(model.meta, sizes, root)
@@ -296,7 +297,7 @@ def conditional_row(name: str, sizes: Sizes, peak: float, threads: int, root: Pa
     per_pixel = piece_flops / (piece[0].shape[0] * piece[0].shape[-2] * piece[0].shape[-1])
     own = per_pixel * obs.shape[0] * obs.shape[-2] * obs.shape[-1]
     executed = piece_flops / piece[0].shape[0] * recorder.tiles
-    with torch.no_grad():
+    with torch.no_grad(), inference_layout(model.generator, not model.fixed_size):  # as the tiled path runs it
         raw_seconds = best_seconds(lambda: model.apply_tiles(*piece), sizes.repeats)
     row = {"name": name, "kind": "conditional", "input": data["what"],
            "input_shape": list(obs.shape), "output_shape": list(out.shape),
