@@ -40,16 +40,21 @@ SR_OVERLAP = 32  # input pixels shared by neighbouring super-resolution tiles: a
 
 @contextmanager
 def inference_layout(generator: torch.nn.Module, channels_last: bool):
-    """The generator's weights in channels_last for the duration (oneDNN's fast convolution path), then back, so
-    training, adaptation and saving see the layout they always had."""
+    """The generator's weights in channels_last for the duration (oneDNN's fast convolution path), then the very
+    tensors it had, so training, adaptation and saving see the layout they always had. Converting back is not
+    enough: a C x 1 x k x k weight is "contiguous" in both layouts and keeps channels_last strides, and the next
+    training step then runs that convolution in another layout (a resumed adaptation no longer matched an
+    uninterrupted one bit for bit)."""
     if not channels_last:
         yield
         return
+    saved = [(p, p.data, p.grad) for p in generator.parameters()]
     generator.to(memory_format=torch.channels_last)
     try:
         yield
     finally:
-        generator.to(memory_format=torch.contiguous_format)
+        for param, data, grad in saved:
+            param.data, param.grad = data, grad
 
 
 def keep_observed(estimate: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
