@@ -327,12 +327,6 @@ def large_slice(model_ref: str, size: int, threads: int) -> dict:
 # ------------------------------------------------------------------------------------------------ main
 
 
-def tiles_text(large: dict) -> str:
-    if "tile" not in large:
-        return "overlapping 128 x 128 input tiles"
-    return f"{large['tile'][0]} x {large['tile'][1]} input tiles overlapping by {large['overlap_px']} pixels"
-
-
 def in_repo(path: str) -> str:
     """A path as seen from the repository root (results pages must not show one machine's folders)."""
     try:
@@ -368,8 +362,9 @@ def markdown(results: dict, descriptions: dict) -> str:
         g = results["large"]
         lines += [(f"Large input: `ganrecon reconstruct` upscaled a {g['input']} slice to {g['output']} in "
                   f"{g['seconds']:.0f} s with a peak memory of {g['peak_rss_mb']} MB ({g['rss_after_imports_mb']} MB of it "
-                  f"Python + torch before the first tile; {tiles_text(g)}, blended); tiled vs one-piece on a "
-                  f"{g.get('window', 192)} x {g.get('window', 192)} window: max |difference| {g['seam_max_abs_uint16']} "
+                  f"Python + torch before the first tile; {g['tile'][0]} x {g['tile'][1]} input tiles overlapping by "
+                  f"{g['overlap_px']} pixels, blended); tiled vs one-piece on a {g['window']} x {g['window']} window: "
+                  f"max |difference| {g['seam_max_abs_uint16']} "
                   f"of 65535, mean {g['seam_mean_abs_uint16']}."), ""]
     return "\n".join(lines)
 

@@ -85,10 +85,9 @@ def with_preprocessing(model, *, gain: str | None = None, dt_ms: float | None = 
 def set_precision(model, precision: str) -> None:
     """Set the inference precision of a trained network (ganrecon.reconstructor.PRECISIONS); a latent model
     (inversion runs its own optimisation) takes only float32."""
-    from ganrecon.reconstructor import PRECISIONS, ModelWrapper, ReconstructionModel
+    from ganrecon.reconstructor import ModelWrapper, ReconstructionModel, check_precision
 
-    if precision not in PRECISIONS:
-        raise GanreconError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    check_precision(precision)
     inner = model
     while isinstance(inner, ModelWrapper):
         inner = inner.model

@@ -38,6 +38,13 @@ PRECISIONS = ("fp32", "bf16")
 SR_OVERLAP = 32  # input pixels shared by neighbouring super-resolution tiles: an SRResNet's receptive field
 
 
+def check_precision(precision: str) -> str:
+    """The precision itself, or one sentence naming the ones there are."""
+    if precision not in PRECISIONS:
+        raise GanreconError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    return precision
+
+
 @contextmanager
 def inference_layout(generator: torch.nn.Module, channels_last: bool):
     """The generator's weights in channels_last for the duration (oneDNN's fast convolution path), then the very
@@ -169,9 +176,7 @@ class ReconstructionModel(Reconstructor):
     @torch.no_grad()
     def reconstruct(self, observed: torch.Tensor, mask: torch.Tensor, *, overlap: float | None = None,
                     batch_tiles: int = 16, precision: str | None = None) -> torch.Tensor:
-        precision = precision or self.precision
-        if precision not in PRECISIONS:
-            raise GanreconError(f"Unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+        precision = check_precision(precision or self.precision)
         device = next(self.generator.parameters()).device
         th, tw = self.tile  # bounded memory: at most ~16 x 256 x 256 output pixels of activations per batch
         batch_tiles = max(1, min(batch_tiles, 16 * 256 * 256 // (th * tw * self.scale**2)))
