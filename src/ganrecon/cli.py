@@ -305,8 +305,9 @@ def reconstruct(
     dt_ms: float | None = typer.Option(None, help="time sampling of the input, ms (SEG-Y: read from the header)"),
     force: bool = typer.Option(False, help="overwrite the output file if it exists"),
     guard: str = typer.Option("auto", help=GUARD_HELP),
-    precision: str = typer.Option("fp32", help="fp32, or bf16: the network under bf16 autocast (2-3x faster on "
-                                                "CPUs with bf16 units; output within ~1e-3 of fp32)"),
+    precision: str = typer.Option("fp32", help="fp32, or bf16: the network under bf16 autocast (faster on CPUs "
+                                                "with bf16 units, docs/results/throughput.md; output within ~1e-3 "
+                                                "of fp32)"),
 ) -> None:
     """Reconstruct one file with a trained model; the output keeps the input's format, shape and dtype."""
     from ganrecon.adapt import AdaptOptions

@@ -36,8 +36,8 @@ evidence, feathering avoids a visible step, and a convex mix of two estimates is
 them at any pixel. `report` always returns the model and states the margin; `off` does nothing. The margin is
 10 log10(error of the best baseline / error of the model) on the held-out entries, in dB: positive when the
 model is better (the same number as the SNR or PSNR difference on those entries). The check costs each model
-and baseline one run per fold on top of the reconstruction; on gathers that includes FK inversion (about 10 s
-per 1000 x 80 gather on 2 CPU threads), which `fast=True` leaves out.
+and baseline one run per fold on top of the reconstruction; on gathers that includes FK inversion (about 8 s
+per 1000 x 80 gather on 2 CPU threads, docs/results/seismic_methods.md), which `fast=True` leaves out.
 
 `GuardedModel` has the call shape and attributes of a loaded model, so any caller wraps a model in one line:
 `guarded = GuardedModel(model, "columns:random:0.5")`; after a call, `guarded.report()` is a JSON-ready

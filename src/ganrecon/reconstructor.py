@@ -16,9 +16,9 @@ What decides a model's numbers lives here, once:
   averaging the model with its polarity-flipped twin enforces it (+0.15 dB mean on pylops gathers, for twice the
   time; benchmarks/seismic_symmetry.py);
 * data consistency: where the description asks for it (meta["data_consistency"]), known entries are kept as given;
-* speed: fully convolutional networks run in channels_last layout (1.5x on a x4 SRResNet here, identical output),
-  and `precision="bf16"` (opt-in) runs them under bf16 autocast (a further 2-3x on CPUs with bf16 units; output
-  within ~1e-3 of float32, benchmarks/throughput.py measures the PSNR change).
+* speed: fully convolutional networks run in channels_last layout (oneDNN's fast path, identical output), and
+  `precision="bf16"` (opt-in) runs them under bf16 autocast (1.8-3.8x on the tiled paths of the latest
+  benchmarks/throughput.py run, a CPU with bf16 units; output within ~1e-3 of float32, PSNR change measured there).
 
 Subclasses implement `reconstruct(observed, mask)` on input already checked by `__call__`.
 """
