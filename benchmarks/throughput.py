@@ -430,8 +430,9 @@ def secs(value: float | None) -> str:
 
 def inference_table(rows: list[dict]) -> list[str]:
     lines = ["| model | input | own GFLOP | executed / own | one batch of tiles: s, % of peak | tiled path: s, "
-             "% of peak | CLI: s, % of peak | CLI peak RSS MB (loaded model) | output MB | peak / output |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "% of peak | CLI: s, % of peak | CLI peak RSS MB (loaded model) | output MB | peak / output | "
+             "(peak - loaded) / output |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         tiled, cli = r["tiled"] or {}, r["cli"] or {}
         lines.append(
@@ -440,7 +441,7 @@ def inference_table(rows: list[dict]) -> list[str]:
             f"{secs(tiled.get('seconds'))}, {pct(tiled.get('fraction_of_peak'))} | "
             f"{secs(cli.get('seconds'))}, {pct(cli.get('fraction_of_peak'))} | "
             f"{num(cli.get('peak_rss_mb'), 0)} ({num(cli.get('loaded_rss_mb'), 0)}) | {num(cli.get('output_mb'), 1)} | "
-            f"{num(cli.get('peak_over_output'), 1)} |")
+            f"{num(cli.get('peak_over_output'), 1)} | {num(cli.get('working_set_over_output'), 1)} |")
     return lines
 
 

@@ -289,11 +289,32 @@ class _AdaptProgress:
             self.bar.__exit__(*exc)
 
 
+def _reconstruct_folder(folder: Path, output: Path, notes: list[str], **options) -> None:
+    """`reconstruct` of a folder: a progress bar over this process's files, then each file's notes and a count."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ganrecon.folders import reconstruct_folder
+
+    with Progress(TextColumn("reconstructing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=err_console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+        run = reconstruct_folder(folder, options.pop("model"), output, notes=notes.append,
+                                 progress=lambda done, total, name: bar.update(task, completed=done, total=total,
+                                                                               description=name), **options)
+    for line in notes:
+        console.print(line, soft_wrap=True, highlight=False)
+    if run.skipped:
+        console.print(f"skipped {len(run.skipped)} file(s) whose output exists in {output} (pass --force to redo "
+                      "them)", soft_wrap=True)
+    console.print(f"wrote {len(run.written)} file(s) to {output}", soft_wrap=True)
+
+
 @app.command()
 def reconstruct(
-    input: Path = typer.Argument(..., help="PNG, JPEG, TIFF, NPY or SEG-Y file"),
+    input: Path = typer.Argument(..., help="PNG, JPEG, TIFF, NPY or SEG-Y file, or a folder of them"),
     model: str = typer.Option(..., help="run directory, weights file or shipped model name"),
-    output: Path = typer.Option(..., "-o", "--output", help="output file, same format as the input"),
+    output: Path = typer.Option(..., "-o", "--output", help="output file, same format as the input (a folder for "
+                                                             "a folder: same file names)"),
     mask: str | None = typer.Option(None, help="mask file (.npy/.png, nonzero = known) or degradation spec; "
                                                   "default: all-zero traces are missing"),
     seed: int = typer.Option(0, callback=_seed, help="seed when --mask is a random degradation spec"),
@@ -303,22 +324,35 @@ def reconstruct(
     gather_only: bool = typer.Option(False, help="train the model's architecture on the input alone instead"),
     gain: str | None = typer.Option(None, help="gain applied before the model and removed after: agc:W, tpow:P"),
     dt_ms: float | None = typer.Option(None, help="time sampling of the input, ms (SEG-Y: read from the header)"),
-    force: bool = typer.Option(False, help="overwrite the output file if it exists"),
+    force: bool = typer.Option(False, help="overwrite the output file if it exists (a folder: redo the files whose "
+                                           "output exists)"),
     guard: str = typer.Option("auto", help=GUARD_HELP),
     precision: str = typer.Option("fp32", help="fp32, or bf16: the network under bf16 autocast (faster on CPUs "
                                                 "with bf16 units, docs/results/throughput.md; output within ~1e-3 "
                                                 "of fp32)"),
 ) -> None:
-    """Reconstruct one file with a trained model; the output keeps the input's format, shape and dtype."""
+    """Reconstruct one file, or every file of a folder, with a trained model; each output keeps its input's
+    format, shape and dtype. Under torchrun a folder's files (or a TIFF stack's slices) are shared among the
+    processes, and a rerun skips what is done."""
     from ganrecon.adapt import AdaptOptions
     from ganrecon.reconstruction import reconstruct as reconstruct_file
 
-    _check({"-o": output}, inputs=[input], force=force)
+    if input.is_dir():
+        from ganrecon.folders import check_folder_output
+
+        check_folder_output(input, output)
+        _check(folders={"-o": output})
+    else:
+        _check({"-o": output}, inputs=[input], force=force)
     if adapt and gather_only:
         raise GanreconError("Choose --adapt or --gather-only, not both.")
     options = AdaptOptions(seconds=adapt_seconds, from_scratch=gather_only) if adapt or gather_only else None
     notes: list[str] = []
     guard = _guard_mode(guard, options is not None, notes)
+    if input.is_dir():
+        _reconstruct_folder(input, output, notes, model=model, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
+                            adapt=options, guard=guard, precision=precision, force=force)
+        return
     with _AdaptProgress(options is not None) as progress:
         path = reconstruct_file(input, model, output, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
                                 adapt=options, progress=progress, notes=notes.append,

@@ -142,13 +142,22 @@ def unit_to_array(images: np.ndarray, data: FileData) -> np.ndarray:
         arr = np.moveaxis(arr[0], 0, -1)
     else:
         arr = arr[:, 0] if len(data.shape) == 3 else arr[0, 0]
-    if np.issubdtype(data.dtype, np.integer) and not data.signed:
-        info = np.iinfo(data.dtype)
-        return np.clip(np.rint(arr * info.max), 0, info.max).astype(data.dtype)
     if np.issubdtype(data.dtype, np.integer):
         info = np.iinfo(data.dtype)
-        return np.clip(np.rint(arr), info.min, info.max).astype(data.dtype)
+        gain, low = (1, info.min) if data.signed else (info.max, 0)
+        return _rounded(arr, data.dtype, gain, low, info.max)
     return arr.astype(data.dtype)
+
+
+def _rounded(arr: np.ndarray, dtype, gain: float, low: float, high: float, rows: int = 256) -> np.ndarray:
+    """clip(rint(arr * gain), low, high) as `dtype`, a block of leading rows at a time: whole-array temporaries
+    would be three float copies of the output (for a x4 super-resolved slice, more than the output itself)."""
+    out = np.empty(arr.shape, dtype)
+    for r0 in range(0, max(arr.shape[0], 1), rows):
+        block = np.multiply(arr[r0:r0 + rows], gain, dtype=np.result_type(arr.dtype, np.float32))
+        np.rint(block, out=block)
+        out[r0:r0 + rows] = np.clip(block, low, high, out=block)
+    return out
 
 
 def write_like(data: FileData, images: np.ndarray, out: str | Path) -> Path:

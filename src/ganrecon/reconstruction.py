@@ -99,7 +99,7 @@ def set_precision(model, precision: str) -> None:
 
 def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str | None = None, seed: int = 0,
                 gain: str | None = None, dt_ms: float | None = None, adapt=None, progress=None,
-                notes=None, guard: str = "choose", precision: str = "fp32") -> Path:
+                notes=None, guard: str = "choose", precision: str = "fp32", shard: bool = True) -> Path:
     """Reconstruct one file (PNG, JPEG, TIFF, NPY or SEG-Y) into `output`, same format, shape and dtype; returns
     the output path. `model`: a run directory, weights file or shipped name, or a model already loaded.
     `mask`: a mask file (nonzero = known) or a mask degradation spec (seeded by `seed`); default: the all-zero
@@ -108,7 +108,8 @@ def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str 
     be the input file. `notes(sentence)` hears what was decided on the way: the colour mode, the SEG-Y sampling,
     that nothing was missing, what adaptation kept, and what the guard chose. `guard` (choose|report|off) checks
     the model on the file itself against the baselines (ganrecon.guard). `precision` "bf16" runs a trained
-    network under bf16 autocast (opt-in: faster, output within ~1e-3 of float32)."""
+    network under bf16 autocast (opt-in: faster, output within ~1e-3 of float32). Under torchrun a TIFF stack's
+    slices are shared among the processes unless `shard` is False (a folder shares its files instead)."""
     from ganrecon.guard import GuardedModel
     from ganrecon.outputs import check_outputs
 
@@ -118,7 +119,7 @@ def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str 
     set_precision(model, precision)
     if mask is None and tiff_stack_pages(input_path):
         guarded = GuardedModel(model, mode=guard)
-        path = _reconstruct_tiff_stack(Path(input_path), guarded, Path(output))
+        path = _reconstruct_tiff_stack(Path(input_path), guarded, Path(output), shard)
         notes(guarded.describe())
         return path
     data = read_file(input_path)
@@ -202,11 +203,11 @@ def tiff_stack_pages(path: str | Path) -> int:
     return count
 
 
-def _reconstruct_tiff_stack(path: Path, model, output: Path) -> Path:
+def _reconstruct_tiff_stack(path: Path, model, output: Path, shard: bool = True) -> Path:
     """Slice by slice, streaming: one input slice and one output slice in memory at a time, whatever the stack
     size (a 2000 x 2000 x 1000 uint16 stack upscaled x4 is 128 GB of output). The output is a stack of the same
     dtype, written to a temporary file and renamed at the end, so a failure never leaves half a stack behind.
-    Under torchrun the slices are shared among the processes (ganrecon.sharding)."""
+    Under torchrun (and `shard`) the slices are shared among the processes (ganrecon.sharding)."""
     import tifffile
 
     from ganrecon.training.distributed import init_distributed_from_env, is_distributed
@@ -228,7 +229,7 @@ def _reconstruct_tiff_stack(path: Path, model, output: Path) -> Path:
             with atomic_path(output) as tmp:
                 tifffile.imwrite(tmp, slices, shape=(count, h * s, w * s), dtype=dtype, photometric="minisblack")
 
-        if init_distributed_from_env() or is_distributed():
+        if shard and (init_distributed_from_env() or is_distributed()):
             from ganrecon.sharding import run_sharded
 
             run_sharded(count, output, one, write)
