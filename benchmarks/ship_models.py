@@ -23,7 +23,7 @@ PRETRAINED = ROOT / "src" / "ganrecon" / "pretrained"
 # shipped name -> (run directory, bundle stem inside it)
 SOURCES = {
     "traces-mnist-unet": ("traces-mnist-unet-prior", "model-best"),
-    "traces-seismic-unet": ("traces-seismic-mixed-unet", "model-best"),  # chain: traces-seismic-unet -> -unet-continued -> mixed
+    "traces-seismic-unet": ("traces-seismic-unet-pocs-continued", "model-best"),  # chain: -unet-pocs -> -continued
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
     "denoise-blind": ("denoise-blind-photos-prior", "model-best"),
@@ -43,8 +43,8 @@ DESCRIPTIONS = {
     "superres-porous-x4-gan": "x4 super-resolution of micro-CT-like porous slices; SRGAN twin (SRResNet + adversarial "
                               "and spectral terms): sharper texture",
     "traces-mnist-unet": "missing columns of 28x28 digit-like images (random, regular, gaps); U-Net GAN",
-    "traces-seismic-unet": "missing traces of seismic gathers, any size (random, regular, gaps); U-Net GAN trained on "
-                           "clean and field-like synthetic gathers",
+    "traces-seismic-unet": "missing traces of seismic gathers, any size (random, regular, gaps); U-Net GAN refining "
+                           "POCS, trained on clean and field-like synthetic gathers",
     "translate-turbulence": "atmospheric turbulence removed from grey photographs, any size; residual pix2pix U-Net",
 }
 
