@@ -164,8 +164,8 @@ def markdown(result: dict) -> str:
     fit = result.get("fit", {})
     lines.append(f"The largest image is {result['tiles_for_largest']} tiles. Least-squares fit of the library "
                  f"path: working set = {fit.get('constant_mb', float('nan')):.0f} MB (one batch of tiles and its "
-                 f"activations) + {fit.get('per_image', float('nan')):.1f} x the image size (input, mask, output "
-                 "and weight canvases and their temporaries): it grows with the image, not with the number of "
+                 f"activations) + {fit.get('per_image', float('nan')):.1f} x the image size (input, mask and "
+                 "output canvases and their temporaries): it grows with the image, not with the number of "
                  "tiles, and stays far below one untiled forward pass.")
     return "\n".join(lines) + "\n"
 
