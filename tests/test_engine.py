@@ -76,6 +76,16 @@ def test_old_names_stay_importable_from_inference():
         bundles.bundle_path("no-such-model")
 
 
+def test_a_bundle_is_found_by_its_stem_as_init_and_model_give_it(tmp_path):
+    """`init: runs/x/model-best` (no suffix) once failed a training at start; the stem names the bundle."""
+    from ganrecon.bundles import bundle_path
+
+    (tmp_path / "model-best.safetensors").write_bytes(b"")
+    assert bundle_path(tmp_path / "model-best") == tmp_path / "model-best.safetensors"
+    with pytest.raises(GanreconError, match="neither a run directory"):
+        bundle_path(tmp_path / "model-worst")
+
+
 def test_bundle_kinds_build_their_own_reconstructor():
     from ganrecon.bundles import GENERATORS, load_generator
     from ganrecon.inference import RECONSTRUCTORS, load_model

@@ -63,7 +63,8 @@ def pretrained_names() -> list[str]:
 
 
 def bundle_path(ref: str | Path) -> Path:
-    """A run directory, a weights file or a shipped model's name -> the bundle's .safetensors path."""
+    """A run directory, a weights file (with or without .safetensors) or a shipped model's name -> the bundle's
+    .safetensors path."""
     path = Path(ref)
     if path.suffix.lower() in PICKLE_SUFFIXES:
         return path  # read_bundle refuses it with the conversion hint
@@ -73,6 +74,9 @@ def bundle_path(ref: str | Path) -> Path:
         raise GanreconError(f"{path} holds no model.safetensors; is it a finished or checkpointed training run?")
     if path.is_file():
         return path
+    stem = Path(f"{path}.safetensors")  # runs/x/model-best: the bundle's stem, as runs list them (json + weights)
+    if stem.is_file():
+        return stem
     shipped = PRETRAINED_DIR / f"{ref}.safetensors"
     if shipped.is_file():
         return shipped
