@@ -337,10 +337,8 @@ def reconstruct(
     from ganrecon.adapt import AdaptOptions
     from ganrecon.reconstruction import reconstruct as reconstruct_file
 
-    if input.is_dir():
-        from ganrecon.folders import check_folder_output
-
-        check_folder_output(input, output)
+    folder = input.is_dir()
+    if folder:  # reconstruct_folder refuses -o = the input folder before any work
         _check(folders={"-o": output})
     else:
         _check({"-o": output}, inputs=[input], force=force)
@@ -349,7 +347,7 @@ def reconstruct(
     options = AdaptOptions(seconds=adapt_seconds, from_scratch=gather_only) if adapt or gather_only else None
     notes: list[str] = []
     guard = _guard_mode(guard, options is not None, notes)
-    if input.is_dir():
+    if folder:
         _reconstruct_folder(input, output, notes, model=model, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
                             adapt=options, guard=guard, precision=precision, force=force)
         return

@@ -34,6 +34,13 @@ class FileData:
     endian: str = "big"         # a SEG-Y file's byte order, kept when it is written back
 
 
+def files_in(folder: Path, suffixes) -> list[Path]:
+    """The visible files of `folder` (not its subfolders) whose suffix, in any case, is one of `suffixes`,
+    sorted by name: what a folder input means wherever one is read."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in suffixes)
+
+
 def _kind(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
@@ -153,7 +160,7 @@ def _rounded(arr: np.ndarray, dtype, gain: float, low: float, high: float, rows:
     """clip(rint(arr * gain), low, high) as `dtype`, a block of leading rows at a time: whole-array temporaries
     would be three float copies of the output (for a x4 super-resolved slice, more than the output itself)."""
     out = np.empty(arr.shape, dtype)
-    for r0 in range(0, max(arr.shape[0], 1), rows):
+    for r0 in range(0, arr.shape[0], rows):
         block = np.multiply(arr[r0:r0 + rows], gain, dtype=np.result_type(arr.dtype, np.float32))
         np.rint(block, out=block)
         out[r0:r0 + rows] = np.clip(block, low, high, out=block)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ganrecon.errors import GanreconError
-from ganrecon.files import IMAGE_SUFFIXES, SEGY_SUFFIXES, TIFF_SUFFIXES
+from ganrecon.files import IMAGE_SUFFIXES, SEGY_SUFFIXES, TIFF_SUFFIXES, files_in
 
 FOLDER_SUFFIXES = IMAGE_SUFFIXES | TIFF_SUFFIXES | SEGY_SUFFIXES | {".npy"}
 
@@ -34,8 +34,7 @@ def folder_inputs(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise GanreconError(f"{folder} is not a folder.")
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in FOLDER_SUFFIXES)
+    files = files_in(folder, FOLDER_SUFFIXES)
     if not files:
         raise GanreconError(f"{folder} holds no file to reconstruct ({', '.join(sorted(FOLDER_SUFFIXES))}).")
     return files

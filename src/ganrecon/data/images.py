@@ -26,6 +26,7 @@ from ganrecon.data.convert import (
 )
 from ganrecon.data.loader import Context, Raw
 from ganrecon.errors import GanreconError
+from ganrecon.files import files_in
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 _MODES = ("grey", "gray", "rgb")
@@ -105,8 +106,7 @@ def load_folder(rest: str, ctx: Context) -> Raw:
     folder = existing_file(path_text, "folder", "folder")
     if not folder.is_dir():
         raise GanreconError(f"{folder} is a file, not a folder; use npz:, npy:, tiff: or segy: for single files.")
-    files = sorted(p for p in folder.iterdir()
-                   if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = files_in(folder, IMAGE_SUFFIXES)
     if not files:
         raise GanreconError(f"The folder {folder} has no PNG, JPEG or TIFF images.")
     index = ctx.select(len(files))
