@@ -667,6 +667,8 @@ def describe(guard: dict, name: str = "the model") -> str:
     s = guard["summary"]
     if guard["mode"] == "off":
         return f"guard off: {name} used as it is."
+    if not guard.get("check"):  # the model was never called (nothing was missing): nothing to check or use
+        return "guard: nothing was reconstructed, so nothing was checked."
     if "margin_db" not in s:
         return f"guard: {guard['check']}; {name} used."
     used = ", ".join(f"{k} {v}" for k, v in sorted(s["methods"].items()))
