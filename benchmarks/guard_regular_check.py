@@ -13,7 +13,11 @@ truth) is set beside its error in two self-checks that use only the known traces
 
 Errors are pooled over the gathers and printed in dB relative to cubic interpolation (positive = better).
 
-    .venv/bin/python benchmarks/guard_regular_check.py [--n 24]
+`--per-gather` instead runs the evaluation `benchmarks/traces.py` runs (the same 100 test gathers, guarded and
+raw model) and sets each gather's SNR beside the guard's choice for it: where the guarded model loses to the
+best baseline's mean SNR, and what a per-gather choice between the model and that baseline could reach.
+
+    .venv/bin/python benchmarks/guard_regular_check.py [--n 24] [--per-gather]
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ import torch
 from ganrecon.baselines import FK_MAX_DIP, run_baseline
 from ganrecon.data import load_dataset
 from ganrecon.degrade import parse_degradation
+from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model
+from ganrecon.metrics import image_metrics
 
 METHODS = ("cubic", "fk", "pocs", "sliding-fk", "fx", "consensus")
 SIGNED = (-1.0, 1.0)
@@ -67,11 +73,36 @@ def half_band(gather: torch.Tensor) -> torch.Tensor:
     return low / low.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
 
 
+def per_gather(n: int) -> None:
+    """Each gather's SNR by method beside the guard's choice; the oracle choice between the model and the baseline
+    with the best mean SNR bounds what a better check could give."""
+    model = load_model("traces-seismic-unet")
+    ev = evaluate(f"seismic:n={n}", "columns:regular:2", models=[model], limit=n, seed=0, split="test")
+    snr = {k: image_metrics(v, ev.clean, ev.mask, SIGNED)["snr"] for k, v in ev.estimates.items()}
+    name = model.name
+    baselines = [k for k in snr if k not in (name, name + ":raw")]
+    best = max(baselines, key=lambda k: float(snr[k].mean()))
+    chosen = [f"{image['method']} ({image['margin_db']})" for image in ev.results["guard"][name]["images"]]
+    print("mean SNR:", {k: round(float(v.mean()), 2) for k, v in snr.items()})
+    raw, base = snr[name + ":raw"], snr[best]
+    print(f"oracle per gather, model or {best}: {float(torch.maximum(raw, base).mean()):.2f}; "
+          f"{best} better on {int((base > raw).sum())} of {n} gathers, by {float((base - raw).clamp_min(0).sum() / n):.2f} "
+          f"dB of the mean; the model better on the rest by {float((raw - base).clamp_min(0).sum() / n):.2f}")
+    print("gather | " + " | ".join(["model", best, "pocs", "consensus", "guarded", "guard chose"]))
+    for i in torch.argsort(base - raw, descending=True).tolist():
+        print(f"{i} | {raw[i]:.2f} | {base[i]:.2f} | {snr['pocs'][i]:.2f} | {snr['consensus'][i]:.2f} | "
+              f"{snr[name][i]:.2f} | {chosen[i]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=24, help="test gathers")
+    parser.add_argument("--per-gather", action="store_true", help="per-gather SNR beside the guard's choice")
     args = parser.parse_args()
     torch.set_num_threads(2)
+    if args.per_gather:
+        per_gather(args.n)
+        return
     clean = load_dataset("seismic:n=100", split="test", seed=0).images[:args.n]
     observed, mask = parse_degradation("columns:regular:2")(clean, value_range=SIGNED, generator=0)
     model = load_model("traces-seismic-unet")

@@ -9,18 +9,19 @@ DATA_ROOT=${DATA_ROOT:-../shared/datasets}
 PY=${PY:-.venv/bin/python}
 # THREADS=1 when the machine is shared: two OpenMP threads on a busy 2-core machine spin and crawl
 EXTRA=${THREADS:+--set threads=$THREADS}
-for name in traces-mnist-unet traces-seismic-unet traces-mnist-lenet traces-mnist-linear; do
+for name in traces-mnist-unet traces-seismic-unet-pocs traces-mnist-lenet traces-mnist-linear; do
   if [ -f "$RUNS/$name/summary.json" ]; then echo "$name: done already"; continue; fi
   resume=""; [ -d "$RUNS/$name/checkpoints" ] && resume="--resume"
   echo "== $name $(date -u +%H:%M:%S)"
   "$PY" -m ganrecon train "configs/$name.yaml" --out "$RUNS/$name" --set data_root="$DATA_ROOT" --no-progress $resume $EXTRA
 done
-# The seismic U-Net's later stages start from an earlier stage's weights (init): NAME:INIT, in this order.
-for pair in traces-seismic-unet-continued:traces-seismic-unet traces-seismic-field-ft-unet:traces-seismic-unet \
-            traces-seismic-mixed-unet:traces-seismic-unet-continued; do
+# The shipped seismic U-Net (it refines POCS) in stages, each from the previous stage's best weights (init):
+# NAME:INIT, in this order.
+for pair in traces-seismic-unet-pocs-continued:traces-seismic-unet-pocs \
+            traces-seismic-unet-pocs-stage3:traces-seismic-unet-pocs-continued; do
   name=${pair%%:*}; init=${pair##*:}
   if [ -f "$RUNS/$name/summary.json" ]; then echo "$name: done already"; continue; fi
   resume=""; [ -d "$RUNS/$name/checkpoints" ] && resume="--resume"
   echo "== $name from $init $(date -u +%H:%M:%S)"
-  "$PY" -m ganrecon train "configs/$name.yaml" --out "$RUNS/$name" --set init="$RUNS/$init" --no-progress $resume $EXTRA
+  "$PY" -m ganrecon train "configs/$name.yaml" --out "$RUNS/$name" --set init="$RUNS/$init/model-best" --no-progress $resume $EXTRA
 done

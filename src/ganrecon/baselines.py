@@ -121,6 +121,7 @@ class Baseline:
     help: str = ""
     slow: bool = False         # left out where scores are needed often (validation of a large batch)
     on_request: bool = False   # only when named (run_baseline): a per-gather network fit takes seconds per image
+    odd: bool = False          # f(-d) = -f(d) on signed data (tested): a polarity average computes it once
 
 
 # --------------------------------------------------------------------------------------------- plumbing
@@ -548,22 +549,26 @@ def richardson_lucy(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None
 
 # --------------------------------------------------------------------------------------------- registry
 
-def _b(name, families, fn, signed_only=False, help="", slow=False, on_request=False):
-    return Baseline(name, frozenset(families), fn, signed_only, help, slow, on_request)
+def _b(name, families, fn, signed_only=False, help="", slow=False, on_request=False, odd=False):
+    return Baseline(name, frozenset(families), fn, signed_only, help, slow, on_request, odd)
 
 
 BASELINES: dict[str, Baseline] = {b.name: b for b in [
-    _b("zero-fill", {"mask"}, zero_fill, help="observation with missing pixels at 0"),
-    _b("nearest", {"mask"}, _interpolator("nearest"), help="nearest known pixel along the row"),
-    _b("linear", {"mask"}, _interpolator("linear"), help="linear interpolation across traces/columns"),
-    _b("cubic", {"mask"}, _interpolator("cubic"), help="cubic-spline interpolation across traces/columns"),
+    _b("zero-fill", {"mask"}, zero_fill, help="observation with missing pixels at 0", odd=True),
+    _b("nearest", {"mask"}, _interpolator("nearest"), help="nearest known pixel along the row", odd=True),
+    _b("linear", {"mask"}, _interpolator("linear"), help="linear interpolation across traces/columns", odd=True),
+    _b("cubic", {"mask"}, _interpolator("cubic"), help="cubic-spline interpolation across traces/columns", odd=True),
     _b("biharmonic", {"mask"}, biharmonic, help="scikit-image biharmonic inpainting"),
-    _b("fk", {"mask"}, fk, signed_only=True, help="FK-domain sparse inversion (pylops FISTA)", slow=True),
-    _b("pocs", {"mask"}, pocs, signed_only=True, help="POCS with FK thresholding in time windows (Abma & Kabir)"),
-    _b("sliding-fk", {"mask"}, sliding_fk, signed_only=True, help="POCS FK interpolation in space-time windows"),
-    _b("fx", {"mask"}, fx, signed_only=True, help="Spitz f-x prediction (regular decimation; adaptive otherwise)"),
-    _b("dip-steered", {"mask"}, dip_steered, signed_only=True, help="interpolation along semblance-picked slopes"),
-    _b("consensus", {"mask"}, consensus, signed_only=True, help="mean of fx, dip-steered and sliding-fk"),
+    _b("fk", {"mask"}, fk, signed_only=True, help="FK-domain sparse inversion (pylops FISTA)", slow=True, odd=True),
+    _b("pocs", {"mask"}, pocs, signed_only=True, help="POCS with FK thresholding in time windows (Abma & Kabir)",
+       odd=True),
+    _b("sliding-fk", {"mask"}, sliding_fk, signed_only=True, help="POCS FK interpolation in space-time windows",
+       odd=True),
+    _b("fx", {"mask"}, fx, signed_only=True, help="Spitz f-x prediction (regular decimation; adaptive otherwise)",
+       odd=True),
+    _b("dip-steered", {"mask"}, dip_steered, signed_only=True, help="interpolation along semblance-picked slopes",
+       odd=True),
+    _b("consensus", {"mask"}, consensus, signed_only=True, help="mean of fx, dip-steered and sliding-fk", odd=True),
     _b("deep-prior", {"mask"}, deep_prior, signed_only=True, help="untrained U-Net fitted to the known traces",
        on_request=True),
     _b("noisy", {"noise"}, noisy, help="the noisy observation"),

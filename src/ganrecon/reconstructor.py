@@ -14,7 +14,8 @@ What decides a model's numbers lives here, once:
   of the tile, and the output is multiplied back, exactly as in training, so gathers of any amplitude work;
 * polarity average: seismic data are linear in the source, so the reconstruction of -d must be minus that of d;
   averaging the model with its polarity-flipped twin enforces it (+0.15 dB mean on pylops gathers, for twice the
-  time; benchmarks/seismic_symmetry.py);
+  network time; benchmarks/seismic_symmetry.py). Both polarities of a tile go through in one batch, and a refiner's
+  odd prior (POCS) is computed once;
 * data consistency: where the description asks for it (meta["data_consistency"]), known entries are kept as given;
 * speed: fully convolutional networks run in channels_last layout (oneDNN's fast path, identical output), and
   `precision="bf16"` (opt-in) runs them under bf16 autocast (1.8-3.8x on the tiled paths of the latest
@@ -183,13 +184,23 @@ class ReconstructionModel(Reconstructor):
         overlap = self.default_overlap() if overlap is None else overlap
         bf16 = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
-        def run(obs: torch.Tensor) -> torch.Tensor:
-            return tiled_apply(self.apply_tiles, obs, mask, self.tile, self.scale, overlap=overlap,
-                               batch_tiles=batch_tiles, pad_to_tile=self.fixed_size, device=device)
-
+        fn = self.apply_tiles_polarity_averaged if self.signed else self.apply_tiles
+        if self.signed:
+            batch_tiles = max(1, batch_tiles // 2)  # each tile goes through the network twice
         with inference_layout(self.generator, not self.fixed_size), bf16:
-            out = (run(observed) - run(-observed)) / 2 if self.signed else run(observed)  # polarity average
+            out = tiled_apply(fn, observed, mask, self.tile, self.scale, overlap=overlap, batch_tiles=batch_tiles,
+                              pad_to_tile=self.fixed_size, device=device)
         return out.contiguous()
+
+    def apply_tiles_polarity_averaged(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Signed tiles, normalised as in training, through `(g(d) - g(-d)) / 2`: both polarities of a tile in
+        one batch, and a refiner with an odd prior computes that prior once (models/refine.py)."""
+        obs, amp = normalise_by_observed(obs)
+        average = getattr(self.generator, "polarity_average", None)
+        if average is not None:
+            return average(obs, mask) * amp
+        plus, minus = self.generator(torch.cat([obs, -obs]), torch.cat([mask, mask])).chunk(2)
+        return (plus - minus) / 2 * amp
 
     def apply_tiles(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """One batch of tiles through the generator, with gradients when enabled (adaptation trains this)."""
