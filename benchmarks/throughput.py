@@ -14,7 +14,8 @@ Everything is measured in one run on one machine, so only ratios are compared:
   whole input are the FLOPs of one batch of tiles per input pixel times the input's pixels: tile overlaps and
   the seismic polarity average's second pass are work the reconstructor adds, shown as "executed / own".
   Seconds and the achieved fraction of the peak (own FLOPs / seconds / peak) for
-    - one batch of tiles through the generator (`apply_tiles`, exactly the first batch the tiled path made),
+    - one batch of tiles through the generator (`apply_tiles`; for signed models both polarities of each tile
+      together, as the tiled path runs them: exactly the first batch it made),
     - the tiled path (the `ReconstructionModel` call `load_model` returns),
     - the CLI end to end (`python -m ganrecon reconstruct FILE --guard off` in a fresh process: start-up, file
       reading and writing included), with its peak RSS (os.wait4 in a small watcher process) and that of a
@@ -131,20 +132,27 @@ def psnr(estimate: torch.Tensor, reference: torch.Tensor, width: float) -> float
                                          reduction="elementwise_mean", dim=(1, 2, 3)))
 
 
+def tile_function(model) -> str:
+    """The ReconstructionModel method its tiled path calls per batch of tiles: signed models send both
+    polarities of a tile through together."""
+    return "apply_tiles_polarity_averaged" if model.signed else "apply_tiles"
+
+
 class TileRecorder:
-    """Stands in for a ReconstructionModel's `apply_tiles` during one call: keeps the first batch of tiles (the
-    piece the raw generator is timed on) and counts the tiles the tiled path ran."""
+    """Stands in for a ReconstructionModel's per-tile method (`tile_function`) during one call: keeps the first
+    batch of tiles (the piece the raw generator is timed on) and counts the tiles the tiled path ran."""
 
     def __init__(self, model):
-        self.model, self.apply = model, model.apply_tiles
+        self.model, self.name = model, tile_function(model)
+        self.apply = getattr(model, self.name)
         self.first, self.tiles = None, 0
 
     def __enter__(self):
-        self.model.apply_tiles = self
+        setattr(self.model, self.name, self)
         return self
 
     def __exit__(self, *exc):
-        del self.model.apply_tiles  # the class's method again
+        delattr(self.model, self.name)  # the class's method again
 
     def __call__(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.first is None:
@@ -283,6 +291,9 @@ def conditional_row(name: str, sizes: Sizes, peak: float, threads: int, root: Pa
     from ganrecon.reconstructor import inference_layout
 
     model = load_model(name)
+    prior = getattr(model.generator, "prior", None)  # a refiner's conventional estimate (models/refine.py)
+    if prior is not None:
+        model.generator.cache.size = 0  # a user's input is new to the prior's cache; repeated timings pay it too
     data = degraded_input(model.meta, sizes, root)
     obs, mask = data["observed"], data["mask"]
     th, tw = model.tile
@@ -292,17 +303,19 @@ def conditional_row(name: str, sizes: Sizes, peak: float, threads: int, root: Pa
         t = time.perf_counter()
         out = model(obs, mask)
         tiled_seconds = time.perf_counter() - t
-    piece = recorder.first
-    piece_flops = count_flops(model.apply_tiles, *piece)
-    per_pixel = piece_flops / (piece[0].shape[0] * piece[0].shape[-2] * piece[0].shape[-1])
+    piece, run_piece = recorder.first, getattr(model, tile_function(model))
+    piece_flops = count_flops(run_piece, *piece)  # as run: both polarities for signed models
+    per_pixel = count_flops(model.apply_tiles, *piece) / (piece[0].shape[0] * piece[0].shape[-2] * piece[0].shape[-1])
     own = per_pixel * obs.shape[0] * obs.shape[-2] * obs.shape[-1]
     executed = piece_flops / piece[0].shape[0] * recorder.tiles
     with torch.no_grad(), inference_layout(model.generator, not model.fixed_size):  # as the tiled path runs it
-        raw_seconds = best_seconds(lambda: model.apply_tiles(*piece), sizes.repeats)
+        raw_seconds = best_seconds(lambda: run_piece(*piece), sizes.repeats)
+        prior_seconds = best_seconds(lambda: prior(*piece), sizes.repeats) if prior is not None else None
     row = {"name": name, "kind": "conditional", "input": data["what"],
            "input_shape": list(obs.shape), "output_shape": list(out.shape),
            "piece_shape": list(piece[0].shape), "own_gflop": own / 1e9, "executed_over_own": executed / own,
            "polarity_passes": 2 if model.signed else 1,
+           "prior": model.generator.prior_name if prior is not None else None, "prior_seconds": prior_seconds,
            "raw": rate(piece_flops, raw_seconds, peak), "tiled": rate(own, tiled_seconds, peak)}
     row["bf16"] = None if "bf16" in skip else bf16_row(model, data, warm, out, tiled_seconds)
     del out
@@ -494,6 +507,12 @@ def markdown(result: dict) -> str:
                   "input pixel); executed / own: what tile overlaps and the seismic polarity average's second pass "
                   "add. Percentages count the model's own FLOPs. CLI: `ganrecon reconstruct --guard off` in a fresh "
                   "process (start-up and file I/O included).", "", *inference_table(result["inference"]), ""]
+        refiners = [r for r in result["inference"] if r.get("prior_seconds") is not None]
+        if refiners:
+            lines += ["Of one batch of tiles, the refiners' conventional prior (computed once per tile, outside the "
+                      "network's FLOPs) takes: " + "; ".join(
+                          f"{r['name']} ({r['prior']}) {secs(r['prior_seconds'])} of {secs(r['raw']['seconds'])}"
+                          for r in refiners) + ".", ""]
         if any(r["bf16"] for r in result["inference"]):
             lines += ["bf16 autocast against fp32 (same input, same process):", "",
                       *bf16_table(result["inference"]), ""]
