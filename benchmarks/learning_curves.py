@@ -28,11 +28,12 @@ SKIP = {"model", "noisy", "identity"}  # not conventional answers to compare the
 LOWER_IS_BETTER = {"mse_missing", "mse"}
 
 
-def read_run(run: Path) -> dict:
+def read_run(run: Path, default_threads: int = 1) -> dict:
     """Steps, CPU-minutes, the model's validation score and the best baseline's, from one run directory. A run
-    that continues other weights (`init:`) starts at the CPU-minutes those hold (at this run's thread count)."""
+    that continues other weights (`init:`) starts at the CPU-minutes those hold (at this run's thread count).
+    `default_threads`: the torch threads of a run whose config left them to the environment (OMP_NUM_THREADS)."""
     config = yaml.safe_load((run / "config.yaml").read_text())
-    threads = int(config.get("threads") or 1)
+    threads = int(config.get("threads") or default_threads)
     start = inherited_seconds(run, config) * threads / 60
     metric, model_key = run_metric(config)
     lower = metric in LOWER_IS_BETTER
@@ -170,11 +171,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--add", action="store_true",
                         help="keep the runs of the existing learning_curves.json (replacing those measured now)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads of runs whose config leaves them unset (trained with OMP_NUM_THREADS=N)")
     args = parser.parse_args()
     missing = [str(r) for r in args.runs if not (r / "validation.csv").is_file()]
     if missing:
         sys.exit(f"No validation.csv in {', '.join(missing)}: is that a training run directory?")
-    curves = [read_run(r) for r in args.runs]
+    curves = [read_run(r, args.threads) for r in args.runs]
     if args.add:
         curves = merged(curves, args.out / "results" / "learning_curves.json")
     figure(curves, args.out / "figures" / "learning-curves.png")
