@@ -175,8 +175,9 @@ class PriorRefiner(nn.Module):
 
     def polarity_average(self, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """`(f(d) - f(-d)) / 2` for signed data, the network's two polarities in one batch. An odd prior
-        (prior(-d) = -prior(d): POCS, FK, interpolation) is computed once and the prior term cancels out of the
-        average, which halves the prior's cost (for POCS, most of a refiner's inference time)."""
+        (prior(-d) = -prior(d): POCS, FK, interpolation) is computed once, since the average is then
+        prior + (c(d) - c(-d)) / 2 for the correction c; that halves the prior's cost (for POCS, most of a
+        refiner's inference time)."""
         if not BASELINES[self.prior_name].odd:
             plus, minus = self(torch.cat([observed, -observed]), torch.cat([mask, mask])).chunk(2)
             return (plus - minus) / 2
