@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from ganrecon.errors import GanreconError
-from ganrecon.models.layers import normalise_by_observed
+from ganrecon.models.layers import normalise_by_observed, polarity_average
 from ganrecon.tiling import tiled_apply
 
 PRECISIONS = ("fp32", "bf16")
@@ -184,9 +184,9 @@ class ReconstructionModel(Reconstructor):
         overlap = self.default_overlap() if overlap is None else overlap
         bf16 = torch.autocast(device.type, dtype=torch.bfloat16) if precision == "bf16" else nullcontext()
 
-        fn = self.apply_tiles_polarity_averaged if self.signed else self.apply_tiles
-        if self.signed:
-            batch_tiles = max(1, batch_tiles // 2)  # each tile goes through the network twice
+        fn = self.apply_tiles
+        if self.signed:  # each tile goes through the network twice (polarity average)
+            fn, batch_tiles = self.apply_tiles_polarity_averaged, max(1, batch_tiles // 2)
         with inference_layout(self.generator, not self.fixed_size), bf16:
             out = tiled_apply(fn, observed, mask, self.tile, self.scale, overlap=overlap, batch_tiles=batch_tiles,
                               pad_to_tile=self.fixed_size, device=device)
@@ -196,11 +196,8 @@ class ReconstructionModel(Reconstructor):
         """Signed tiles, normalised as in training, through `(g(d) - g(-d)) / 2`: both polarities of a tile in
         one batch, and a refiner with an odd prior computes that prior once (models/refine.py)."""
         obs, amp = normalise_by_observed(obs)
-        average = getattr(self.generator, "polarity_average", None)
-        if average is not None:
-            return average(obs, mask) * amp
-        plus, minus = self.generator(torch.cat([obs, -obs]), torch.cat([mask, mask])).chunk(2)
-        return (plus - minus) / 2 * amp
+        own = getattr(self.generator, "polarity_average", None)  # a refiner computes an odd prior once
+        return (own(obs, mask) if own is not None else polarity_average(self.generator, obs, mask)) * amp
 
     def apply_tiles(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """One batch of tiles through the generator, with gradients when enabled (adaptation trains this)."""

@@ -47,6 +47,13 @@ class RangeActivation(nn.Module):
         return f"range=({self.lo}, {self.hi}), {'identity' if self.signed else self.kind}"
 
 
+def polarity_average(fn, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """`(fn(d) - fn(-d)) / 2`, both polarities in one batch: what signed (seismic) data, linear in the source,
+    require of a reconstruction."""
+    plus, minus = fn(torch.cat([observed, -observed]), torch.cat([mask, mask])).float().chunk(2)
+    return (plus - minus) / 2
+
+
 def normalise_by_observed(observed: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image amplitude of the observed entries, so signed data of any scale reaches the model at max |x| = 1
     (in training and in use alike); returns (observed / amp, amp)."""

@@ -34,6 +34,7 @@ from torch import nn
 
 from ganrecon.baselines import BASELINES, impulse_candidates, run_baseline
 from ganrecon.errors import GanreconError
+from ganrecon.models.layers import polarity_average
 
 IMPULSE_PRIORS = frozenset({"switching-median", "adaptive-median", "impulse-biharmonic"})
 ROW_PRIORS = frozenset({"linear", "nearest"})  # torch, batched (interpolate_rows)
@@ -162,13 +163,18 @@ class PriorRefiner(nn.Module):
             return (~impulse_candidates(observed, self.value_range).any(1, keepdim=True)).to(observed.dtype)
         return mask
 
+    def inputs(self, observed: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(prior, the network's input, its guide channel); a missing entry carries no value."""
+        observed = torch.where(mask > 0, torch.nan_to_num(observed), 0.0)
+        prior = self.prior(observed, mask)
+        x = torch.cat([observed, prior.to(observed.dtype)], dim=1) if self.prior_input else observed
+        return prior, x, self.guide(observed, mask)
+
     def forward(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if mask is None:
             mask = torch.ones_like(observed)
-        observed = torch.where(mask > 0, torch.nan_to_num(observed), 0.0)  # a missing entry carries no value
-        prior = self.prior(observed, mask)
-        x = torch.cat([observed, prior.to(observed.dtype)], dim=1) if self.prior_input else observed
-        out = prior + self.network(x, self.guide(observed, mask)).float()
+        prior, x, guide = self.inputs(observed, mask)
+        out = prior + self.network(x, guide).float()
         if self.lo < 0:
             return out
         return out + (out.clamp(self.lo, self.hi) - out).detach()  # clamp, gradient straight through
@@ -179,14 +185,9 @@ class PriorRefiner(nn.Module):
         prior + (c(d) - c(-d)) / 2 for the correction c; that halves the prior's cost (for POCS, most of a
         refiner's inference time)."""
         if not BASELINES[self.prior_name].odd:
-            plus, minus = self(torch.cat([observed, -observed]), torch.cat([mask, mask])).chunk(2)
-            return (plus - minus) / 2
-        observed = torch.where(mask > 0, torch.nan_to_num(observed), 0.0)
-        prior = self.prior(observed, mask)
-        x = torch.cat([observed, prior.to(observed.dtype)], dim=1) if self.prior_input else observed
-        guide = self.guide(observed, mask)
-        plus, minus = self.network(torch.cat([x, -x]), torch.cat([guide, guide])).float().chunk(2)
-        return prior + (plus - minus) / 2
+            return polarity_average(self, observed, mask)
+        prior, x, guide = self.inputs(observed, mask)
+        return prior + polarity_average(self.network, x, guide)
 
     def extra_repr(self) -> str:
         return f"prior={self.prior_name}, options={self.prior_options}, prior_input={self.prior_input}"
