@@ -18,7 +18,8 @@ done
 # The shipped seismic U-Net (it refines POCS) in stages, each from the previous stage's best weights (init):
 # NAME:INIT, in this order.
 for pair in traces-seismic-unet-pocs-continued:traces-seismic-unet-pocs \
-            traces-seismic-unet-pocs-stage3:traces-seismic-unet-pocs-continued; do
+            traces-seismic-unet-pocs-stage3:traces-seismic-unet-pocs-continued \
+            traces-seismic-unet-pocs-stage4:traces-seismic-unet-pocs-stage3; do
   name=${pair%%:*}; init=${pair##*:}
   if [ -f "$RUNS/$name/summary.json" ]; then echo "$name: done already"; continue; fi
   resume=""; [ -d "$RUNS/$name/checkpoints" ] && resume="--resume"

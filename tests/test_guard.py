@@ -193,6 +193,8 @@ def test_large_inputs_are_decided_per_tile_with_feathered_seams():
     baseline = run_baseline(entry["baseline"], observed, mask)
     torch.testing.assert_close(out[..., :100], clean[..., :100])          # model, away from the seam at 128
     torch.testing.assert_close(out[..., 150:], baseline[..., 150:])       # baseline
+    weight = weight_map(torch.tensor([[True, True, False]]), 64, (64, 192), 1)  # the blend, done in place
+    torch.testing.assert_close(out, weight * right_half_wrong(clean) + (1 - weight) * baseline)
     seam = out[..., 112:144]
     assert ((seam - clean[..., 112:144]).abs() <= (baseline[..., 112:144] - clean[..., 112:144]).abs()
             + (right_half_wrong(clean)[..., 112:144] - clean[..., 112:144]).abs() + 1e-6).all()

@@ -31,6 +31,23 @@ def test_unet_handles_odd_sizes():
     assert gen(torch.rand(1, 1, 37, 23), None).shape == (1, 1, 37, 23)
 
 
+def test_unet_folds_batchnorm_at_inference_only():
+    """Eval without gradients folds each BatchNorm into its convolution (models/layers.py `conv_bn`): the same
+    output to rounding, with the parameter names bundles were saved under; training still uses batch statistics."""
+    torch.manual_seed(0)
+    gen = build_generator("unet", channels=1, image_size=(32, 32), depth=2, width=4)
+    names = [name for name, _ in gen.named_parameters()]
+    gen(torch.randn(4, 1, 32, 32), None)  # a training pass: running statistics move away from 0 and 1
+    gen.eval()
+    x = torch.randn(2, 1, 32, 32)
+    reference = gen(x, None)
+    with torch.no_grad():
+        folded = gen(x, None)
+    torch.testing.assert_close(folded, reference.detach(), atol=1e-5, rtol=1e-5)
+    assert [name for name, _ in gen.named_parameters()] == names
+    assert any(name.endswith(".1.running_var") for name in gen.state_dict())  # BatchNorm kept its place
+
+
 @pytest.mark.parametrize("scale", [2, 4, 8])
 def test_srresnet_scales(scale):
     gen = build_generator("srresnet", channels=1, image_size=(16, 16), scale=scale, blocks=1, width=8)

@@ -45,6 +45,33 @@ def test_srresnet_upsamples_any_size_by_its_scale(scale, channels):
     assert 0.0 <= float(y.min()) and float(y.max()) <= 1.0
 
 
+@pytest.mark.parametrize("scale,channels", [(2, 3), (4, 1), (8, 1)])
+def test_srresnet_inference_form_equals_the_layers_as_trained(scale, channels):
+    """Inference without gradients runs the tail on the grid before the last shuffle and folds BatchNorm into the
+    convolutions: the same function, to float rounding, at odd sizes and in channels_last (the tiled path's
+    layout)."""
+    torch.manual_seed(0)
+    g = build_generator("srresnet", channels=channels, image_size=(16, 16), scale=scale, blocks=1, width=8).eval()
+    for module in g.modules():  # random slopes, statistics and tail: every sub-pixel phase, sign and fold counts
+        if isinstance(module, torch.nn.PReLU):
+            module.weight.data.uniform_(-0.5, 0.5)
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-0.1, 0.1)
+    torch.nn.init.normal_(g.tail.weight, std=0.05)
+    torch.nn.init.normal_(g.tail.bias, std=0.1)
+    x = torch.rand(2, channels, 13, 9)
+    reference = g(x)  # gradients on: the layers as trained
+    with torch.no_grad():
+        fast = g(x)
+        fast_cl = g.to(memory_format=torch.channels_last)(x.contiguous(memory_format=torch.channels_last))
+    assert reference.requires_grad and not fast.requires_grad
+    torch.testing.assert_close(fast, reference.detach(), atol=2e-6, rtol=0)
+    torch.testing.assert_close(fast_cl, reference.detach(), atol=2e-6, rtol=0)
+
+
 def test_srgan_discriminator_scores_pairs_with_a_size_independent_head():
     sizes = {}
     for hw in ((32, 32), (256, 256)):

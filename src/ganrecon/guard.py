@@ -592,7 +592,7 @@ class GuardedModel(ModelWrapper):
         amp = torch.ones(len(observed), 1, 1, 1)
         if self.value_range[0] < 0:  # signed data of any amplitude: the baselines work in [-1, 1]
             amp = observed.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-12)
-        observed = observed / amp
+            observed = observed / amp
         check = self.self_check(observed, mask)
         if check is None:
             self.check_description = "none: " + (self.reason or "the input is too small to check")
@@ -609,19 +609,30 @@ class GuardedModel(ModelWrapper):
         return out * amp
 
     def combine(self, observed: torch.Tensor, mask: torch.Tensor, decisions: list[Decision], tile: int):
-        """Model where the tiles chose it, the image's best baseline elsewhere (feathered seams)."""
+        """Model where the tiles chose it, the image's best baseline elsewhere (feathered seams). Output-sized
+        arrays are made only where needed (a x4 slice's output is 16 times its input): the model's output is
+        the result when every tile chose it, and a blend is done in place."""
         scale = int(self.scale)
         n, c, h, w = observed.shape
-        weights = [weight_map(d.use_model, tile, (h, w), scale) for d in decisions]
-        out = torch.zeros(n, c, h * scale, w * scale)
-        need_model = [i for i, wgt in enumerate(weights) if wgt.max() > 0]
-        if need_model:
-            out[need_model] = self.model(observed[need_model], mask[need_model]).float().cpu()
-        for name in {d.baseline for d, wgt in zip(decisions, weights) if wgt.min() < 1}:
-            rows = [i for i, (d, wgt) in enumerate(zip(decisions, weights)) if d.baseline == name and wgt.min() < 1]
+        any_model = [bool(d.use_model.any()) for d in decisions]
+        all_model = [bool(d.use_model.all()) for d in decisions]
+        need_model = [i for i in range(n) if any_model[i]]
+        if len(need_model) == n:
+            out = self.model(observed, mask).float().cpu()
+            if out.untyped_storage().data_ptr() == observed.untyped_storage().data_ptr():
+                out = out.clone()  # a model that hands back its input: the blend below must not write into it
+        else:
+            out = torch.zeros(n, c, h * scale, w * scale)
+            if need_model:
+                out[need_model] = self.model(observed[need_model], mask[need_model]).float().cpu()
+        for name in {d.baseline for d, every in zip(decisions, all_model) if not every}:
+            rows = [i for i, d in enumerate(decisions) if d.baseline == name and not all_model[i]]
             est = self.baselines[name](observed[rows], mask[rows]).float().cpu()
             for j, i in enumerate(rows):
-                out[i] = weights[i][0] * out[i] + (1 - weights[i][0]) * est[j]
+                if not any_model[i]:
+                    out[i] = est[j]
+                else:  # est + weight * (model - est), in place
+                    out[i].sub_(est[j]).mul_(weight_map(decisions[i].use_model, tile, (h, w), scale)[0]).add_(est[j])
         return out
 
     def report(self) -> dict:

@@ -171,7 +171,7 @@ def _reconstruct_data(data: FileData, model, mask: str | None, seed: int, notes=
                       "an unchanged copy; pass --mask to say what is missing.")
             return _in_file_channels(images, data)
     else:
-        m = np.ones_like(images)
+        return _in_file_channels(reconstruct_array(images, model), data)  # nothing masked: no mask array
     return _in_file_channels(reconstruct_array(images * m, model, m), data)
 
 

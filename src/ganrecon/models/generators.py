@@ -6,6 +6,7 @@ connections carry the observed traces straight to the output); `srresnet` upsamp
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganrecon.errors import GanreconError
-from ganrecon.models.layers import RangeActivation, condition, conv_block, pad_to_multiple
+from ganrecon.models.layers import FoldedSequential, RangeActivation, condition, conv_block, pad_to_multiple
 from ganrecon.models.refine import PriorRefiner
 
 
@@ -177,7 +178,7 @@ class ShallowUNetGenerator(nn.Module):
 class _ResidualBlock(nn.Module):
     def __init__(self, width: int):
         super().__init__()
-        self.body = nn.Sequential(
+        self.body = FoldedSequential(
             nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width), nn.PReLU(width),
             nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width))
 
@@ -185,11 +186,21 @@ class _ResidualBlock(nn.Module):
         return x + self.body(x)
 
 
+def _prelu_in_place(x: torch.Tensor, slope: torch.Tensor, chunk: int = 32) -> torch.Tensor:
+    """PReLU over a fresh activation (no gradients), overwriting it a few channels at a time: the largest array of
+    a x4 pass is not held twice."""
+    for start in range(0, x.shape[1], chunk):
+        part = x[:, start:start + chunk]
+        part.copy_(F.prelu(part, slope[start:start + chunk].to(x.dtype)))
+    return x
+
+
 class SRResNetGenerator(nn.Module):
     """SRResNet (Ledig et al. 2017): residual blocks, then PixelShuffle x2 stages; works at any input size."""
 
     fixed_size = False  # fully convolutional; scale is set per instance (2, 4 or 8)
     prior_input = False  # the prior (bicubic upsampling of the input) adds nothing the network does not see
+    subpixel_tail = True  # inference without gradients takes the equivalent sub-pixel form (`_subpixel_tail`)
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), scale: int = 4, blocks: int = 8, width: int = 64):
         super().__init__()
@@ -197,7 +208,7 @@ class SRResNetGenerator(nn.Module):
             raise GanreconError(f"The srresnet generator upsamples by 2, 4 or 8, not {scale}.")
         self.scale = scale
         self.head = nn.Sequential(nn.Conv2d(channels, width, 9, padding=4), nn.PReLU(width))
-        self.body = nn.Sequential(*[_ResidualBlock(width) for _ in range(blocks)],
+        self.body = FoldedSequential(*[_ResidualBlock(width) for _ in range(blocks)],
                                   nn.Conv2d(width, width, 3, padding=1), nn.BatchNorm2d(width))
         ups: list[nn.Module] = []
         for _ in range(int(math.log2(scale))):
@@ -209,7 +220,50 @@ class SRResNetGenerator(nn.Module):
     def forward(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         feat = self.head(observed)
         feat = feat + self.body(feat)
+        if self.subpixel_tail and not torch.is_grad_enabled():
+            return self.out(self._subpixel_tail(self.upsample[:-2](feat)))
         return self.out(self.tail(self.upsample(feat)))
+
+    def _subpixel_tail(self, before_shuffle: torch.Tensor) -> torch.Tensor:
+        """The last PixelShuffle(2) + PReLU + 9 x 9 tail, computed on the grid before that shuffle: the PReLU
+        with each slope repeated for its 4 sub-pixel channels, then a 5 x 5 convolution to 4 sub-pixel outputs per
+        channel (`_subpixel_kernel`), then a shuffle of those few channels. Equal up to rounding, but the
+        full-resolution width-channel activations (the largest arrays of a x4 pass, and three more passes over
+        memory) are never made."""
+        x = _prelu_in_place(before_shuffle, self.upsample[-1].weight.repeat_interleave(4))
+        kernel, bias = self._subpixel_kernel()
+        if x.is_contiguous(memory_format=torch.channels_last):
+            kernel = kernel.contiguous(memory_format=torch.channels_last)
+        return F.pixel_shuffle(F.conv2d(x, kernel, bias, padding=2), 2)
+
+    def _subpixel_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The tail's 9 x 9 kernel W[o, c] re-indexed for the pre-shuffle grid. Output pixel (2p + a, 2q + b) reads
+        full-resolution pixel (2p + a + dy, 2q + b + dx) = pre-shuffle channel 4c + 2(s % 2) + (t % 2) at
+        (p + s // 2, q + t // 2), with s = a + dy, t = b + dx; s // 2 spans -2..2, so a 5 x 5 kernel. Each
+        (a, b, dy, dx) lands on its own kernel entry, so the entries are assigned, never summed."""
+        weight, bias = self.tail.weight, self.tail.bias
+        out_ch, width = weight.shape[:2]
+        a, b, dy, dx = torch.meshgrid(*(torch.arange(2),) * 2, *(torch.arange(-4, 5),) * 2, indexing="ij")
+        a, b, dy, dx = (t.flatten() for t in (a, b, dy, dx))
+        s, t = a + dy, b + dx
+        kernel = weight.new_zeros(out_ch, 4, width, 4, 5, 5)
+        kernel[:, 2 * a + b, :, 2 * (s % 2) + t % 2, s.div(2, rounding_mode="floor") + 2,
+               t.div(2, rounding_mode="floor") + 2] = weight[:, :, dy + 4, dx + 4].permute(2, 0, 1)
+        return kernel.reshape(out_ch * 4, width * 4, 5, 5), bias.repeat_interleave(4)
+
+
+@contextlib.contextmanager
+def layers_as_trained():
+    """For the duration, inference runs the layers as trained: no BatchNorm folding, no sub-pixel tail. For
+    benchmarks (FLOPs of the model as defined; what the faster forms buy), never needed for correctness."""
+    from ganrecon.models import layers
+
+    saved = layers.FOLD_BATCHNORM, SRResNetGenerator.subpixel_tail
+    layers.FOLD_BATCHNORM, SRResNetGenerator.subpixel_tail = False, False
+    try:
+        yield
+    finally:
+        layers.FOLD_BATCHNORM, SRResNetGenerator.subpixel_tail = saved
 
 
 def unet_depth_for(image_size: tuple[int, int], min_side: int = 4) -> int:
