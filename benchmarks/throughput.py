@@ -27,7 +27,8 @@ Everything is measured in one run on one machine, so only ratios are compared:
 - each shipped model's training config (benchmarks/ship_models.py SOURCES: run name = config name): images/s
   of the whole loop (`ganrecon.training.train`: data, degradation, D and G steps, EMA, logging, validation and
   checkpoints) against the bare D + G step on one fixed batch in the same process (the strategy's own `step`
-  with the batch made once and the EMA update left out). Both run with warmup_steps=0 so every step trains D
+  with the batch made once and the EMA update left out; a refiner's prior is computed in every bare step, as
+  the loop computes it for every new batch, not served from its cache). Both run with warmup_steps=0 so every step trains D
   and G. The loop runs `--steps` steps with log_every=1; its per-step cost is the median of log.csv's step to
   step seconds (the first step, with the kernels' warm-up, left out); validation and checkpoint, measured
   once at the end, are amortised at the config's own eval_every and checkpoint_every (the validation time
@@ -381,6 +382,9 @@ def bare_step_seconds(strategy, step: int, seed: int, repeats: int) -> float:
         fixed = strategy.batch(step, step_generator(seed, step))
         strategy.batch = lambda *_: fixed
     strategy.update_ema = lambda *_: None
+    cache = getattr(getattr(strategy, "generator", None), "cache", None)
+    if cache is not None:  # a refiner's prior: the loop computes it for every new batch, so the bare step must too
+        cache.size = 0
     strategy.step(step, step_generator(seed, step))  # warm-up
     times = []
     for _ in range(max(1, repeats)):

@@ -61,22 +61,6 @@ def test_pocs_restores_a_missing_trace_of_a_linear_event(name):
     assert missing_snr(run("zero-fill", clean, mask), clean, mask) < 1
 
 
-def test_pocs_gives_the_same_answer_on_any_number_of_fft_threads():
-    """POCS's FFTs run on torch's thread count (seismic_pocs.fft_workers); threads split the batch of transforms,
-    so the estimate must not change with them."""
-    clean = gather([(48, 0.6, 0.08, 1.0), (30, -1.1, 0.1, 0.5)])
-    mask = trace_mask(24, [3, 4, 11, 17])
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = run("pocs", clean, mask)
-        torch.set_num_threads(2)
-        two = run("pocs", clean, mask)
-    finally:
-        torch.set_num_threads(threads)
-    assert torch.equal(one, two)
-
-
 def test_fx_restores_regular_decimation_including_an_event_aliased_on_the_coarse_grid():
     # slope 2.2 samples/trace: 4.4 samples per recorded (every other) trace, more than half the period of the
     # 0.1 cycles/sample wavelet's upper frequencies, so the recorded traces alone alias it

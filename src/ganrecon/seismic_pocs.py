@@ -72,14 +72,6 @@ def padded_shape(h: int, w: int, pad: float) -> tuple[int, int]:
     return next_fast_len(int(np.ceil(w * pad))), next_fast_len(int(np.ceil(h * pad)), real=True)
 
 
-def fft_workers() -> int:
-    """scipy.fft threads: as many as torch is given (the CLI's --threads), so a refiner's POCS prior runs on the
-    cores the network runs on. Each transform is computed as with one thread, so the results are the same."""
-    import torch
-
-    return max(1, torch.get_num_threads())
-
-
 def pocs_batch(data: np.ndarray, known: np.ndarray, *, niter: int, first: float, last: float,
                schedule: str = "exp", pad: float = 2.0, weights: np.ndarray | None = None) -> np.ndarray:
     """POCS on B windows at once: data and known are B x h x w; returns the B x h x w estimates.
@@ -95,19 +87,18 @@ def pocs_batch(data: np.ndarray, known: np.ndarray, *, niter: int, first: float,
     unknown = np.ones((b, *shape), dtype=np.float32)
     observed[:, :w, :h] = np.where(known, data, 0.0).transpose(0, 2, 1)
     unknown[:, :w, :h] = ~known.transpose(0, 2, 1)
-    workers = fft_workers()
-    start = np.abs(rfft2(observed, workers=workers))
+    start = np.abs(rfft2(observed))
     if weights is not None:
         start *= weights
     peak = start.max(axis=(1, 2))[:, None, None]
     x = observed.copy()
     for tau in thresholds(int(niter), first, last, schedule):
-        spectrum = rfft2(x, workers=workers)
+        spectrum = rfft2(x)
         amp = np.abs(spectrum)
         if weights is not None:
             amp *= weights
         spectrum *= amp >= tau * peak
-        x = irfft2(spectrum, s=shape, workers=workers, overwrite_x=True)
+        x = irfft2(spectrum, s=shape, overwrite_x=True)
         x *= unknown
         x += observed
     return x[:, :w, :h].transpose(0, 2, 1).astype(np.float64)
