@@ -24,7 +24,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import conv_peak  # noqa: E402  (the same reference as the throughput page)
+from throughput import best_seconds, conv_peak  # noqa: E402  (the same reference as the throughput page)
 
 
 def leaf_modules(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
@@ -98,8 +98,6 @@ def table(generator: torch.nn.Module, inputs: tuple, repeats: int, peak: float) 
 def compare_forms(generator: torch.nn.Module, inputs: tuple, repeats: int) -> list[str]:
     """Whole-generator seconds (best of `repeats`) with the layers as trained against the faster inference form
     (BatchNorm folded, SRResNet's sub-pixel tail; models/generators.py), and how far their outputs differ."""
-    from throughput import best_seconds
-
     from ganrecon.models.generators import layers_as_trained
 
     with torch.no_grad():

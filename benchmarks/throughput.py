@@ -99,6 +99,13 @@ def best_seconds(fn, repeats: int, warmup: bool = True) -> float:
     return min(times)
 
 
+def without_prior_cache(generator) -> None:
+    """A refiner's prior computed at every call, never served from its cache (models/refine.py PriorCache)."""
+    cache = getattr(generator, "cache", None)
+    if cache is not None:
+        cache.size = 0
+
+
 def count_flops(fn, *args) -> int:
     """FLOPs of one call, counted by PyTorch (2 x multiply-adds of conv, transposed conv, matmul)."""
     with FlopCounterMode(display=False) as counter, torch.no_grad():
@@ -297,8 +304,7 @@ def conditional_row(name: str, sizes: Sizes, peak: float, threads: int, root: Pa
 
     model = load_model(name)
     prior = getattr(model.generator, "prior", None)  # a refiner's conventional estimate (models/refine.py)
-    if prior is not None:
-        model.generator.cache.size = 0  # a user's input is new to the prior's cache; repeated timings pay it too
+    without_prior_cache(model.generator)  # a user's input is new to the prior's cache; repeated timings pay it too
     data = degraded_input(model.meta, sizes, root)
     obs, mask = data["observed"], data["mask"]
     th, tw = model.tile
@@ -382,9 +388,7 @@ def bare_step_seconds(strategy, step: int, seed: int, repeats: int) -> float:
         fixed = strategy.batch(step, step_generator(seed, step))
         strategy.batch = lambda *_: fixed
     strategy.update_ema = lambda *_: None
-    cache = getattr(getattr(strategy, "generator", None), "cache", None)
-    if cache is not None:  # a refiner's prior: the loop computes it for every new batch, so the bare step must too
-        cache.size = 0
+    without_prior_cache(getattr(strategy, "generator", None))  # the loop computes it for every new batch
     strategy.step(step, step_generator(seed, step))  # warm-up
     times = []
     for _ in range(max(1, repeats)):

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganrecon.errors import GanreconError
+from ganrecon.models import layers as model_layers
 from ganrecon.models.layers import FoldedSequential, RangeActivation, condition, conv_block, pad_to_multiple
 from ganrecon.models.refine import PriorRefiner
 
@@ -200,7 +201,6 @@ class SRResNetGenerator(nn.Module):
 
     fixed_size = False  # fully convolutional; scale is set per instance (2, 4 or 8)
     prior_input = False  # the prior (bicubic upsampling of the input) adds nothing the network does not see
-    subpixel_tail = True  # inference without gradients takes the equivalent sub-pixel form (`_subpixel_tail`)
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), scale: int = 4, blocks: int = 8, width: int = 64):
         super().__init__()
@@ -220,7 +220,7 @@ class SRResNetGenerator(nn.Module):
     def forward(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         feat = self.head(observed)
         feat = feat + self.body(feat)
-        if self.subpixel_tail and not torch.is_grad_enabled():
+        if model_layers.INFERENCE_FORM and not torch.is_grad_enabled():  # the equivalent sub-pixel form
             return self.out(self._subpixel_tail(self.upsample[:-2](feat)))
         return self.out(self.tail(self.upsample(feat)))
 
@@ -256,14 +256,11 @@ class SRResNetGenerator(nn.Module):
 def layers_as_trained():
     """For the duration, inference runs the layers as trained: no BatchNorm folding, no sub-pixel tail. For
     benchmarks (FLOPs of the model as defined; what the faster forms buy), never needed for correctness."""
-    from ganrecon.models import layers
-
-    saved = layers.FOLD_BATCHNORM, SRResNetGenerator.subpixel_tail
-    layers.FOLD_BATCHNORM, SRResNetGenerator.subpixel_tail = False, False
+    saved, model_layers.INFERENCE_FORM = model_layers.INFERENCE_FORM, False
     try:
         yield
     finally:
-        layers.FOLD_BATCHNORM, SRResNetGenerator.subpixel_tail = saved
+        model_layers.INFERENCE_FORM = saved
 
 
 def unet_depth_for(image_size: tuple[int, int], min_side: int = 4) -> int:

@@ -90,14 +90,15 @@ def condition(observed: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor
     return torch.cat([observed, mask[:, :1].to(observed.dtype)], dim=1)
 
 
-FOLD_BATCHNORM = True  # benchmarks/layer_times.py --compare turns it off to measure what folding buys
+INFERENCE_FORM = True  # the faster equivalent layers at inference (folded BatchNorm, SRResNet's sub-pixel tail);
+#                        generators.layers_as_trained() turns it off for benchmarks
 
 
 def conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d, x: torch.Tensor) -> torch.Tensor:
     """`bn(conv(x))`; at inference without gradients and with running statistics, one convolution with the
     BatchNorm folded into its weights and bias: the same function to rounding, one pass over the activations
     fewer."""
-    if bn.training or torch.is_grad_enabled() or bn.running_var is None or not FOLD_BATCHNORM:
+    if bn.training or torch.is_grad_enabled() or bn.running_var is None or not INFERENCE_FORM:
         return bn(conv(x))
     gain = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
     weight = conv.weight * gain.reshape(-1, 1, 1, 1)
