@@ -103,7 +103,7 @@ def without_prior_cache(generator) -> None:
     """A refiner's prior computed at every call, never served from its cache (models/refine.py PriorCache)."""
     cache = getattr(generator, "cache", None)
     if cache is not None:
-        cache.size = 0
+        cache.disable()
 
 
 def count_flops(fn, *args) -> int:

@@ -10,7 +10,16 @@ from conftest import smooth_images
 from ganrecon.baselines import run_baseline
 from ganrecon.degrade import parse_degradation
 from ganrecon.errors import GanreconError
-from ganrecon.guard import GuardedModel, block_folds, hide_known, regular_traces, weight_map
+from ganrecon.guard import (
+    GuardedModel,
+    blend_rows,
+    block_folds,
+    default_baselines,
+    hide_known,
+    regular_traces,
+    weight_map,
+    weight_rows,
+)
 from ganrecon.inference import ReconstructionModel
 from ganrecon.models import build_generator
 
@@ -200,6 +209,25 @@ def test_large_inputs_are_decided_per_tile_with_feathered_seams():
             + (right_half_wrong(clean)[..., 112:144] - clean[..., 112:144]).abs() + 1e-6).all()
     w = weight_map(torch.tensor([[True, False]]), 8, (8, 16), 2, feather=2)
     assert w.shape == (1, 1, 16, 32) and w[..., :13].eq(1).all() and w[..., 19:].eq(0).all()
+
+
+def test_blending_band_by_band_equals_the_whole_weight_map():
+    gen = torch.Generator().manual_seed(7)
+    for tile, scale, feather, (h, w) in [(8, 1, 2, (30, 20)), (4, 2, 3, (15, 13)), (8, 2, 16, (20, 20))]:
+        use = torch.rand(-(-h // tile), -(-w // tile), generator=gen) > 0.5
+        full = weight_map(use, tile, (h, w), scale, feather)
+        for start, stop in [(0, 1), (3, 11), (5, h * scale), (0, h * scale)]:
+            assert torch.equal(weight_rows(use, tile, (h, w), scale, start, stop, feather), full[..., start:stop, :])
+    use = torch.tensor([[True, False, True], [False, True, True], [True, True, False]])
+    for name, scale, family in [("bicubic", 4, "down"), ("adaptive-median", 1, "noise")]:
+        baseline = default_baselines({family}, (0.0, 1.0), scale=scale)[name]
+        assert baseline.row_reach is not None  # run on bands: no output-sized baseline array
+        observed, mask = torch.rand(1, 1, 70, 50, generator=gen), torch.ones(1, 1, 70, 50)
+        model_out = torch.rand(1, 1, 70 * scale, 50 * scale, generator=gen)
+        weight = weight_map(use, 24, (70, 50), scale)
+        expected = weight * model_out + (1 - weight) * run_baseline(name, observed, mask, scale=scale)
+        blend_rows(model_out[0], baseline, observed[0], mask[0], use, 24, scale)
+        torch.testing.assert_close(model_out, expected, rtol=0, atol=1e-6)
 
 
 def test_signed_inputs_of_any_amplitude_get_the_same_decision():

@@ -104,6 +104,9 @@ def test_costly_priors_are_cached_per_image():
     assert calls == [2, 1] and len(cache.entries) == 3
     cache(slow, x, m * 0)  # another mask is another key
     assert calls == [2, 1, 2] and len(cache.entries) == 3
+    cache.disable()
+    cache(slow, x, m * 0)  # computed again, nothing kept
+    assert calls == [2, 1, 2, 2] and not cache.entries
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -122,6 +122,7 @@ class Baseline:
     slow: bool = False         # left out where scores are needed often (validation of a large batch)
     on_request: bool = False   # only when named (run_baseline): a per-gather network fit takes seconds per image
     odd: bool = False          # f(-d) = -f(d) on signed data (tested): a polarity average computes it once
+    row_reach: int | None = None  # input rows either side that an output row depends on (None: any, e.g. FK)
 
 
 # --------------------------------------------------------------------------------------------- plumbing
@@ -549,15 +550,18 @@ def richardson_lucy(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None
 
 # --------------------------------------------------------------------------------------------- registry
 
-def _b(name, families, fn, signed_only=False, help="", slow=False, on_request=False, odd=False):
-    return Baseline(name, frozenset(families), fn, signed_only, help, slow, on_request, odd)
+def _b(name, families, fn, signed_only=False, help="", slow=False, on_request=False, odd=False, row_reach=None):
+    return Baseline(name, frozenset(families), fn, signed_only, help, slow, on_request, odd, row_reach)
 
 
 BASELINES: dict[str, Baseline] = {b.name: b for b in [
-    _b("zero-fill", {"mask"}, zero_fill, help="observation with missing pixels at 0", odd=True),
-    _b("nearest", {"mask"}, _interpolator("nearest"), help="nearest known pixel along the row", odd=True),
-    _b("linear", {"mask"}, _interpolator("linear"), help="linear interpolation across traces/columns", odd=True),
-    _b("cubic", {"mask"}, _interpolator("cubic"), help="cubic-spline interpolation across traces/columns", odd=True),
+    _b("zero-fill", {"mask"}, zero_fill, help="observation with missing pixels at 0", odd=True, row_reach=0),
+    _b("nearest", {"mask"}, _interpolator("nearest"), help="nearest known pixel along the row", odd=True,
+       row_reach=0),
+    _b("linear", {"mask"}, _interpolator("linear"), help="linear interpolation across traces/columns", odd=True,
+       row_reach=0),
+    _b("cubic", {"mask"}, _interpolator("cubic"), help="cubic-spline interpolation across traces/columns", odd=True,
+       row_reach=0),
     _b("biharmonic", {"mask"}, biharmonic, help="scikit-image biharmonic inpainting"),
     _b("fk", {"mask"}, fk, signed_only=True, help="FK-domain sparse inversion (pylops FISTA)", slow=True, odd=True),
     _b("pocs", {"mask"}, pocs, signed_only=True, help="POCS with FK thresholding in time windows (Abma & Kabir)",
@@ -571,18 +575,18 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
     _b("consensus", {"mask"}, consensus, signed_only=True, help="mean of fx, dip-steered and sliding-fk", odd=True),
     _b("deep-prior", {"mask"}, deep_prior, signed_only=True, help="untrained U-Net fitted to the known traces",
        on_request=True),
-    _b("noisy", {"noise"}, noisy, help="the noisy observation"),
-    _b("median3", {"noise"}, _median(3), help="3x3 median filter"),
-    _b("median5", {"noise"}, _median(5), help="5x5 median filter"),
-    _b("adaptive-median", {"noise"}, adaptive_median, help="adaptive median filter for salt & pepper"),
+    _b("noisy", {"noise"}, noisy, help="the noisy observation", row_reach=0),
+    _b("median3", {"noise"}, _median(3), help="3x3 median filter", row_reach=1),
+    _b("median5", {"noise"}, _median(5), help="5x5 median filter", row_reach=2),
+    _b("adaptive-median", {"noise"}, adaptive_median, help="adaptive median filter for salt & pepper", row_reach=3),
     _b("switching-median", {"noise"}, switching_median,
-       help="switching median: only range-end entries replaced, by the median of clean neighbours"),
+       help="switching median: only range-end entries replaced, by the median of clean neighbours", row_reach=3),
     _b("impulse-biharmonic", {"noise"}, impulse_biharmonic,
        help="range-end entries treated as missing and inpainted (biharmonic)"),
     _b("tv", {"noise"}, tv, help="total-variation denoising (Chambolle)"),
     _b("nlm", {"noise"}, nlm, help="non-local means denoising"),
-    _b("bicubic", {"down"}, bicubic, help="bicubic upsampling"),
-    _b("identity", {"blur"}, identity, help="the distorted image"),
+    _b("bicubic", {"down"}, bicubic, help="bicubic upsampling", row_reach=3),
+    _b("identity", {"blur"}, identity, help="the distorted image", row_reach=0),
     _b("wiener", {"blur"}, wiener, help="Wiener deconvolution with a known PSF"),
     _b("richardson-lucy", {"blur"}, richardson_lucy, help="Richardson-Lucy deconvolution with a known PSF"),
 ]}
