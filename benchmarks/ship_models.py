@@ -23,7 +23,7 @@ PRETRAINED = ROOT / "src" / "ganrecon" / "pretrained"
 # shipped name -> (run directory, bundle stem inside it)
 SOURCES = {
     "traces-mnist-unet": ("traces-mnist-unet-prior", "model-best"),
-    "traces-seismic-unet": ("traces-seismic-unet-pocs-stage4", "model-best"),  # chain: -pocs -> -continued -> -stage3 -> -stage4
+    "traces-seismic-unet": ("traces-seismic-unet-pocs-stage5", "model-best"),  # chain: -pocs -> -continued -> -stage3..5
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
     "denoise-blind": ("denoise-blind-photos-prior", "model-best"),

@@ -37,7 +37,7 @@ PLAN=(
   "latent-mnist-mlp:latent-mnist-mlp:latent-mnist-mlp"
   "latent-mnist-dcgan:latent-mnist-dcgan:latent-mnist-dcgan"
   "translate-turbulence-restore:translate-turbulence-restore:translate-turbulence"
-  "traces-seismic-unet-pocs-stage4:traces-seismic-unet-pocs-stage4:traces-seismic-unet"
+  "traces-seismic-unet-pocs-stage5:traces-seismic-unet-pocs-stage5:traces-seismic-unet"
 )
 # run name -> shipped names its bundles become (benchmarks/ship_models.py SOURCES)
 declare -A SHIPS=(
@@ -45,7 +45,7 @@ declare -A SHIPS=(
   [superres-porous-ct-x4-twin]="superres-porous-x4-gan"
   [traces-mnist-unet-prior]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
   [latent-mnist-dcgan]="latent-mnist-dcgan" [translate-turbulence-restore]="translate-turbulence"
-  [traces-seismic-unet-pocs-stage4]="traces-seismic-unet"
+  [traces-seismic-unet-pocs-stage5]="traces-seismic-unet"
 )
 
 wanted() { [ -z "${MODELS:-}" ] || [[ " $MODELS " == *" $1 "* ]]; }

@@ -19,7 +19,8 @@ done
 # NAME:INIT, in this order.
 for pair in traces-seismic-unet-pocs-continued:traces-seismic-unet-pocs \
             traces-seismic-unet-pocs-stage3:traces-seismic-unet-pocs-continued \
-            traces-seismic-unet-pocs-stage4:traces-seismic-unet-pocs-stage3; do
+            traces-seismic-unet-pocs-stage4:traces-seismic-unet-pocs-stage3 \
+            traces-seismic-unet-pocs-stage5:traces-seismic-unet-pocs-stage4; do
   name=${pair%%:*}; init=${pair##*:}
   if [ -f "$RUNS/$name/summary.json" ]; then echo "$name: done already"; continue; fi
   resume=""; [ -d "$RUNS/$name/checkpoints" ] && resume="--resume"

@@ -79,6 +79,7 @@ __all__ = [
     "Gauss",
     "KeepFirst",
     "OperatorParameters",
+    "PhaseScreenTurbulence",
     "PixelsRandom",
     "SaltPepper",
     "Turbulence",
@@ -103,6 +104,8 @@ DEGRADATION_SPECS: dict[str, str] = {
     "down": "down:S -- antialiased bicubic downsampling by S in {2, 4, 8} (H and W divisible by S).",
     "turbulence": "turbulence:STRENGTH[:corr=8,tilt=1,blur=1] -- atmospheric turbulence: smooth random "
                   "warp plus spatially varying blur.",
+    "phase-screen": "phase-screen:D_R0[:sampling=2,patch=16] -- turbulence through a Kolmogorov phase screen: "
+                    "aperture over Fried's parameter D_R0 (0-16], pixels per lambda/D, isoplanatic patch in pixels.",
 }
 
 # Split on "+" only where a word that could be a kind follows ("+gauss:", "+foo"), so a mask path such as
@@ -599,6 +602,42 @@ class Turbulence(Degradation):
         return out, mask
 
 
+class PhaseScreenTurbulence(Degradation):
+    """Turbulence derived from one Kolmogorov phase screen per image (ganrecon.phase_screen): each pixel warped by
+    its aperture footprint's Z-tilt, then blurred by that footprint's tilt-free short-exposure PSF.
+
+    d_r0 = aperture diameter / Fried's parameter (the turbulence strength an optician states), sampling =
+    pixels per lambda / D (2 = Nyquist), patch = image pixels over which the footprint moves by one aperture
+    (about the isoplanatic patch)."""
+
+    family = "blur"
+
+    def __init__(self, d_r0: float, sampling: int = 2, patch: float = 16.0, spec: str | None = None):
+        from ganrecon.phase_screen import check_screen_options
+
+        check_screen_options(float(d_r0), int(sampling), float(patch))
+        self.d_r0, self.sampling, self.patch = float(d_r0), int(sampling), float(patch)
+        self.spec = spec or f"phase-screen:{self.d_r0:g}:sampling={self.sampling},patch={self.patch:g}"
+
+    def _params(self):
+        return {"d_r0": self.d_r0, "sampling": self.sampling, "patch": self.patch}
+
+    @property
+    def psf(self) -> np.ndarray:
+        """The expected short-exposure PSF (tilt removed), averaged over 64 screens of a fixed seed."""
+        from ganrecon.phase_screen import mean_short_exposure_psf
+
+        return mean_short_exposure_psf(self.d_r0, self.sampling).double().numpy()
+
+    def _apply(self, x, mask, lo, hi, gen):
+        from ganrecon.phase_screen import simulate
+
+        if gen.device.type != "cpu":  # screens are drawn on the CPU, from this generator's stream
+            seed = int(torch.randint(0, 2**62, (1,), generator=gen, device=gen.device))
+            gen = torch.Generator().manual_seed(seed)
+        return simulate(x, self.d_r0, gen, sampling=self.sampling, patch=self.patch), mask
+
+
 def turbulence_mean_psf(strength: float, *, tilt: float = 1.0, blur: float = 1.0, include_tilt: bool = True,
                         size: int | None = None) -> np.ndarray:
     """The turbulence simulator's expected PSF (2-D, odd size, sums to 1), for Wiener / Richardson-Lucy.
@@ -780,6 +819,16 @@ def _parse_one(spec: str) -> Degradation:
             raise GanreconError(f"{spec!r} asks for a correlation, tilt or blur of {longest:g} pixels; the "
                                 f"simulator allows at most {_MAX_TURBULENCE_PX} (corr, strength x tilt, strength x blur).")
         return Turbulence(strength, spec=spec, **kw)
+    if kind == "phase-screen":
+        _need_args(spec, args, 1, 2, "phase-screen:3 or phase-screen:3:sampling=2,patch=16")
+        d_r0 = _parse_nonneg(args[0], f"D / r0 in {spec!r}", positive=True)
+        opts = parse_options(args[1] if len(args) > 1 else "", "phase-screen", {"sampling": int, "patch": float})
+        kw = {}
+        if "sampling" in opts:
+            kw["sampling"] = parse_int(opts["sampling"], f"The sampling in {spec!r}", lo=1, hi=8)
+        if "patch" in opts:
+            kw["patch"] = parse_float(opts["patch"], f"The patch in {spec!r}", 2.0, 256.0)
+        return PhaseScreenTurbulence(d_r0, spec=spec, **kw)
     known = ", ".join(DEGRADATION_SPECS)
     raise GanreconError(f"Unknown degradation {kind!r} in {spec!r}; known kinds: {known}.")
 
