@@ -40,15 +40,18 @@ def test_flat_phase_gives_the_airy_pattern():
     assert psf[12, 12 + 5] < 0.02 * psf[12, 12] < psf[12, 12 + 2]
 
 
-def test_overlap_add_with_one_psf_is_a_plain_convolution():
+def test_interpolated_blur_is_a_convolution_for_one_psf_and_keeps_flat_regions_flat():
     gen = torch.Generator().manual_seed(1)
     images = torch.rand(2, 3, 37, 29, generator=gen)
     kernel = torch.rand(7, 7, generator=gen)
     kernel /= kernel.sum()
     na, nb = ps.grid_points(37, 4), ps.grid_points(29, 4)
-    out = ps.overlap_add_blur(images, kernel.expand(2, na, nb, 7, 7), 4)
-    ref = F.conv2d(F.pad(images, (3, 3, 3, 3)).view(6, 1, 43, 35), kernel.flip(0, 1)[None, None]).view_as(images)
-    torch.testing.assert_close(out, ref, atol=1e-6, rtol=0)
+    out = ps.interpolated_blur(images, kernel.expand(2, na, nb, 7, 7), 4)
+    ref = F.conv2d(F.pad(images, (3, 3, 3, 3), mode="replicate").view(6, 1, 43, 35), kernel.flip(0, 1)[None, None])
+    torch.testing.assert_close(out, ref.view_as(images), atol=1e-6, rtol=0)
+    psfs = torch.rand(2, na, nb, 7, 7, generator=gen)                  # a different PSF at every grid point
+    flat = ps.interpolated_blur(torch.full((2, 1, 37, 29), 0.3), psfs / psfs.sum((-2, -1), keepdim=True), 4)
+    torch.testing.assert_close(flat, torch.full_like(flat, 0.3))
 
 
 def test_phase_screen_degradation():

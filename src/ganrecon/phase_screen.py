@@ -22,8 +22,8 @@ The physics, in the order the simulator applies it:
    Each image pixel gets the Z-tilt of its own footprint; the image is warped by it.
 4. **Blur.** The short-exposure PSF of a footprint is |FFT(aperture x exp(i (phase - tilt plane)))|^2 on a grid
    padded to `sampling` x the aperture, so a PSF pixel is lambda / (sampling D); sampling 2 is Nyquist. PSFs
-   are computed on a grid of field points every `patch / 2` pixels and applied by overlap-add with bilinear
-   weights, which sum to one everywhere (Nagy & O'Leary's PSF interpolation).
+   are computed on a grid of field points every `patch / 2` pixels; each pixel takes the bilinear blend of the
+   blurs by its four nearest points' PSFs (PSF interpolation, as in Chimitt & Chan's simulator).
 
 Chimitt & Chan's phase-to-space simulator draws the Zernike coefficients of step 2-4 directly, with the same
 correlations; propagating a screen is slower but needs no fitted tables, and is exact for one thin layer.
@@ -113,13 +113,17 @@ def tilt_maps(screens: torch.Tensor, aperture: int) -> torch.Tensor:
     return slopes / (2 * math.pi)                            # slope (rad / D) x D / (2 pi) = angle in lambda / D
 
 
-def short_exposure_psfs(footprints: torch.Tensor, sampling: int, radius: int) -> torch.Tensor:
+def short_exposure_psfs(footprints: torch.Tensor, sampling: int, radius: int, keep_tilt: bool = False
+                        ) -> torch.Tensor:
     """PSFs (K x (2 radius + 1)^2, each summing to 1) of K aperture-sized phase footprints (K x a x a, radians),
-    their Z-tilt removed, sampled at `sampling` pixels per lambda / D (see the module docstring, step 4)."""
+    their Z-tilt removed (kept with `keep_tilt`: their mean is then the long-exposure PSF), sampled at
+    `sampling` pixels per lambda / D (see the module docstring, step 4)."""
     k, a, _ = footprints.shape
     mask, x, y = pupil(a)
-    tilt = tilt_maps(footprints, a).reshape(k, 2, 1, 1) * (2 * math.pi)
-    phase = footprints - tilt[:, 0] * x - tilt[:, 1] * y
+    phase = footprints
+    if not keep_tilt:
+        tilt = tilt_maps(footprints, a).reshape(k, 2, 1, 1) * (2 * math.pi)
+        phase = footprints - tilt[:, 0] * x - tilt[:, 1] * y
     field = torch.zeros(k, a * sampling, a * sampling, dtype=torch.complex64)
     field[:, :a, :a] = mask * torch.exp(1j * phase)
     psf = torch.fft.fftshift(torch.fft.fft2(field).abs().square(), dim=(-2, -1))
@@ -134,25 +138,27 @@ def psf_radius(d_r0: float, sampling: int, aperture: int) -> int:
     return int(min(aperture * sampling // 2 - 1, math.ceil(3 * sampling * max(1.0, d_r0))))
 
 
-def overlap_add_blur(images: torch.Tensor, psfs: torch.Tensor, cell: int) -> torch.Tensor:
+def interpolated_blur(images: torch.Tensor, psfs: torch.Tensor, cell: int) -> torch.Tensor:
     """Spatially varying blur: PSF (N x A x B x k x k) at grid point (a, b) = pixel (a cell, b cell) of each image
-    (N x C x H x W, grid points every `cell` pixels covering it), blended with bilinear weights. Each grid
-    point's weighted neighbourhood is convolved with its own PSF and the pieces are summed (F.fold)."""
+    (N x C x H x W, grid points every `cell` pixels covering it). Each output pixel is the bilinear blend of the
+    blurs by its four nearest grid points' PSFs, computed window by window (F.unfold / F.fold); beyond the
+    border the image continues as its edge. This gather form keeps a uniform region uniform: the scatter form
+    (each grid point's share of the image spread by its PSF) left bright and dark blotches wherever the PSFs
+    changed within their own width."""
     n, c, h, w = images.shape
     _, na, nb, k, _ = psfs.shape
     r = k // 2
-    hat = 1 - (torch.arange(-cell, cell, dtype=images.dtype).abs() / cell)
-    weights = (hat[:, None] * hat[None, :]).reshape(1, 1, -1, 1)
-    padded = F.pad(images, (cell, nb * cell - w, cell, na * cell - h))  # window (a, b) = rows a cell +- cell
-    windows = F.unfold(padded, 2 * cell, stride=cell)                      # N x C (2 cell)^2 x A B
-    windows = (windows.view(n, c, 4 * cell * cell, na * nb) * weights)     # hat-weighted neighbourhoods
-    windows = windows.permute(0, 3, 1, 2).reshape(1, n * na * nb * c, 2 * cell, 2 * cell)
-    kernels = psfs.reshape(n, na * nb, 1, k, k).expand(n, na * nb, c, k, k).reshape(-1, 1, k, k)
-    blurred = F.conv2d(windows, kernels.flip(-2, -1), padding=2 * r, groups=n * na * nb * c)
+    padded = F.pad(images, (cell + r, nb * cell + r - w, cell + r, na * cell + r - h), mode="replicate")
     side = 2 * cell + 2 * r
-    cols = blurred.view(n, na * nb, c * side * side).permute(0, 2, 1)
-    out = F.fold(cols, ((na + 1) * cell + 2 * r, (nb + 1) * cell + 2 * r), side, stride=cell)
-    return out[..., cell + r:cell + r + h, cell + r:cell + r + w]
+    windows = F.unfold(padded, side, stride=cell)                           # N x C side^2 x A B
+    windows = windows.view(n, c, side, side, na * nb).permute(0, 4, 1, 2, 3).reshape(1, -1, side, side)
+    kernels = psfs.reshape(n, na * nb, 1, k, k).expand(n, na * nb, c, k, k).reshape(-1, 1, k, k)
+    blurred = F.conv2d(windows, kernels.flip(-2, -1), groups=n * na * nb * c)  # each 2 cell x 2 cell
+    hat = 1 - (torch.arange(-cell, cell, dtype=images.dtype, device=images.device).abs() / cell)
+    blurred = blurred.view(n, na * nb, c, 2 * cell, 2 * cell) * (hat[:, None] * hat[None, :])
+    cols = blurred.reshape(n, na * nb, c * 4 * cell * cell).permute(0, 2, 1)
+    out = F.fold(cols, ((na + 1) * cell, (nb + 1) * cell), 2 * cell, stride=cell)
+    return out[..., cell:cell + h, cell:cell + w]
 
 
 def grid_points(length: int, cell: int) -> int:
@@ -196,12 +202,14 @@ def simulate(images: torch.Tensor, d_r0: float, generator: torch.Generator, *, s
     foot = screens[:, (gy[:, None] + idx)[:, None, :, None], (gx[:, None] + idx)[None, :, None, :]]
     radius = psf_radius(d_r0, sampling, a)
     psfs = short_exposure_psfs(foot.reshape(-1, a, a), sampling, radius)
-    return overlap_add_blur(warped, psfs.view(n, na, nb, 2 * radius + 1, 2 * radius + 1).to(images.dtype), cell)
+    return interpolated_blur(warped, psfs.view(n, na, nb, 2 * radius + 1, 2 * radius + 1).to(images.dtype), cell)
 
 
-def mean_short_exposure_psf(d_r0: float, sampling: int, screens: int = 64, seed: int = 0) -> torch.Tensor:
+def mean_short_exposure_psf(d_r0: float, sampling: int, screens: int = 64, seed: int = 0,
+                            keep_tilt: bool = False) -> torch.Tensor:
     """The expected tilt-free short-exposure PSF ((2 radius + 1)^2, sums to 1): the average over `screens`
-    footprints of a fixed seed, for Wiener and Richardson-Lucy (a random tilt cannot be deconvolved)."""
+    footprints of a fixed seed, for Wiener and Richardson-Lucy (a random tilt cannot be deconvolved). With
+    `keep_tilt`, the long-exposure PSF."""
     a = aperture_samples(d_r0)
     foot = kolmogorov_screens(screens, 4 * a, d_r0, a, torch.Generator().manual_seed(seed))[:, :a, :a]
-    return short_exposure_psfs(foot, sampling, psf_radius(d_r0, sampling, a)).mean(0)
+    return short_exposure_psfs(foot, sampling, psf_radius(d_r0, sampling, a), keep_tilt).mean(0)
