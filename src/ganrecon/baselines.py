@@ -31,6 +31,9 @@ Families and decisions:
   array, default a Gaussian of sigma 1 pixel); evaluation passes the degradation's own PSF
   (``degradation.parameters.psf``, via ``ganrecon.scoring``); both work on the image reflect-padded by the PSF
   size, which avoids the wrap-around ringing of FFT deconvolution.
+* burst -- ``burst-mean`` and ``burst-median`` (the temporal mean or median of the frames, stacked frame-major
+  along the channels: ``frames`` option), each also followed by Wiener or Richardson-Lucy with the burst's
+  long-exposure PSF (``burst-mean-wiener``, ``burst-mean-rl``, ``burst-median-wiener``, ``burst-median-rl``).
 
 Estimates of methods that create new values are clamped to `value_range` (the clean data lives there, so
 this can only reduce error); interpolation clamps only the filled pixels.
@@ -550,6 +553,35 @@ def richardson_lucy(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None
 
 # --------------------------------------------------------------------------------------------- registry
 
+# --------------------------------------------------------------------------------------------- burst family
+
+def _frames(observed, frames: int) -> torch.Tensor:
+    """A burst N x F*C x H x W (frame-major) as N x F x C x H x W, or one sentence when it cannot be split."""
+    if not isinstance(observed, torch.Tensor):
+        observed = torch.as_tensor(np.asarray(observed))
+    if observed.ndim != 4:
+        raise GanreconError(f"The observed images must be a batch N x C x H x W, got shape {tuple(observed.shape)}.")
+    n, fc, h, w = observed.shape
+    if frames < 1 or fc % frames:
+        raise GanreconError(f"A burst of {frames} frames needs a multiple of {frames} channels, got {fc}.")
+    return observed.detach().float().view(n, frames, fc // frames, h, w)
+
+
+def _burst(reduce: str, deconvolve: Callable | None = None) -> Callable:
+    """Temporal `reduce` (mean or median) of a burst's frames, then optionally a deconvolution of the result by
+    the burst's long-exposure PSF (the blur of the frames' average: the short-exposure blur and the tilts)."""
+    def fn(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None, frames: int = 1):
+        stack = _frames(observed, frames)
+        fused = stack.mean(1) if reduce == "mean" else stack.median(1).values
+        if deconvolve is None:
+            return fused.clamp(value_range[0], value_range[1])
+        return deconvolve(fused, None, value_range=value_range, psf=psf)
+
+    fn.__name__ = f"burst_{reduce}" + (f"_{deconvolve.__name__}" if deconvolve else "")
+    fn.__doc__ = f"Temporal {reduce} of the burst's frames" + (f", then {deconvolve.__name__}." if deconvolve else ".")
+    return fn
+
+
 def _b(name, families, fn, signed_only=False, help="", slow=False, on_request=False, odd=False, row_reach=None):
     return Baseline(name, frozenset(families), fn, signed_only, help, slow, on_request, odd, row_reach)
 
@@ -587,13 +619,20 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
     _b("nlm", {"noise"}, nlm, help="non-local means denoising"),
     _b("bicubic", {"down"}, bicubic, help="bicubic upsampling", row_reach=3),
     _b("identity", {"blur"}, identity, help="the distorted image", row_reach=0),
+    _b("burst-mean", {"burst"}, _burst("mean"), help="temporal mean of a burst's frames"),
+    _b("burst-median", {"burst"}, _burst("median"), help="temporal median of a burst's frames"),
+    _b("burst-mean-wiener", {"burst"}, _burst("mean", wiener), help="temporal mean, then Wiener deconvolution"),
+    _b("burst-mean-rl", {"burst"}, _burst("mean", richardson_lucy),
+       help="temporal mean, then Richardson-Lucy deconvolution"),
+    _b("burst-median-wiener", {"burst"}, _burst("median", wiener), help="temporal median, then Wiener"),
+    _b("burst-median-rl", {"burst"}, _burst("median", richardson_lucy), help="temporal median, then Richardson-Lucy"),
     _b("wiener", {"blur"}, wiener, help="Wiener deconvolution with a known PSF"),
     _b("richardson-lucy", {"blur"}, richardson_lucy, help="Richardson-Lucy deconvolution with a known PSF"),
 ]}
 
 # Families that change which pixels exist (missing ones, a coarser grid): a baseline must handle these to give
 # a clean-shaped estimate at all. Noise and blur only perturb values.
-STRUCTURAL_FAMILIES = frozenset({"mask", "down"})
+STRUCTURAL_FAMILIES = frozenset({"mask", "down", "burst"})
 
 
 def _families(degradation) -> set[str]:

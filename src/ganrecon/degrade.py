@@ -73,6 +73,7 @@ __all__ = [
     "ColumnsGap",
     "ColumnsRandom",
     "ColumnsRegular",
+    "Burst",
     "Compose",
     "Degradation",
     "Down",
@@ -102,17 +103,18 @@ DEGRADATION_SPECS: dict[str, str] = {
     "sp": "sp:AMOUNT[:SALT_RATIO] -- salt & pepper: a fraction AMOUNT of entries set to the range max "
           "(share SALT_RATIO, default 0.5) or min.",
     "down": "down:S -- antialiased bicubic downsampling by S in {2, 4, 8} (H and W divisible by S).",
-    "turbulence": "turbulence:STRENGTH[:corr=8,tilt=1,blur=1] -- atmospheric turbulence: smooth random "
-                  "warp plus spatially varying blur.",
-    "phase-screen": "phase-screen:D_R0[:sampling=2,patch=16] -- turbulence through a Kolmogorov phase screen: "
-                    "aperture over Fried's parameter D_R0 (0-16], pixels per lambda/D, isoplanatic patch in pixels.",
+    "turbulence": "turbulence:STRENGTH[:corr=8,tilt=1,blur=1,frames=1] -- atmospheric turbulence: smooth "
+                  "random warp plus spatially varying blur; frames=N: a burst of N frames (stacked channels).",
+    "phase-screen": "phase-screen:D_R0[:sampling=2,patch=16,frames=1] -- turbulence through a Kolmogorov phase "
+                    "screen: aperture over Fried's parameter D_R0 (0-16], pixels per lambda/D, isoplanatic patch "
+                    "in pixels; frames=N: a burst.",
 }
 
 # Split on "+" only where a word that could be a kind follows ("+gauss:", "+foo"), so a mask path such as
 # "mask:a+b.npy" stays whole while unknown kinds are still reported by name.
 _SPLIT_RE = re.compile(r"\+(?=\s*[A-Za-z][A-Za-z-]*\s*(?::|$))")
 
-_FAMILY_PRIORITY = ("down", "blur", "mask", "noise")
+_FAMILY_PRIORITY = ("down", "burst", "blur", "mask", "noise")
 _MAX_TURBULENCE_PX = 256  # longest turbulence length (corr, strength x tilt, strength x blur) in pixels
 
 
@@ -217,10 +219,12 @@ class OperatorParameters:
     scale: int = 1                    # clean size / observed size (a down:S part)
     psf: np.ndarray | None = None     # blur kernel to deconvolve (2-D, sums to 1); None without a blur part
     mask_grid: str = "observed"       # the mask has the observed image's shape (H/scale x W/scale)
+    frames: int = 1                   # a burst: frames of the scene stacked along the channels (frame-major)
 
     def options(self) -> dict:
         """The parameters a baseline function may take, by keyword (absent ones left out)."""
-        return {"scale": self.scale, **({"psf": self.psf} if self.psf is not None else {})}
+        return {"scale": self.scale, **({"psf": self.psf} if self.psf is not None else {}),
+                **({"frames": self.frames} if self.frames > 1 else {})}
 
 
 class Degradation:
@@ -261,8 +265,13 @@ class Degradation:
         return None
 
     @property
+    def frames(self) -> int:
+        """Frames of the scene the observation stacks along its channels (a burst), else 1."""
+        return 1
+
+    @property
     def parameters(self) -> OperatorParameters:
-        return OperatorParameters(scale=self.scale, psf=self.psf)
+        return OperatorParameters(scale=self.scale, psf=self.psf, frames=self.frames)
 
     def _params(self) -> dict:
         return {}
@@ -638,6 +647,41 @@ class PhaseScreenTurbulence(Degradation):
         return simulate(x, self.d_r0, gen, sampling=self.sampling, patch=self.patch), mask
 
 
+class Burst(Degradation):
+    """A burst: `frames` independent draws of a turbulence part, stacked along the channels (frame-major, N x
+    frames*C x H x W), as a camera records a scene through turbulence that changes from frame to frame. Long-range
+    imaging records video, and the random tilt that one frame cannot reveal averages out over several.
+    `parameters.psf` is the long-exposure PSF (the part's blur with its tilt distribution): the blur of the
+    frames' mean, which the burst baselines deconvolve."""
+
+    family = "burst"
+
+    def __init__(self, part: Degradation, frames: int, spec: str | None = None):
+        if not 2 <= int(frames) <= 64:
+            raise GanreconError(f"A burst needs 2 to 64 frames, got {frames}.")
+        self.part, self._frames = part, int(frames)
+        self.spec = spec or f"{part.spec}:frames={self._frames}"
+
+    @property
+    def frames(self) -> int:
+        return self._frames
+
+    def _params(self):
+        return {"part": self.part, "frames": self.frames}
+
+    @property
+    def psf(self) -> np.ndarray | None:
+        if isinstance(self.part, Turbulence):
+            return self.part.mean_psf(include_tilt=True)
+        from ganrecon.phase_screen import mean_short_exposure_psf
+
+        return mean_short_exposure_psf(self.part.d_r0, self.part.sampling, keep_tilt=True).double().numpy()
+
+    def _apply(self, x, mask, lo, hi, gen):
+        frames = torch.cat([self.part._apply(x, mask, lo, hi, gen)[0] for _ in range(self.frames)], dim=1)
+        return frames, torch.ones_like(frames, dtype=torch.float32)
+
+
 def turbulence_mean_psf(strength: float, *, tilt: float = 1.0, blur: float = 1.0, include_tilt: bool = True,
                         size: int | None = None) -> np.ndarray:
     """The turbulence simulator's expected PSF (2-D, odd size, sums to 1), for Wiener / Richardson-Lucy.
@@ -703,6 +747,10 @@ class Compose(Degradation):
         return math.prod(p.scale for p in self._parts)
 
     @property
+    def frames(self) -> int:
+        return math.prod(p.frames for p in self._parts)  # at most one burst (_check_order)
+
+    @property
     def psf(self) -> np.ndarray | None:
         """The blur parts' kernels convolved (blurs in a row blur by their convolution)."""
         from scipy.signal import convolve2d
@@ -730,11 +778,15 @@ def _check_order(parts: tuple[Degradation, ...], spec: str) -> None:
     if len(downs) > 1:
         total = math.prod(p.scale for p in downs)
         raise GanreconError(f"{spec!r} has more than one down part; use a single down:{total} instead.")
+    bursts = [p for p in parts if p.family == "burst"]
+    if len(bursts) > 1 or (bursts and any(p.family in ("mask", "blur") for p in parts)):
+        raise GanreconError(f"In {spec!r}, a burst (frames=N) goes with at most down and noise parts; it cannot "
+                            f"be combined with missing pixels, another burst or a single-frame blur.")
     seen_mask = None
     for p in parts:
         if p.family == "mask":
             seen_mask = seen_mask or p
-        elif p.family in ("down", "blur") and seen_mask is not None:
+        elif p.family in ("down", "blur", "burst") and seen_mask is not None:
             raise GanreconError(
                 f"In {spec!r}, {p.spec} cannot act on an image that {seen_mask.spec} has already made "
                 f"incomplete; put down/turbulence parts before mask parts.")
@@ -808,7 +860,7 @@ def _parse_one(spec: str) -> Degradation:
         _need_args(spec, args, 1, 2, "turbulence:1.0 or turbulence:1.0:corr=8,tilt=1,blur=1")
         strength = _parse_nonneg(args[0], f"The turbulence strength in {spec!r}", positive=True)
         opts = parse_options(args[1] if len(args) > 1 else "", "turbulence",
-                             {"corr": float, "tilt": float, "blur": float})
+                             {"corr": float, "tilt": float, "blur": float, "frames": int})
         kw = {}
         for key, positive in (("corr", True), ("tilt", False), ("blur", False)):
             if key in opts:
@@ -818,19 +870,29 @@ def _parse_one(spec: str) -> Degradation:
         if longest > _MAX_TURBULENCE_PX:
             raise GanreconError(f"{spec!r} asks for a correlation, tilt or blur of {longest:g} pixels; the "
                                 f"simulator allows at most {_MAX_TURBULENCE_PX} (corr, strength x tilt, strength x blur).")
-        return Turbulence(strength, spec=spec, **kw)
+        return _maybe_burst(Turbulence(strength, **kw), opts, spec)
     if kind == "phase-screen":
         _need_args(spec, args, 1, 2, "phase-screen:3 or phase-screen:3:sampling=2,patch=16")
         d_r0 = _parse_nonneg(args[0], f"D / r0 in {spec!r}", positive=True)
-        opts = parse_options(args[1] if len(args) > 1 else "", "phase-screen", {"sampling": int, "patch": float})
+        opts = parse_options(args[1] if len(args) > 1 else "", "phase-screen",
+                             {"sampling": int, "patch": float, "frames": int})
         kw = {}
         if "sampling" in opts:
             kw["sampling"] = parse_int(opts["sampling"], f"The sampling in {spec!r}", lo=1, hi=8)
         if "patch" in opts:
             kw["patch"] = parse_float(opts["patch"], f"The patch in {spec!r}", 2.0, 256.0)
-        return PhaseScreenTurbulence(d_r0, spec=spec, **kw)
+        return _maybe_burst(PhaseScreenTurbulence(d_r0, **kw), opts, spec)
     known = ", ".join(DEGRADATION_SPECS)
     raise GanreconError(f"Unknown degradation {kind!r} in {spec!r}; known kinds: {known}.")
+
+
+def _maybe_burst(part: Degradation, opts: dict, spec: str) -> Degradation:
+    """The part under `spec`, or a burst of it when the spec asks for `frames=N` (N >= 2)."""
+    frames = parse_int(opts.get("frames", "1"), f"The frames in {spec!r}", lo=1, hi=64)
+    if frames == 1:
+        part.spec = spec
+        return part
+    return Burst(part, frames, spec=spec)
 
 
 def parse_degradation(spec: str) -> Degradation:

@@ -38,10 +38,12 @@ class Evaluation:
         return tuple(self.results.get("value_range", (-1.0, 1.0) if self.signed else (0.0, 1.0)))
 
     def observed_at_output_size(self) -> torch.Tensor:
-        """The observed images on the clean grid: a low-resolution input is shown enlarged (nearest), not resampled."""
-        if self.observed.shape == self.clean.shape:
-            return self.observed
-        return torch.nn.functional.interpolate(self.observed, size=self.clean.shape[-2:], mode="nearest")
+        """The observed images on the clean grid: a low-resolution input is shown enlarged (nearest), not resampled;
+        of a burst (frames stacked along the channels), the first frame."""
+        observed = self.observed[:, :self.clean.shape[1]]
+        if observed.shape == self.clean.shape:
+            return observed
+        return torch.nn.functional.interpolate(observed, size=self.clean.shape[-2:], mode="nearest")
 
 
 def degrade_set(images: ImageSet, degrade_spec: str, seed: int = 0):

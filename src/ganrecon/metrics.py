@@ -54,6 +54,9 @@ def _missing_region(mask, clean: torch.Tensor) -> torch.Tensor | None:
     mask = _as_batch(mask, "mask")
     if mask.shape[-2:] != clean.shape[-2:]:
         mask = _on_clean_grid(mask, clean)
+    c = clean.shape[1]
+    if mask.shape[1] > c and mask.shape[1] % c == 0:  # a burst's mask (frames x channels): missing in every frame
+        mask = mask.view(mask.shape[0], -1, c, *mask.shape[-2:]).amax(1)
     try:
         missing = (mask == 0).expand_as(clean)
     except RuntimeError:
