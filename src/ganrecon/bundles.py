@@ -34,7 +34,7 @@ def _latent_generator(meta: dict, **options) -> torch.nn.Module:
 
 def _conditional_generator(meta: dict, **options) -> torch.nn.Module:
     return build_generator(meta["generator"], channels=int(meta["channels"]), image_size=tuple(meta["image_size"]),
-                           value_range=tuple(meta["value_range"]), **options)
+                           value_range=tuple(meta["value_range"]), frames=int(meta.get("frames", 1)), **options)
 
 
 # bundle kind -> builder of its network from the description (options: meta["generator_options"])

@@ -117,6 +117,11 @@ def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str 
     check_outputs({"-o": output}, inputs=[input_path])
     model = load_model(model) if isinstance(model, (str, Path)) else model
     set_precision(model, precision)
+    if int(model.meta.get("frames", 1)) > 1:
+        guarded = GuardedModel(model, mode=guard)
+        path = _reconstruct_burst(Path(input_path), guarded, Path(output))
+        notes(guarded.describe())
+        return path
     if mask is None and tiff_stack_pages(input_path):
         guarded = GuardedModel(model, mode=guard)
         path = _reconstruct_tiff_stack(Path(input_path), guarded, Path(output), shard)
@@ -173,6 +178,25 @@ def _reconstruct_data(data: FileData, model, mask: str | None, seed: int, notes=
     else:
         return _in_file_channels(reconstruct_array(images, model), data)  # nothing masked: no mask array
     return _in_file_channels(reconstruct_array(images * m, model, m), data)
+
+
+def _reconstruct_burst(input_path: Path, model, output: Path) -> Path:
+    """A burst model on a file of frames (a multi-page TIFF or an NPY of frames x H x W, or one image holding
+    the frames as its channels): one image out, in the input's format and dtype."""
+    from dataclasses import replace
+
+    data = read_file(input_path)
+    frames, channels = int(model.meta["frames"]), int(model.meta["channels"])
+    n, c, h, w = data.images.shape
+    if (n, c) == (frames, channels):
+        burst = data.images.reshape(1, n * c, h, w)
+    elif (n, c) == (1, frames * channels):
+        burst = data.images
+    else:
+        raise GanreconError(f"The model {model.name} takes a burst of {frames} frames (a multi-page TIFF or an NPY "
+                            f"of {frames} x H x W); {input_path.name} holds {n} image(s) of {c} channel(s).")
+    out = model(torch.from_numpy(np.ascontiguousarray(burst))).numpy()
+    return write_like(replace(data, shape=(h, w)), out, output)
 
 
 def _in_file_channels(out: np.ndarray, data: FileData) -> np.ndarray:

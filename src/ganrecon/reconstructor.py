@@ -97,6 +97,11 @@ class Reconstructor:
         return tuple(self.meta["image_size"])
 
     @property
+    def frames(self) -> int:
+        """Frames of a burst the model takes, stacked along the channels (1: a single image)."""
+        return int(self.meta.get("frames", 1))
+
+    @property
     def data_consistency(self) -> bool:
         return bool(self.meta.get("data_consistency"))
 
@@ -105,7 +110,11 @@ class Reconstructor:
         if not isinstance(observed, torch.Tensor) or observed.dim() != 4:
             shape = tuple(observed.shape) if isinstance(observed, torch.Tensor) else type(observed).__name__
             raise GanreconError(f"Expected images shaped N x C x H x W, got {shape}.")
-        if self.channels is not None and observed.shape[1] != self.channels:
+        if self.channels is not None and observed.shape[1] != self.channels * self.frames:
+            if self.frames > 1:
+                raise GanreconError(f"The model {self.name} takes bursts of {self.frames} frames of {self.channels} "
+                                    f"channel(s), stacked frame-major ({self.channels * self.frames} channels), got "
+                                    f"{observed.shape[1]}.")
             raise GanreconError(f"The model {self.name} takes {self.channels}-channel images, got "
                                 f"{observed.shape[1]}.")
         if mask is None:  # nothing missing: a view of one 1, not an input-sized array (and nothing to zero-fill)
@@ -120,7 +129,8 @@ class Reconstructor:
         return torch.nan_to_num(observed.float()) * mask, mask
 
     def __call__(self, observed: torch.Tensor, mask: torch.Tensor | None = None, **options) -> torch.Tensor:
-        if self.channels == 1 and isinstance(observed, torch.Tensor) and observed.dim() == 4 and observed.shape[1] > 1:
+        if (self.channels == 1 and self.frames == 1 and isinstance(observed, torch.Tensor) and observed.dim() == 4
+                and observed.shape[1] > 1):
             from ganrecon.colour import (
                 colour_apply,  # colour in, colour out: per channel or on Y (ganrecon.colour)
             )
@@ -189,7 +199,7 @@ class ReconstructionModel(Reconstructor):
             fn, batch_tiles = self.apply_tiles_polarity_averaged, max(1, batch_tiles // 2)
         with inference_layout(self.generator, not self.fixed_size), bf16:
             out = tiled_apply(fn, observed, mask, self.tile, self.scale, overlap=overlap, batch_tiles=batch_tiles,
-                              pad_to_tile=self.fixed_size, device=device)
+                              pad_to_tile=self.fixed_size, device=device, out_channels=self.channels)
         return out.contiguous()
 
     def apply_tiles_polarity_averaged(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -60,9 +60,10 @@ def _divide_by_weights(out: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
 
 def tiled_apply(fn, observed: torch.Tensor, mask: torch.Tensor, tile: tuple[int, int], scale: int = 1, *,
                 overlap: float = 0.25, batch_tiles: int = 16, pad_to_tile: bool = False,
-                device: torch.device | str = "cpu") -> torch.Tensor:
+                device: torch.device | str = "cpu", out_channels: int | None = None) -> torch.Tensor:
     """Apply `fn(observed_tiles, mask_tiles)` over overlapping tiles and blend; holds at most `batch_tiles` tiles
-    (plus the output canvas) in memory. Images no larger than a tile go through in one piece."""
+    (plus the output canvas) in memory. Images no larger than a tile go through in one piece. `out_channels`:
+    of the output, when they differ from the input's (a burst's frames in, one image out)."""
     n, c, h, w = observed.shape
     th, tw = tile
     if h <= th and w <= tw and not pad_to_tile:
@@ -73,11 +74,11 @@ def tiled_apply(fn, observed: torch.Tensor, mask: torch.Tensor, tile: tuple[int,
         obs = torch.nn.functional.pad(observed, (0, pw, 0, ph))
         msk = torch.nn.functional.pad(mask, (0, pw, 0, ph))
         return tiled_apply(fn, obs, msk, tile, scale, overlap=overlap, batch_tiles=batch_tiles,
-                           pad_to_tile=pad_to_tile, device=device)[..., :h * scale, :w * scale]
+                           pad_to_tile=pad_to_tile, device=device, out_channels=out_channels)[..., :h * scale, :w * scale]
     ov_h, ov_w = int(th * overlap), int(tw * overlap)
     ys, xs = _positions(h, th, th - ov_h), _positions(w, tw, tw - ov_w)
     windows: dict[tuple, torch.Tensor] = {}  # at most 9 kinds: corner, edge and interior tiles
-    out = torch.zeros(n, c, h * scale, w * scale)
+    out = torch.zeros(n, out_channels or c, h * scale, w * scale)
     boxes = [(y, x) for y in ys for x in xs]
     for i in range(n):
         for start in range(0, len(boxes), batch_tiles):

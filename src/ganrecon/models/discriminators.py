@@ -38,11 +38,13 @@ def patch_layers_for(image_size: tuple[int, int], max_layers: int = 3, min_map: 
 class PatchDiscriminator(nn.Module):
     """PatchGAN: 4x4 convolutions, BatchNorm and LeakyReLU; one logit per overlapping patch."""
 
-    def __init__(self, channels: int, image_size: tuple[int, int], width: int = 64, layers: int | None = None):
+    def __init__(self, channels: int, image_size: tuple[int, int], width: int = 64, layers: int | None = None,
+                 observed_channels: int | None = None):
         super().__init__()
         n = layers if layers is not None else patch_layers_for(image_size)
         self.layers = n
-        seq: list[nn.Module] = [nn.Conv2d(2 * channels, width, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
+        seq: list[nn.Module] = [nn.Conv2d((observed_channels or channels) + channels, width, 4, stride=2, padding=1),
+                                nn.LeakyReLU(0.2, True)]
         mult = 1
         for i in range(1, n + 1):
             prev, mult = mult, min(2 ** i, 8)
@@ -61,10 +63,10 @@ class ConvDiscriminator(nn.Module):
     (the reference denoising notebook's design; also the SRGAN discriminator without its giant dense layer)."""
 
     def __init__(self, channels: int, image_size: tuple[int, int], width: int = 64, blocks: int = 4,
-                 dropout: float = 0.3):
+                 dropout: float = 0.3, observed_channels: int | None = None):
         super().__init__()
         seq: list[nn.Module] = []
-        cin = 2 * channels
+        cin = (observed_channels or channels) + channels
         for i in range(blocks):
             cout = min(width * 2 ** i, 512)
             seq += [nn.Conv2d(cin, cout, 4, stride=2, padding=1, bias=i == 0)]
@@ -89,7 +91,7 @@ class SRGANDiscriminator(nn.Module):
     the verdict is one logit per image at any input size. The pair is (observed LR upsampled, candidate)."""
 
     def __init__(self, channels: int, image_size: tuple[int, int], width: int = 64, stages: int = 4,
-                 hidden: int = 256):
+                 hidden: int = 256, observed_channels: int | None = None):
         super().__init__()
         if width < 1 or stages < 1:
             raise GanreconError("The srgan discriminator needs width >= 1 and stages >= 1.")
@@ -100,7 +102,7 @@ class SRGANDiscriminator(nn.Module):
                 layers.append(nn.BatchNorm2d(cout))
             return layers + [nn.LeakyReLU(0.2, True)]
 
-        seq = unit(2 * channels, width, 1, norm=False) + unit(width, width, 2)
+        seq = unit((observed_channels or channels) + channels, width, 1, norm=False) + unit(width, width, 2)
         cin = width
         for i in range(1, stages):
             cout = width * min(2 ** i, 8)
@@ -121,7 +123,11 @@ DISCRIMINATORS = {
 }
 
 
-def build_discriminator(name: str, *, channels: int, image_size: tuple[int, int], **options) -> nn.Module:
+def build_discriminator(name: str, *, channels: int, image_size: tuple[int, int], frames: int = 1,
+                        **options) -> nn.Module:
+    """A discriminator of (observed, candidate) pairs; the observed image of a burst has `frames` x `channels`."""
+    if frames > 1:
+        options = {**options, "observed_channels": frames * channels}
     builders = {"patch": PatchDiscriminator, "conv": ConvDiscriminator, "srgan": SRGANDiscriminator}
     if name not in builders:
         raise GanreconError(f"Unknown discriminator {name!r}; choose one of {', '.join(builders)}.")

@@ -288,11 +288,16 @@ GENERATORS = {
 
 
 def build_generator(name: str, *, channels: int, image_size: tuple[int, int], value_range=(0.0, 1.0),
-                    **options) -> nn.Module:
+                    frames: int = 1, **options) -> nn.Module:
     """Build a generator by name; unknown names and options are one-sentence errors. With the option `prior`
-    (a baseline's name) the generator refines that conventional estimate (ganrecon.models.refine.PriorRefiner)."""
+    (a baseline's name) the generator refines that conventional estimate (ganrecon.models.refine.PriorRefiner).
+    A burst model (`frames` > 1) takes the frames stacked along the channels and returns one image."""
     prior = options.pop("prior", None)
     prior_options = options.pop("prior_options", None)
+    if frames > 1:
+        options = {**options, "in_channels": frames * channels}
+        if prior is not None:
+            prior_options = {**(prior_options or {}), "frames": frames}
     if name == "unet" and options.get("depth") == "auto":
         options = {**options, "depth": unet_depth_for(image_size)}
     classes = {"linear": LinearGenerator, "lenet": LeNetGenerator, "unet": UNetGenerator,
@@ -304,7 +309,7 @@ def build_generator(name: str, *, channels: int, image_size: tuple[int, int], va
         if options.get("residual"):
             raise GanreconError("A generator with a prior already predicts a correction; drop residual: true.")
         if cls.prior_input:  # the prior goes in beside the observed image
-            options = {**options, "in_channels": 2 * channels}
+            options = {**options, "in_channels": options.get("in_channels", channels) + channels}
     size_args = (image_size,) if cls is LinearGenerator else ()
     try:
         network = cls(channels, *size_args, value_range=value_range, **options)

@@ -51,15 +51,16 @@ def apply_consistency(estimate: torch.Tensor, observed: torch.Tensor, mask: torc
     return mask * observed + (1.0 - mask) * estimate
 
 
-def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int], value_range, scale: int = 1):
+def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int], value_range, scale: int = 1,
+                 frames: int = 1):
     """Generator and discriminator of a run. A degradation that downsamples by `scale` needs a generator whose
-    `scale` attribute says it upsamples by as much."""
+    `scale` attribute says it upsamples by as much; a burst of `frames` frames, networks that take them all."""
     gen_options = dict(config.generator_options)
     if scale != 1:
         gen_options.setdefault("scale", scale)
     try:
         generator = build_generator(config.generator, channels=channels, image_size=image_size,
-                                    value_range=value_range, **gen_options)
+                                    value_range=value_range, frames=frames, **gen_options)
     except GanreconError:
         if scale != 1 and "scale" not in config.generator_options:
             raise GanreconError(f"The degradation downsamples by {scale}, but the {config.generator} generator does "
@@ -69,11 +70,11 @@ def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int]
         raise GanreconError(f"The {config.generator} generator upsamples by {generator.scale}, but the degradation "
                             f"downsamples by {scale}; make them agree.")
     discriminator = build_discriminator(config.discriminator, channels=channels, image_size=image_size,
-                                        **config.discriminator_options)
+                                        frames=frames, **config.discriminator_options)
     return generator, discriminator
 
 
-def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float) -> dict:
+def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float, frames: int = 1) -> dict:
     """What a model bundle needs to be rebuilt and fed correctly, plus provenance (steps and seconds of this run,
     and cumulative over the `init:` chain)."""
     before_steps, before_seconds = lineage(config.init)
@@ -85,6 +86,7 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
         "image_size": [int(s) for s in train.images.shape[-2:]],
         "value_range": list(train.value_range),
         "scale": scale,
+        **({"frames": frames} if frames > 1 else {}),
         "data": config.data,
         "init": config.init,
         "degrade": config.degrade,
@@ -129,7 +131,8 @@ class ConditionalGAN(GANStrategy):
     def _build(self, resuming: bool) -> None:
         c, device = self.config, self.device
         channels, image_size = self.train_set.images.shape[1], tuple(self.train_set.images.shape[-2:])
-        generator, discriminator = build_models(c, channels, image_size, self.value_range, self.scale)
+        generator, discriminator = build_models(c, channels, image_size, self.value_range, self.scale,
+                                                self.degradation.frames)
         if c.init and not resuming:  # on resume the checkpoint already holds the fine-tuned weights
             init_generator(generator, c.init)
         generator.to(device)
@@ -236,7 +239,7 @@ class ConditionalGAN(GANStrategy):
 
     # ------------------------------------------------------------------------------------- what ships
     def meta(self, step: int, seconds: float) -> dict:
-        return model_meta(self.config, self.train_set, self.scale, step, seconds)
+        return model_meta(self.config, self.train_set, self.scale, step, seconds, self.degradation.frames)
 
     def reconstructor(self, step: int = 0, seconds: float = 0.0):
         """The current model as `load_model` would return it from this run's bundle."""

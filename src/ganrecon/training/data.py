@@ -33,6 +33,13 @@ class DegradationMix:
             raise GanreconError("All degradations of one run must share the same downsampling factor.")
         return scales.pop()
 
+    @property
+    def frames(self) -> int:
+        frames = {p.frames for p in self.parts}
+        if len(frames) != 1:
+            raise GanreconError("All degradations of one run must have the same number of frames (bursts).")
+        return frames.pop()
+
     def __call__(self, clean, *, value_range, generator):
         if len(self.parts) == 1:
             return self.parts[0](clean, value_range=value_range, generator=generator)
