@@ -70,10 +70,10 @@ from ganrecon.specs import parse_float, parse_int, parse_options, split_kind
 
 __all__ = [
     "DEGRADATION_SPECS",
+    "Burst",
     "ColumnsGap",
     "ColumnsRandom",
     "ColumnsRegular",
-    "Burst",
     "Compose",
     "Degradation",
     "Down",
