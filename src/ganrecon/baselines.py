@@ -567,18 +567,32 @@ def _frames(observed, frames: int) -> torch.Tensor:
     return observed.detach().float().view(n, frames, fc // frames, h, w)
 
 
-def _burst(reduce: str, deconvolve: Callable | None = None) -> Callable:
-    """Temporal `reduce` (mean or median) of a burst's frames, then optionally a deconvolution of the result by
-    the burst's long-exposure PSF (the blur of the frames' average: the short-exposure blur and the tilts)."""
-    def fn(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None, frames: int = 1):
-        stack = _frames(observed, frames)
-        fused = stack.mean(1) if reduce == "mean" else stack.median(1).values
-        if deconvolve is None:
-            return fused.clamp(value_range[0], value_range[1])
-        return deconvolve(fused, None, value_range=value_range, psf=psf)
+def _fuse(observed, frames: int, reduce: str, value_range) -> torch.Tensor:
+    stack = _frames(observed, frames)
+    fused = stack.mean(1) if reduce == "mean" else stack.median(1).values
+    return fused.clamp(value_range[0], value_range[1])
 
-    fn.__name__ = f"burst_{reduce}" + (f"_{deconvolve.__name__}" if deconvolve else "")
-    fn.__doc__ = f"Temporal {reduce} of the burst's frames" + (f", then {deconvolve.__name__}." if deconvolve else ".")
+
+def _burst(reduce: str, deconvolve: str | None = None) -> Callable:
+    """Temporal `reduce` (mean or median) of a burst's frames, then optionally a deconvolution ("wiener" or "rl",
+    with its own option: balance or num_iter) of the result by the burst's long-exposure PSF (the blur of the
+    frames' average: the short-exposure blur and the tilts)."""
+    if deconvolve is None:
+        def fn(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None, frames: int = 1):
+            return _fuse(observed, frames, reduce, value_range)
+    elif deconvolve == "wiener":
+        def fn(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None, frames: int = 1,
+               balance: float = WIENER_BALANCE):
+            return wiener(_fuse(observed, frames, reduce, value_range), None, value_range=value_range, psf=psf,
+                          balance=balance)
+    else:
+        def fn(observed, mask, *, value_range=(0.0, 1.0), scale=1, psf=None, frames: int = 1,
+               num_iter: int = RL_ITERATIONS):
+            return richardson_lucy(_fuse(observed, frames, reduce, value_range), None, value_range=value_range,
+                                   psf=psf, num_iter=num_iter)
+
+    fn.__name__ = f"burst_{reduce}" + (f"_{deconvolve}" if deconvolve else "")
+    fn.__doc__ = f"Temporal {reduce} of the burst's frames" + (f", then {deconvolve}." if deconvolve else ".")
     return fn
 
 
@@ -621,11 +635,11 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
     _b("identity", {"blur"}, identity, help="the distorted image", row_reach=0),
     _b("burst-mean", {"burst"}, _burst("mean"), help="temporal mean of a burst's frames"),
     _b("burst-median", {"burst"}, _burst("median"), help="temporal median of a burst's frames"),
-    _b("burst-mean-wiener", {"burst"}, _burst("mean", wiener), help="temporal mean, then Wiener deconvolution"),
-    _b("burst-mean-rl", {"burst"}, _burst("mean", richardson_lucy),
+    _b("burst-mean-wiener", {"burst"}, _burst("mean", "wiener"), help="temporal mean, then Wiener deconvolution"),
+    _b("burst-mean-rl", {"burst"}, _burst("mean", "rl"),
        help="temporal mean, then Richardson-Lucy deconvolution"),
-    _b("burst-median-wiener", {"burst"}, _burst("median", wiener), help="temporal median, then Wiener"),
-    _b("burst-median-rl", {"burst"}, _burst("median", richardson_lucy), help="temporal median, then Richardson-Lucy"),
+    _b("burst-median-wiener", {"burst"}, _burst("median", "wiener"), help="temporal median, then Wiener"),
+    _b("burst-median-rl", {"burst"}, _burst("median", "rl"), help="temporal median, then Richardson-Lucy"),
     _b("wiener", {"blur"}, wiener, help="Wiener deconvolution with a known PSF"),
     _b("richardson-lucy", {"blur"}, richardson_lucy, help="Richardson-Lucy deconvolution with a known PSF"),
 ]}
