@@ -94,6 +94,24 @@ def test_a_burst_restorer_trains_ships_and_reconstructs(tmp_path):
                  "-o", str(tmp_path / "out.tif")]) == 0
     restored = tifffile.imread(tmp_path / "out.tif")
     assert restored.shape == (40, 40) and restored.dtype == np.uint16
+    # the web app: an NPY of the frames uploaded as it is, one image back
+    import io
+
+    import ganrecon.webapp as webapp
+
+    app = webapp.Reconstructor()
+    app._models["burst-test"] = model
+    original = webapp.model_choices
+    webapp.model_choices = lambda: [("translate", "burst-test")]
+    try:
+        buffer = io.BytesIO()
+        np.save(buffer, burst[0].numpy())
+        outcome, payload, name, _ = app.run(buffer.getvalue(), "frames.npy", "translate", "burst-test",
+                                            webapp.FILE_MISSING, 0)
+    finally:
+        webapp.model_choices = original
+    assert np.load(io.BytesIO(payload)).shape == (40, 40) and name.endswith(".npy")
+    assert any("burst-mean" in str(panel) for row in outcome.rows for panel in row)
     tifffile.imwrite(tmp_path / "two.tif", (burst[0, :2].numpy() * 65535).astype(np.uint16))
     assert main(["reconstruct", str(tmp_path / "two.tif"), "--model", str(tmp_path / "run"),
                  "-o", str(tmp_path / "bad.tif")]) != 0 and not (tmp_path / "bad.tif").exists()

@@ -186,17 +186,22 @@ def _reconstruct_burst(input_path: Path, model, output: Path) -> Path:
     from dataclasses import replace
 
     data = read_file(input_path)
-    frames, channels = int(model.meta["frames"]), int(model.meta["channels"])
-    n, c, h, w = data.images.shape
-    if (n, c) == (frames, channels):
-        burst = data.images.reshape(1, n * c, h, w)
-    elif (n, c) == (1, frames * channels):
-        burst = data.images
-    else:
-        raise GanreconError(f"The model {model.name} takes a burst of {frames} frames (a multi-page TIFF or an NPY "
-                            f"of {frames} x H x W); {input_path.name} holds {n} image(s) of {c} channel(s).")
+    burst = burst_of(data.images, model, input_path.name)
     out = model(torch.from_numpy(np.ascontiguousarray(burst))).numpy()
-    return write_like(replace(data, shape=(h, w)), out, output)
+    return write_like(replace(data, shape=data.images.shape[-2:]), out, output)
+
+
+def burst_of(images: np.ndarray, model, name: str) -> np.ndarray:
+    """A file's images (N x C x H x W) as the one burst a burst model takes (1 x frames*C x H x W): its N pages
+    are the frames, or its one image already holds them as channels; else one sentence."""
+    frames, channels = int(model.meta["frames"]), int(model.meta["channels"])
+    n, c, h, w = images.shape
+    if (n, c) == (frames, channels):
+        return images.reshape(1, n * c, h, w)
+    if (n, c) == (1, frames * channels):
+        return images
+    raise GanreconError(f"The model {model.name} takes a burst of {frames} frames (a multi-page TIFF or an NPY "
+                        f"of {frames} x H x W); {name} holds {n} image(s) of {c} channel(s).")
 
 
 def _in_file_channels(out: np.ndarray, data: FileData) -> np.ndarray:

@@ -161,6 +161,13 @@ class Reconstructor:
                                     f"images of at most {MAX_PIXELS} samples each (use `ganrecon reconstruct`).")
             model = model or self.model(default_model(task, data.signed, model_fits()), task)
             images, scale = self._model_input(data, model)
+            if int(model.meta.get("frames", 1)) > 1 and degrade == FILE_MISSING:  # the upload is the burst itself
+                from dataclasses import replace
+
+                from ganrecon.reconstruction import burst_of
+
+                images, scale, c = burst_of(images, model, "the file"), scale[:1], 1
+                data = replace(data, shape=(h, w))  # one image out
             outcome, estimate = (self._with_truth(images, model, degrade, seed) if degrade != FILE_MISSING
                                  else self._as_given(images, model))
             if c > 1 and model.meta.get("channels") == 1:
@@ -232,12 +239,13 @@ class Reconstructor:
         guarded = GuardedModel(model, families, mode="choose")
         estimates[model.name] = guarded(observed, mask)
         signed = value_range[0] < 0
-        clip = symmetric_clip(observed[0]) if signed else None
-        twin = same_as_observed(observed[:1], {k: v[:1] for k, v in estimates.items()})
-        row = ([] if twin else [panel("upload", observed[0], signed=signed, clip=clip)]) + \
+        shown = observed[:, :estimates[model.name].shape[1]]  # of a burst, its first frame
+        clip = symmetric_clip(shown[0]) if signed else None
+        twin = same_as_observed(shown[:1], {k: v[:1] for k, v in estimates.items()})
+        row = ([] if twin else [panel("upload", shown[0], signed=signed, clip=clip)]) + \
               [panel(f"{name} (= upload)" if name == twin else name, est[0], signed=signed, clip=clip)
                for name, est in estimates.items()]
-        before = torch.nn.functional.interpolate(observed[:1], size=estimates[model.name].shape[-2:], mode="nearest")
+        before = torch.nn.functional.interpolate(shown[:1], size=estimates[model.name].shape[-2:], mode="nearest")
         wipe = Wipe(model.name, panel("upload", before[0], signed=signed, clip=clip), row[-1])
         outcome = Outcome(None, [row], [wipe], "", "", [note + " Without a ground truth there are no scores: choose "
                                                         "a degradation to get them.", guarded.describe()])
