@@ -31,6 +31,7 @@ correlations; propagating a screen is slower but needs no fitted tables, and is 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -205,11 +206,12 @@ def simulate(images: torch.Tensor, d_r0: float, generator: torch.Generator, *, s
     return interpolated_blur(warped, psfs.view(n, na, nb, 2 * radius + 1, 2 * radius + 1).to(images.dtype), cell)
 
 
+@functools.lru_cache(maxsize=32)
 def mean_short_exposure_psf(d_r0: float, sampling: int, screens: int = 64, seed: int = 0,
                             keep_tilt: bool = False) -> torch.Tensor:
     """The expected tilt-free short-exposure PSF ((2 radius + 1)^2, sums to 1): the average over `screens`
     footprints of a fixed seed, for Wiener and Richardson-Lucy (a random tilt cannot be deconvolved). With
-    `keep_tilt`, the long-exposure PSF."""
+    `keep_tilt`, the long-exposure PSF. Cached (each operator's `psf` asks for it); do not modify the result."""
     a = aperture_samples(d_r0)
     foot = kolmogorov_screens(screens, 4 * a, d_r0, a, torch.Generator().manual_seed(seed))[:, :a, :a]
     return short_exposure_psfs(foot, sampling, psf_radius(d_r0, sampling, a), keep_tilt).mean(0)
