@@ -58,9 +58,9 @@ def _psd(fx: torch.Tensor, fy: torch.Tensor, r0: float) -> torch.Tensor:
 def _cell_power(fx: torch.Tensor, fy: torch.Tensor, width: float, r0: float, sub: int = 8) -> torch.Tensor:
     """The phase power in square frequency cells of side `width` centred on (fx, fy): the PSD averaged over
     sub x sub points of each cell, times its area. Lane's subharmonics take the PSD at the cell centre; next to
-    the f^(-11/3) singularity that misses much of a cell's power, and the screens' structure function came out
-    15-20% low at every separation (0.96-0.97 of 6.88 (r / r0)^(5/3) with cell averages, the PSD constant's
-    own rounding)."""
+    the f^(-11/3) singularity that misses much of a cell's power: the screens' structure function came out
+    15-20% low at every separation, and with cell averages it is 0.96-0.97 of 6.88 (r / r0)^(5/3), which is the
+    rounding of the two constants."""
     o = (torch.arange(sub, dtype=torch.float64) + 0.5) / sub - 0.5
     sx = fx[..., None, None] + o[None, :] * width
     sy = fy[..., None, None] + o[:, None] * width
@@ -187,9 +187,11 @@ def simulate(images: torch.Tensor, d_r0: float, generator: torch.Generator, *, s
     size = 1 << math.ceil(math.log2(math.ceil(max(h, w) * step) + 2 * a))
     screens = kolmogorov_screens(n, size, d_r0, a, generator).to(images.device)
     tilts = tilt_maps(screens, a)                              # n x 2 x m x m, footprint at each sample
-    rows = (torch.arange(h, device=images.device) * step).round().long()
-    cols = (torch.arange(w, device=images.device) * step).round().long()
-    shift = tilts[:, :, rows][..., cols] * sampling            # pixels
+    m = tilts.shape[-1]                                        # bilinear between samples (a wide patch moves the
+    py = torch.arange(h, device=images.device) * step * (2.0 / (m - 1)) - 1.0  # footprint by under one per pixel)
+    px = torch.arange(w, device=images.device) * step * (2.0 / (m - 1)) - 1.0
+    at = torch.stack(torch.broadcast_tensors(px[None, :], py[:, None]), -1).expand(n, h, w, 2)
+    shift = F.grid_sample(tilts, at.to(tilts.dtype), mode="bilinear", align_corners=True) * sampling  # pixels
     ys = (torch.arange(h, device=images.device, dtype=torch.float32) + 0.5) * (2.0 / h) - 1.0
     xs = (torch.arange(w, device=images.device, dtype=torch.float32) + 0.5) * (2.0 / w) - 1.0
     grid = torch.stack((xs.view(1, 1, w) + shift[:, 0] * (2.0 / w), ys.view(1, h, 1) + shift[:, 1] * (2.0 / h)), -1)
