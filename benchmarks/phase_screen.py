@@ -61,12 +61,12 @@ def fwhm_px(psf: torch.Tensor) -> float:
     return 2 * (right - c + frac)
 
 
-def image_effects(d_r0: float, sampling: int, patch: float, seed: int) -> dict:
+def image_effects(d_r0: float, sampling: int, seed: int) -> dict:
     """Displacement RMS per axis (px) of the simulator's tilt field and its mean short-exposure PSF's FWHM."""
     a = ps.aperture_samples(d_r0)
     screens = ps.kolmogorov_screens(64, 4 * a, d_r0, a, torch.Generator().manual_seed(seed))
     tilt_rms = ps.tilt_maps(screens, a).square().mean().sqrt().item() * sampling
-    return {"d_r0": d_r0, "sampling": sampling, "patch": patch, "tilt_rms_px": tilt_rms,
+    return {"d_r0": d_r0, "sampling": sampling, "tilt_rms_px": tilt_rms,
             "theory_tilt_rms_px": math.sqrt(ps.Z_TILT_VARIANCE * d_r0 ** (5 / 3)) * sampling,
             "short_exposure_fwhm_px": fwhm_px(ps.mean_short_exposure_psf(d_r0, sampling, 512, seed)),
             "long_exposure_fwhm_px": fwhm_px(ps.mean_short_exposure_psf(d_r0, sampling, 512, seed, keep_tilt=True)),
@@ -98,8 +98,8 @@ def markdown(result: dict) -> str:
         sf = ", ".join(f"{v:.3f}" for v in r["structure_over_theory"].values())
         lines.append(f"| {r['d_r0']:g} | {r['aperture_samples']} | {r['tilt_over_theory']:.3f} | "
                      f"{r['tilt_over_theory_no_subharmonics']:.3f} | {sf} |")
-    lines += ["", "What it does to an image at 2 pixels per lambda/D (64 screens per row for the displacement, 512 for the PSFs): the RMS displacement "
-              "per axis (px; theory from the same constant), and the FWHM along a row of the mean PSF with the "
+    lines += ["", "What it does to an image at 2 pixels per lambda/D (64 screens per row for the displacement, 512 "
+              "for the PSFs): the RMS displacement per axis (px; theory from the same constant), and the FWHM along a row of the mean PSF with the "
               "tilt removed (short exposure, what the blur step applies; the diffraction limit is about 2 px) and "
               "kept (long exposure, against the seeing width 0.98 lambda/r0 of large apertures). The old "
               "`turbulence:STRENGTH` displaces by STRENGTH px per axis, so the displacement column is also the "
@@ -122,7 +122,7 @@ def main() -> None:
     result = {"machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
               "screens": args.screens,
               "statistics": [screen_statistics(d, args.screens, seed=i) for i, d in enumerate(D_R0)],
-              "effects": [image_effects(d, 2, 16.0, seed=i) for i, d in enumerate(D_R0)]}
+              "effects": [image_effects(d, 2, seed=i) for i, d in enumerate(D_R0)]}
     atomic_write_json(args.out / "results" / "phase_screen.json", result)
     atomic_write_text(args.out / "results" / "phase_screen.md", markdown(result))
     sweep_figure(args.out / "figures" / "phase-screen-sweep.png")
