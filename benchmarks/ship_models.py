@@ -30,6 +30,7 @@ SOURCES = {
     "superres-porous-x4": ("superres-porous-ct-x4-prior", "model-content"),
     "superres-porous-x4-gan": ("superres-porous-ct-x4-twin", "model"),
     "translate-turbulence": ("translate-turbulence-restore", "model"),
+    "translate-turbulence-burst8": ("translate-turbulence-burst8-stage2", "model-best"),  # chain: burst8 -> -stage2
 }
 
 # shown by `ganrecon info` and stored in the shipped JSON
@@ -46,6 +47,8 @@ DESCRIPTIONS = {
     "traces-seismic-unet": "missing traces of seismic gathers, any size (random, regular, gaps); U-Net GAN refining "
                            "POCS, trained on clean and field-like synthetic gathers",
     "translate-turbulence": "atmospheric turbulence removed from grey photographs, any size; residual pix2pix U-Net",
+    "translate-turbulence-burst8": "a burst of 8 turbulent frames of a grey scene -> one clean image, any size; U-Net "
+                                   "GAN refining registration onto the temporal mean + Wiener",
 }
 
 

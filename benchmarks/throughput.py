@@ -237,9 +237,14 @@ def degraded_input(meta: dict, sizes: Sizes, root: Path | None) -> dict:
     return {"observed": observed * mask, "mask": mask, "clean": clean, "what": f"{spec}, {degrade}"}
 
 
-def write_cli_input(observed: torch.Tensor, scale: int, folder: Path) -> Path:
-    """The input as a user's file: a 16-bit TIFF slice for super-resolution, else a float32 .npy (a 2-D gather
-    or an N x H x W stack; missing entries all-zero, as `reconstruct` finds them)."""
+def write_cli_input(observed: torch.Tensor, scale: int, folder: Path, frames: int = 1) -> Path:
+    """The input as a user's file: a 16-bit TIFF slice for super-resolution, else a float32 .npy (a 2-D gather,
+    an N x H x W stack, or for a burst model the first scene's burst of `frames` frames; missing entries
+    all-zero, as `reconstruct` finds them)."""
+    if frames > 1:
+        path = folder / "input.npy"
+        np.save(path, observed[0].numpy())
+        return path
     array = observed[:, 0].numpy()
     if scale > 1:
         import tifffile
@@ -278,11 +283,11 @@ def bf16_row(model, data: dict, warm: tuple, fp32_out: torch.Tensor, fp32_second
 
 
 def cli_row(name: str, observed: torch.Tensor, scale: int, own_flops: float, peak: float, threads: int,
-            work: Path, guard: str = "off") -> dict:
+            work: Path, guard: str = "off", frames: int = 1) -> dict:
     """`ganrecon reconstruct` on the input saved as a user's file, in a fresh process, next to a process that only
     imported the CLI and loaded the model (the RSS every run pays before it reads a pixel). `guard`: "off" for
     the network's own speed, "auto" for what a user gets by default (the self-check and its baselines too)."""
-    src = write_cli_input(observed, scale, work)
+    src = write_cli_input(observed, scale, work, frames)
     dst = work / f"output{src.suffix}"
     loaded = run_measured([sys.executable, "-c", LOAD_ONLY, name], threads, work / "load.log")
     run = run_measured([sys.executable, "-m", "ganrecon", "reconstruct", str(src), "--model", name, "-o", str(dst),
@@ -331,8 +336,10 @@ def conditional_row(name: str, sizes: Sizes, peak: float, threads: int, root: Pa
            "raw": rate(piece_flops, raw_seconds, peak), "tiled": rate(own, tiled_seconds, peak)}
     row["bf16"] = None if "bf16" in skip else bf16_row(model, data, warm, out, tiled_seconds)
     del out
-    row["cli"] = None if "cli" in skip else cli_row(name, obs, model.scale, own, peak, threads, work)
-    row["cli_guarded"] = None if "cli" in skip else cli_row(name, obs, model.scale, own, peak, threads, work, "auto")
+    frames = getattr(model, "frames", 1)
+    row["cli"] = None if "cli" in skip else cli_row(name, obs, model.scale, own, peak, threads, work, frames=frames)
+    row["cli_guarded"] = None if "cli" in skip else cli_row(name, obs, model.scale, own, peak, threads, work, "auto",
+                                                            frames=frames)
     return row
 
 

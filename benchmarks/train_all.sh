@@ -38,6 +38,7 @@ PLAN=(
   "latent-mnist-dcgan:latent-mnist-dcgan:latent-mnist-dcgan"
   "translate-turbulence-restore:translate-turbulence-restore:translate-turbulence"
   "traces-seismic-unet-pocs-stage5:traces-seismic-unet-pocs-stage5:traces-seismic-unet"
+  "translate-turbulence-burst8-stage2:translate-turbulence-burst8-stage2:translate-turbulence-burst8"
 )
 # run name -> shipped names its bundles become (benchmarks/ship_models.py SOURCES)
 declare -A SHIPS=(
@@ -46,6 +47,7 @@ declare -A SHIPS=(
   [traces-mnist-unet-prior]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
   [latent-mnist-dcgan]="latent-mnist-dcgan" [translate-turbulence-restore]="translate-turbulence"
   [traces-seismic-unet-pocs-stage5]="traces-seismic-unet"
+  [translate-turbulence-burst8-stage2]="translate-turbulence-burst8"
 )
 
 wanted() { [ -z "${MODELS:-}" ] || [[ " $MODELS " == *" $1 "* ]]; }

@@ -4,14 +4,15 @@ import pytest
 import torch
 
 from ganrecon.baselines import run_baseline
+from ganrecon.burst_registration import register_burst
 from ganrecon.data.natural import photo
-from ganrecon.degrade import Burst, parse_degradation
+from ganrecon.degrade import Burst, parse_degradation, warp_by
 from ganrecon.errors import GanreconError
 from ganrecon.metrics import image_metrics, summarise
 from ganrecon.scoring import baseline_methods, score_methods
 
 BURST_BASELINES = ["burst-mean", "burst-median", "burst-mean-wiener", "burst-mean-rl", "burst-median-wiener",
-                   "burst-median-rl"]
+                   "burst-median-rl", "burst-register", "burst-register-wiener", "burst-register-rl"]
 
 
 def _crops(n: int = 2, side: int = 64) -> torch.Tensor:
@@ -45,6 +46,25 @@ def test_burst_baselines_fuse_the_frames_and_beat_one_frame():
     one_frame = summarise(image_metrics(single, clean, None, (0.0, 1.0)))["psnr"]
     assert scores["burst-mean-wiener"]["psnr"] > one_frame + 1.5        # the tilts average out over 8 frames
     assert scores["burst-mean-wiener"]["psnr"] > scores["burst-mean"]["psnr"]  # and the mean's blur deconvolves
+    assert scores["burst-register"]["psnr"] > scores["burst-mean"]["psnr"] + 0.5  # registration undoes the tilts
+    assert scores["burst-register-wiener"]["psnr"] > scores["burst-mean-wiener"]["psnr"] + 0.5
+
+
+def test_registration_undoes_known_shifts_and_keeps_the_mean_geometry():
+    clean = _crops(1, 48).expand(1, 3, 48, 48)                        # colour: one field warps every channel
+    shifts = torch.tensor([[0.8, -0.5], [-0.8, 0.5], [0.4, 0.6], [-0.4, -0.6]])  # px (dx, dy), mean zero
+    frames = torch.stack([warp_by(clean, s.view(1, 2, 1, 1).expand(1, 2, 48, 48)) for s in shifts], 1)
+    registered, disp = register_burst(frames)
+    assert registered.shape == frames.shape and disp.shape == (1, 4, 2, 48, 48)
+    torch.testing.assert_close(disp.mean(1), torch.zeros(1, 2, 48, 48), atol=1e-5, rtol=0)  # the mean's geometry
+    inner = slice(8, 40)                                                # away from the reflected borders
+    torch.testing.assert_close(-disp[0, :, :, inner, inner].mean((-2, -1)), shifts, atol=0.15, rtol=0)
+    spread = {name: stack.std(1)[..., inner, inner].mean() for name, stack in (("frames", frames),
+                                                                               ("registered", registered))}
+    assert spread["registered"] < 0.1 * spread["frames"]               # the frames now agree (bilinear resampling
+    assert (registered.mean(1) - clean)[..., inner, inner].abs().mean() < \
+        (frames.mean(1) - clean)[..., inner, inner].abs().mean()       # smooths each a little, so not 0)
+    torch.testing.assert_close(registered[:, :, 0], registered[:, :, 2])
 
 
 def test_bad_bursts_say_what_is_wrong():

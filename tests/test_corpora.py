@@ -81,10 +81,23 @@ def test_photos_deterministic_rgb_and_sources(wallpapers):
     assert all(f.startswith("faces/") for f in faces.meta["files"])
 
 
+def test_photos_dihedral_turns_and_mirrors_the_same_crops(wallpapers):
+    plain = load_dataset("photos:n=16,size=24x24", split="train", seed=1).images
+    turned = load_dataset("photos:n=16,size=24x24,dihedral=1", split="train", seed=1).images
+    changed = 0
+    for p, t in zip(plain, turned):
+        variants = [torch.rot90(q, k, (1, 2)) for q in (p, p.flip(-1)) for k in range(4)]
+        assert any(torch.equal(t, v) for v in variants)
+        changed += not torch.equal(t, p)
+    assert changed >= 8                                                 # 7 of 8 draws move the crop
+    assert load_dataset("photos:n=4,size=16x24,dihedral=1", split="train").images.shape == (4, 1, 16, 24)
+
+
 @pytest.mark.parametrize("spec,word", [("photos:sources=wallpapers", "corpora.sh"),
                                        ("photos:sources=paintings", "source"),
                                        ("photos:rgb=2", "rgb"),
-                                       ("photos:zoom=3-1", "zoom")])
+                                       ("photos:zoom=3-1", "zoom"),
+                                       ("photos:dihedral=yes please", "dihedral")])
 def test_photos_errors_are_one_sentence(tmp_path, monkeypatch, spec, word):
     monkeypatch.setenv(WALLPAPER_ENV, str(tmp_path / "nothing-here"))
     with pytest.raises(GanreconError) as e:

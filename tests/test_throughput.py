@@ -43,6 +43,8 @@ def test_cli_inputs_are_a_16_bit_slice_or_an_npy(tmp_path):
     np.testing.assert_allclose(written / 65535, slice_[0, 0].numpy(), atol=1 / 65535)
     stack = torch.rand(3, 1, 4, 4)
     assert np.load(bench.write_cli_input(stack, 1, tmp_path)).shape == (3, 4, 4)
+    bursts = torch.rand(3, 8, 4, 4)                                   # a burst model: the first scene's 8 frames
+    np.testing.assert_array_equal(np.load(bench.write_cli_input(bursts, 1, tmp_path, frames=8)), bursts[0].numpy())
 
 
 def test_every_shipped_model_has_a_training_config():

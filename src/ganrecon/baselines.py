@@ -33,7 +33,11 @@ Families and decisions:
   size, which avoids the wrap-around ringing of FFT deconvolution.
 * burst -- ``burst-mean`` and ``burst-median`` (the temporal mean or median of the frames, stacked frame-major
   along the channels: ``frames`` option), each also followed by Wiener or Richardson-Lucy with the burst's
-  long-exposure PSF (``burst-mean-wiener``, ``burst-mean-rl``, ``burst-median-wiener``, ``burst-median-rl``).
+  long-exposure PSF (``burst-mean-wiener``, ``burst-mean-rl``, ``burst-median-wiener``, ``burst-median-rl``);
+  ``burst-register`` (every frame warped onto the temporal mean by dense Lucas-Kanade,
+  ``ganrecon.burst_registration``, then averaged) and ``burst-register-wiener`` / ``burst-register-rl`` (that
+  mean deconvolved with the short-exposure PSF, ``short_psf``, widened by a Gaussian of ``residual`` px for the
+  registration error left; without ``short_psf``, a Gaussian of sigma 1 px).
 
 Estimates of methods that create new values are clamped to `value_range` (the clean data lives there, so
 this can only reduce error); interpolation clamps only the filled pixels.
@@ -93,6 +97,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganrecon.burst_registration import register_burst
 from ganrecon.errors import GanreconError
 from ganrecon.seismic_methods import consensus, deep_prior, dip_steered, fx, pocs, sliding_fk
 
@@ -113,6 +118,8 @@ TV_WEIGHT = 10.0
 NLM_H = 0.6
 WIENER_BALANCE = 0.01
 RL_ITERATIONS = 10
+REGISTER_RESIDUAL = 0.5     # px: registration error left after burst-register (validation photographs, turbulence:1)
+REGISTER_BALANCE = 0.003    # Wiener balance after registration (the same validation photographs)
 
 
 @dataclass(frozen=True)
@@ -596,6 +603,41 @@ def _burst(reduce: str, deconvolve: str | None = None) -> Callable:
     return fn
 
 
+def _registered_mean(observed, frames: int, value_range) -> torch.Tensor:
+    registered, _ = register_burst(_frames(observed, frames))
+    return registered.mean(1).clamp(value_range[0], value_range[1])
+
+
+def _registered_psf(short_psf, residual: float) -> np.ndarray:
+    """The blur of a registered mean: the short-exposure PSF convolved with the registration error's spread."""
+    from scipy.signal import convolve2d
+
+    kernel = _psf(short_psf)
+    return convolve2d(kernel, gaussian_psf(residual)) if residual > 0 else kernel
+
+
+def _burst_registered(deconvolve: str | None = None) -> Callable:
+    """burst-register (frames registered onto their mean, then averaged), optionally followed by Wiener or
+    Richardson-Lucy with the registered mean's PSF (`_registered_psf`)."""
+    if deconvolve is None:
+        def fn(observed, mask, *, value_range=(0.0, 1.0), scale=1, frames: int = 1):
+            return _registered_mean(observed, frames, value_range)
+    elif deconvolve == "wiener":
+        def fn(observed, mask, *, value_range=(0.0, 1.0), scale=1, short_psf=None, frames: int = 1,
+               residual: float = REGISTER_RESIDUAL, balance: float = REGISTER_BALANCE):
+            return wiener(_registered_mean(observed, frames, value_range), None, value_range=value_range,
+                          psf=_registered_psf(short_psf, residual), balance=balance)
+    else:
+        def fn(observed, mask, *, value_range=(0.0, 1.0), scale=1, short_psf=None, frames: int = 1,
+               residual: float = REGISTER_RESIDUAL, num_iter: int = RL_ITERATIONS):
+            return richardson_lucy(_registered_mean(observed, frames, value_range), None, value_range=value_range,
+                                   psf=_registered_psf(short_psf, residual), num_iter=num_iter)
+
+    fn.__name__ = "burst_register" + (f"_{deconvolve}" if deconvolve else "")
+    fn.__doc__ = "Frames registered onto their mean, averaged" + (f", then {deconvolve}." if deconvolve else ".")
+    return fn
+
+
 def _b(name, families, fn, signed_only=False, help="", slow=False, on_request=False, odd=False, row_reach=None):
     return Baseline(name, frozenset(families), fn, signed_only, help, slow, on_request, odd, row_reach)
 
@@ -640,6 +682,11 @@ BASELINES: dict[str, Baseline] = {b.name: b for b in [
        help="temporal mean, then Richardson-Lucy deconvolution"),
     _b("burst-median-wiener", {"burst"}, _burst("median", "wiener"), help="temporal median, then Wiener"),
     _b("burst-median-rl", {"burst"}, _burst("median", "rl"), help="temporal median, then Richardson-Lucy"),
+    _b("burst-register", {"burst"}, _burst_registered(), help="frames registered onto their mean, then averaged"),
+    _b("burst-register-wiener", {"burst"}, _burst_registered("wiener"),
+       help="registered mean, then Wiener with the short-exposure PSF"),
+    _b("burst-register-rl", {"burst"}, _burst_registered("rl"),
+       help="registered mean, then Richardson-Lucy with the short-exposure PSF"),
     _b("wiener", {"blur"}, wiener, help="Wiener deconvolution with a known PSF"),
     _b("richardson-lucy", {"blur"}, richardson_lucy, help="Richardson-Lucy deconvolution with a known PSF"),
 ]}

@@ -85,8 +85,10 @@ __all__ = [
     "SaltPepper",
     "Turbulence",
     "UserMask",
+    "gaussian_blur",
     "parse_degradation",
     "turbulence_mean_psf",
+    "warp_by",
 ]
 
 DEGRADATION_SPECS: dict[str, str] = {
@@ -170,7 +172,7 @@ def _gauss_kernel1d(sigma: float, device=None) -> torch.Tensor:
     return (k / k.sum()).to(device=device, dtype=torch.float32)
 
 
-def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of N x C x H x W with replicated borders (works for any image size)."""
     k = _gauss_kernel1d(sigma, x.device).to(x.dtype)
     r = (k.numel() - 1) // 2
@@ -181,6 +183,18 @@ def _blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
     y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
     return y.reshape(n, c, h, w)
+
+
+def warp_by(x: torch.Tensor, disp: torch.Tensor) -> torch.Tensor:
+    """x (N x C x H x W) sampled at each pixel + disp (N x 2 x H x W: dx, dy in pixels), bilinear, reflected at
+    the borders: the output at p is x(p + disp(p))."""
+    n, _, h, w = x.shape
+    xs = (torch.arange(w, device=x.device, dtype=torch.float32) + 0.5) * (2.0 / w) - 1.0
+    ys = (torch.arange(h, device=x.device, dtype=torch.float32) + 0.5) * (2.0 / h) - 1.0
+    gx = xs.view(1, 1, w) + disp[:, 0] * (2.0 / w)
+    gy = ys.view(1, h, 1) + disp[:, 1] * (2.0 / h)
+    grid = torch.stack((gx, gy), dim=-1).to(x.dtype)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
 def _smooth_field(n: int, h: int, w: int, corr: float, gen: torch.Generator, device) -> torch.Tensor:
@@ -220,11 +234,13 @@ class OperatorParameters:
     psf: np.ndarray | None = None     # blur kernel to deconvolve (2-D, sums to 1); None without a blur part
     mask_grid: str = "observed"       # the mask has the observed image's shape (H/scale x W/scale)
     frames: int = 1                   # a burst: frames of the scene stacked along the channels (frame-major)
+    short_psf: np.ndarray | None = None  # a burst: one frame's short-exposure blur (what is left once registered)
 
     def options(self) -> dict:
         """The parameters a baseline function may take, by keyword (absent ones left out)."""
         return {"scale": self.scale, **({"psf": self.psf} if self.psf is not None else {}),
-                **({"frames": self.frames} if self.frames > 1 else {})}
+                **({"frames": self.frames} if self.frames > 1 else {}),
+                **({"short_psf": self.short_psf} if self.short_psf is not None else {})}
 
 
 class Degradation:
@@ -270,8 +286,13 @@ class Degradation:
         return 1
 
     @property
+    def short_psf(self) -> np.ndarray | None:
+        """A burst's per-frame short-exposure blur (what registration leaves to deconvolve), else None."""
+        return None
+
+    @property
     def parameters(self) -> OperatorParameters:
-        return OperatorParameters(scale=self.scale, psf=self.psf, frames=self.frames)
+        return OperatorParameters(scale=self.scale, psf=self.psf, frames=self.frames, short_psf=self.short_psf)
 
     def _params(self) -> dict:
         return {}
@@ -595,19 +616,14 @@ class Turbulence(Degradation):
         # 1. tilt: correlated displacement field in pixels -> normalised grid_sample coordinates
         amp = self.tilt * self.strength
         disp = _smooth_field(2 * n, h, w, self.corr, gen, device).view(n, 2, h, w) * amp
-        xs = (torch.arange(w, device=device, dtype=torch.float32) + 0.5) * (2.0 / w) - 1.0
-        ys = (torch.arange(h, device=device, dtype=torch.float32) + 0.5) * (2.0 / h) - 1.0
-        gx = xs.view(1, 1, w) + disp[:, 0] * (2.0 / w)
-        gy = ys.view(1, h, 1) + disp[:, 1] * (2.0 / h)
-        grid = torch.stack((gx, gy), dim=-1).to(x.dtype)
-        warped = F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+        warped = warp_by(x, disp)
         # 2. spatially varying blur: blend blur levels with triangular weights of a uniform smooth map
         t = torch.special.ndtr(_smooth_field(n, h, w, self.corr, gen, device)) * (len(_BLUR_LEVELS) - 1)
         mean_sigma = self.blur * self.strength
         out = torch.zeros_like(warped)
         for i, f in enumerate(_BLUR_LEVELS):
             weight = (1.0 - (t - i).abs()).clamp(min=0.0)[:, None].to(x.dtype)
-            out = out + weight * _blur(warped, f * mean_sigma)
+            out = out + weight * gaussian_blur(warped, f * mean_sigma)
         return out, mask
 
 
@@ -676,6 +692,10 @@ class Burst(Degradation):
         from ganrecon.phase_screen import mean_short_exposure_psf
 
         return mean_short_exposure_psf(self.part.d_r0, self.part.sampling, keep_tilt=True).double().numpy()
+
+    @property
+    def short_psf(self) -> np.ndarray | None:
+        return self.part.psf
 
     def _apply(self, x, mask, lo, hi, gen):
         frames = torch.cat([self.part._apply(x, mask, lo, hi, gen)[0] for _ in range(self.frames)], dim=1)
@@ -762,6 +782,10 @@ class Compose(Degradation):
         for k in kernels[1:]:
             psf = convolve2d(psf, k)
         return psf / psf.sum()
+
+    @property
+    def short_psf(self) -> np.ndarray | None:
+        return next((k for k in (p.short_psf for p in self._parts) if k is not None), None)
 
     def _apply(self, x, mask, lo, hi, gen):
         for part in self._parts:

@@ -58,6 +58,7 @@ class PhotoOptions:
     sources: tuple[str, ...] = SOURCES
     rgb: bool = False
     zoom: tuple[float, float] = (1.0, 2.0)
+    dihedral: bool = False   # each crop turned by a random multiple of 90 degrees (square sizes) and mirrored
 
 
 def _parse(text: str) -> PhotoOptions:
@@ -66,6 +67,7 @@ def _parse(text: str) -> PhotoOptions:
         "size": size("photos size", max_side=2048),
         "sources": lambda v: names(v, "photos source", SOURCES),
         "rgb": _flag,
+        "dihedral": _flag,
         "zoom": lambda v: parse_range(v, "photos zoom", one=number("photos zoom", lo=0.25, hi=16.0)),
     }
     return parse_dataclass(PhotoOptions, text, "photos", parsers)
@@ -74,7 +76,8 @@ def _parse(text: str) -> PhotoOptions:
 def _flag(value: str) -> bool:
     text = value.strip().lower()
     if text not in ("0", "1", "false", "true", "no", "yes"):
-        raise GanreconError(f"photos rgb must be 0 (grey) or 1 (colour), got {value!r}.")
+        raise GanreconError(f"photos rgb and dihedral are 0 or 1 (rgb=1: colour; dihedral=1: crops randomly "
+                            f"turned and mirrored), got {value!r}.")
     return text in ("1", "true", "yes")
 
 
@@ -190,6 +193,16 @@ def _crop(rng: np.random.Generator, source: str, image: np.ndarray, opt: PhotoOp
     return np.clip(_resize(patch, (h, w)), 0.0, 1.0)
 
 
+def _dihedral(rng: np.random.Generator, patch: np.ndarray) -> np.ndarray:
+    """One of the 8 turns and mirrors of a square C x H x W patch (2 mirrors of a non-square one): a training
+    set of few photographs then has 8 times as many distinct crops, and nothing about turbulence, noise or
+    blur depends on the orientation."""
+    k = int(rng.integers(8))
+    if patch.shape[1] == patch.shape[2]:
+        patch = np.rot90(patch, k % 4, axes=(1, 2))
+    return np.ascontiguousarray(patch[:, :, ::-1] if k >= 4 else patch)
+
+
 def load_photos(rest: str, ctx: Context) -> Raw:
     opt = _parse(rest)
     pool = {source: source_images(source, ctx.split) for source in opt.sources}
@@ -208,7 +221,7 @@ def load_photos(rest: str, ctx: Context) -> Raw:
             patch = _crop(rng, source, source_image(source, name), opt)
             if patch.std(axis=(1, 2)).max() >= MIN_STD:  # per channel: a flat coloured patch is flat
                 break
-        images[i] = patch
+        images[i] = _dihedral(rng, patch) if opt.dihedral else patch  # drawn last: the same crops as without
         files.append(f"{source}/{name}")
     options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(opt).items()}
     return Raw(images=images, value_range=IMAGE_RANGE, name="photos",
