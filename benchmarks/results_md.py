@@ -10,8 +10,8 @@ from ganrecon.io_utils import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ORDER = ["traces", "seismic_field", "seismic_methods", "seismic_symmetry", "superres", "translate", "phase_screen",
-         "latent", "denoise", "colour", "guard", "learning_curves", "memory", "throughput", "layer_times_superres",
-         "layer_times_seismic", "fault"]
+         "burst", "synthesis", "latent", "denoise", "colour", "guard", "learning_curves", "memory", "throughput",
+         "layer_times_superres", "layer_times_seismic", "fault"]
 
 HEADER = """# Results
 

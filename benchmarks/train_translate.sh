@@ -6,8 +6,12 @@
 #   3. synthesise a turbulent training set from clean crops with model 1 (`ganrecon synthesise`)
 #   4. restoration turbulent -> clean on the synthesised pairs (configs/translate-turbulence-restore-synth.yaml)
 #   5. (ablation) step 2 without the residual output: pix2pix's plain U-Net
+#   6-9. the sampler recipe (issue 21): pix2pix with smooth noise maps and the diversity term
+#      (configs/translate-turbulence-synth-noise.yaml), 3 draws of each clean crop, and two restorers with the
+#      same 1600 steps, on simulator pairs (-restore-sim1600) and on the sampler's pairs (-restore-synth-noise);
+#      evaluated by benchmarks/synthesis.py
 # No data files needed (scikit-image's photographs). Evaluation on held-out simulator pairs:
-#   .venv/bin/python benchmarks/translate.py
+#   .venv/bin/python benchmarks/translate.py; .venv/bin/python benchmarks/synthesis.py
 # Usage: bash benchmarks/train_translate.sh [RUNS_DIR]   (resumable: rerun to continue after a kill)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,4 +39,14 @@ train translate-turbulence-restore-synth translate-turbulence-restore-synth \
   --set "data=paired:$RUNS/translate-synthesised/A:$RUNS/translate-synthesised/B"
 # ablation: the simulator-pairs restoration with pix2pix's plain U-Net output (no residual), for the results page
 train translate-turbulence-restore-plain translate-turbulence-restore --set generator_options.residual=false
+# the sampler recipe
+train translate-turbulence-synth-noise translate-turbulence-synth-noise
+if [ ! -f "$RUNS/translate-synthesised-noise/synthesis.json" ]; then
+  echo "== synthesise (sampler) $(date -u +%H:%M:%S)"
+  "$PY" -m ganrecon synthesise --model "$RUNS/translate-turbulence-synth-noise" --data natural:n=8192,size=48x48 \
+    --split train --seed 1 --draws 3 --out "$RUNS/translate-synthesised-noise"
+fi
+train translate-turbulence-restore-sim1600 translate-turbulence-restore-sim1600
+train translate-turbulence-restore-synth-noise translate-turbulence-restore-synth-noise \
+  --set "data=paired:$RUNS/translate-synthesised-noise/A:$RUNS/translate-synthesised-noise/B"
 echo "== done $(date -u +%H:%M:%S)"

@@ -17,7 +17,7 @@ from ganrecon.inference import load_model
 from ganrecon.models import build_discriminator, build_generator
 from ganrecon.models.generators import unet_depth_for
 from ganrecon.training import orient, train
-from ganrecon.translate import dropout_as_noise
+from ganrecon.translate import dropout_as_noise, synthesise_pairs
 
 
 def _grey(path, pixels: np.ndarray) -> None:
@@ -121,8 +121,57 @@ def test_turbulence_recipe_in_miniature(tmp_path):
     clean = load_dataset("natural:n=10,size=16x16", split="train", seed=1).images
     assert torch.allclose(pairs.images, clean, atol=1e-4)  # B = the clean crops (16-bit PNG)
     assert not torch.allclose(pairs.meta["observed"], clean, atol=1e-2)  # A = the model's distortion
+    # several draws of each clean image: names 0-0, 0-1, 1-0, ...; B repeats each clean crop
+    synthesise_pairs(synth, "natural:n=3,size=16x16", tmp_path / "draws", seed=1, draws=2)
+    twice = load_dataset(f"paired:{tmp_path / 'draws' / 'A'}:{tmp_path / 'draws' / 'B'}")
+    assert len(twice.images) == 6 and torch.allclose(twice.images[0], twice.images[1], atol=1e-4)
+    with pytest.raises(GanreconError, match="draws"):
+        synthesise_pairs(synth, "natural:n=3,size=16x16", tmp_path / "none", draws=0)
     # 3. restoration turbulent -> clean on the synthesised pairs, validated on simulator pairs
     pairs_spec = f"paired:{tmp_path / 'pairs' / 'A'}:{tmp_path / 'pairs' / 'B'}"
     config = load_config(overrides=_tiny(data=pairs_spec, val_data="natural:n=48,size=16x16"))
     result = train(config, tmp_path / "restore", progress=False)
     assert result.step == 3 and set(result.last_validation) >= {"model", "identity", "wiener", "richardson-lucy"}
+
+
+def test_noise_maps_make_the_unet_a_smooth_sampler():
+    g = build_generator("unet", channels=1, image_size=(48, 48), depth="auto", width=4, noise_channels=2).eval()
+    x = torch.rand(2, 1, 45, 47)
+    torch.manual_seed(0)
+    first, second = g(x), g(x)
+    torch.manual_seed(0)
+    assert not torch.allclose(first, second) and torch.equal(g(x), first)  # draws differ; a seed repeats them
+    maps = g.noise_maps(torch.zeros(1, 1, 64, 64))
+    assert maps.shape == (1, 2, 64, 64) and 0.5 < float(maps.std()) < 1.2
+    # smooth: neighbours differ by about an eighth of independent draws' difference (white noise: 1.4x the mean)
+    step = float((maps[..., 1:] - maps[..., :-1]).abs().mean())
+    assert step < 0.35 * float(maps.abs().mean())
+    with pytest.raises(GanreconError, match="noise_channels"):
+        build_generator("unet", channels=1, image_size=(16, 16), noise_channels=-1)
+
+
+def test_diversity_term_trains_a_sampler_and_logs_both_spreads(tmp_path):
+    noise = {"generator_options": {"depth": "auto", "width": 4, "noise_channels": 2, "noise_scale": 4},
+             "diversity_weight": 1.0, "direction": "BtoA"}
+    result = train(load_config(overrides=_tiny(**noise)), tmp_path / "sampler", progress=False)
+    assert result.step == 3
+    header, *rows = (tmp_path / "sampler" / "log.csv").read_text().splitlines()
+    assert {"spread", "spread_ref"} <= set(header.split(","))
+    last = dict(zip(header.split(","), rows[-1].split(",")))
+    assert float(last["spread"]) > 0 and float(last["spread_ref"]) > 0.005  # two turbulence draws differ
+    # a sampler is needed, and paired data has no second draw to compare with
+    with pytest.raises(GanreconError, match="noise_channels"):
+        train(load_config(overrides=_tiny(diversity_weight=1.0, direction="BtoA")), tmp_path / "x", progress=False)
+    assert not (tmp_path / "x" / "model.safetensors").exists()
+
+
+def test_warp_head_starts_as_the_identity_and_moves_the_image_along_its_field():
+    g = build_generator("unet", channels=1, image_size=(48, 48), depth="auto", width=4, warp=True).eval()
+    x = torch.rand(1, 1, 32, 32) * 0.9 + 0.05
+    assert torch.allclose(g(x), x, atol=1e-5)
+    with torch.no_grad():
+        g.head.bias[0] = 1.0  # dx = 1 px everywhere: output(p) = input(p + 1 px to the right)
+    assert torch.allclose(g(x)[..., :, :-1], x[..., :, 1:], atol=1e-4)
+    for bad in ({"residual": True}, {"prior": "bicubic"}):
+        with pytest.raises(GanreconError, match="warp"):
+            build_generator("unet", channels=1, image_size=(16, 16), warp=True, **bad)

@@ -416,14 +416,16 @@ def synthesise(
     limit: int | None = typer.Option(None, help="at most this many images"),
     seed: int = typer.Option(0, callback=_seed, help="seed of synthetic data and of the dropout noise"),
     data_root: str | None = typer.Option(None, help="folder holding downloaded datasets"),
-    noise: bool = typer.Option(True, help="keep pix2pix's dropout on as its noise source"),
+    noise: bool = typer.Option(True, help="keep pix2pix's dropout on as its noise source (noise maps of a "
+                                          "noise_channels model are always drawn)"),
+    draws: int = typer.Option(1, min=1, help="distorted draws of each clean image (for a sampler)"),
 ) -> None:
     """Make a paired training set from clean images with a pix2pix model; train on it with paired:OUT/A:OUT/B."""
     from ganrecon.translate import synthesise_pairs
 
     _check(folders={"--out": out})
     path = synthesise_pairs(model, data, out, split=None if split == "all" else split, limit=limit, seed=seed,
-                            root=data_root, noise=noise)
+                            root=data_root, noise=noise, draws=draws)
     console.print(f"wrote pairs to {path}: train on them with --set data=paired:{path / 'A'}:{path / 'B'}")
 
 

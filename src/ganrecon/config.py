@@ -46,6 +46,7 @@ class TrainConfig:
     missing_weight: float = 1.0
     perceptual_weight: float = 0.0       # > 0: VGG19 feature loss added to the content loss (weights must be cached)
     spectral_weight: float = 0.0         # > 0: log band-power difference (losses.spectrum_loss) added to the content loss
+    diversity_weight: float = 0.0        # > 0: two draws of a sampler (noise_channels) differ as two degradation draws do
     # optimisation
     steps: int = 2000
     max_seconds: float | None = None     # wall-clock budget: stop early (and finish normally) once exceeded

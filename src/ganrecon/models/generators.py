@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganrecon.degrade import warp_by
 from ganrecon.errors import GanreconError
 from ganrecon.models import layers as model_layers
 from ganrecon.models.layers import FoldedSequential, RangeActivation, condition, conv_block, pad_to_multiple
@@ -84,7 +85,18 @@ class UNetGenerator(nn.Module):
     (to the logit of the observed image for `sigmoid`, to the image itself for `clamp`) with the head
     initialised to zero, so training starts from the identity: for restoration where the input is already close
     to the answer (denoising: the clean pixels are right; turbulence) a short CPU budget otherwise goes into
-    learning to copy the input."""
+    learning to copy the input.
+
+    With `noise_channels` k > 0 the generator is a sampler: every forward pass draws k maps of standard normal
+    noise on a grid `noise_scale` times coarser than the input, upsamples them bilinearly and feeds them beside
+    the input. pix2pix's dropout is a weak noise source (two draws barely differ); smooth noise maps give a
+    clean -> distorted model the randomness that random displacement needs (train it with `diversity_weight`,
+    or the content loss teaches it to ignore them). Draws use torch's global generator (`torch.manual_seed`).
+
+    With `warp` the head also predicts a displacement field (px): the output is the input resampled along it
+    plus a learned correction, both zero at the start (the identity). Distortions that move the image
+    (turbulence) are then a smooth field away, where a plain head has to redraw every edge it moves; noise maps
+    that should become displacement become it most cheaply this way."""
 
     scale = 1           # output size / input size
     fixed_size = False  # fully convolutional: any H x W
@@ -92,28 +104,38 @@ class UNetGenerator(nn.Module):
 
     def __init__(self, channels: int, value_range=(0.0, 1.0), depth: int = 3, width: int = 32,
                  max_width: int = 256, dropout: float = 0.0, output: str = "sigmoid", residual: bool = False,
-                 in_channels: int | None = None):
+                 in_channels: int | None = None, noise_channels: int = 0, noise_scale: int = 8,
+                 warp: bool = False):
         super().__init__()
         if depth < 1 or width < 1:
             raise GanreconError("The unet generator needs depth >= 1 and width >= 1.")
+        if noise_channels < 0 or noise_scale < 1:
+            raise GanreconError("The unet generator needs noise_channels >= 0 and noise_scale >= 1.")
         widths = [min(width * 2 ** i, max_width) for i in range(depth + 1)]
         self.depth = depth
-        self.inc = conv_block((in_channels or channels) + 1, widths[0])
+        self.noise_channels, self.noise_scale = int(noise_channels), int(noise_scale)
+        self.inc = conv_block((in_channels or channels) + 1 + self.noise_channels, widths[0])
         self.downs = nn.ModuleList(
             nn.Sequential(nn.MaxPool2d(2), conv_block(widths[i], widths[i + 1])) for i in range(depth))
         self.ups = nn.ModuleList(
             nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth)))
         self.dec = nn.ModuleList(conv_block(2 * widths[i], widths[i]) for i in reversed(range(depth)))
         self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
-        self.head = nn.Conv2d(widths[0], channels, 1)
+        self.warp = bool(warp)
+        if self.warp and residual:
+            raise GanreconError("The unet generator's warp output already adds a correction; drop residual: true.")
+        self.head = nn.Conv2d(widths[0], channels + 2 * self.warp, 1)
         self.residual = bool(residual)
-        if self.residual:  # start as the identity
+        if self.residual or self.warp:  # start as the identity
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
         self.out = RangeActivation(value_range, output)
 
     def forward(self, observed: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        x, (h, w) = pad_to_multiple(condition(observed, mask), 2 ** self.depth)
+        x = condition(observed, mask)
+        if self.noise_channels:
+            x = torch.cat([x, self.noise_maps(x)], dim=1)
+        x, (h, w) = pad_to_multiple(x, 2 ** self.depth)
         skips = [self.inc(x)]
         for down in self.downs:
             skips.append(down(skips[-1]))
@@ -121,9 +143,21 @@ class UNetGenerator(nn.Module):
         for up, dec in zip(self.ups, self.dec):
             x = dec(torch.cat([up(x), skips.pop()], dim=1))
         x = self.head(x)[..., :h, :w]
-        if self.residual:
+        if self.warp:  # channels 0-1: displacement in px; the rest: the correction
+            moved = warp_by(observed.float(), x[:, :2].float())
+            x = x[:, 2:] + self.out.inverse(moved.to(x.dtype))
+        elif self.residual:
             x = x + self.out.inverse(observed.to(x.dtype))
         return self.out(x)
+
+
+    def noise_maps(self, like: torch.Tensor) -> torch.Tensor:
+        """Smooth standard normal maps of `like`'s size: drawn coarse, upsampled bilinearly."""
+        n, _, h, w = like.shape
+        s = self.noise_scale
+        coarse = torch.randn(n, self.noise_channels, -(-h // s) + 1, -(-w // s) + 1, device=like.device)
+        maps = F.interpolate(coarse, size=(h, w), mode="bilinear", align_corners=True) if s > 1 else coarse[..., :h, :w]
+        return maps.to(like.dtype)
 
 
 class ShallowUNetGenerator(nn.Module):
@@ -276,7 +310,8 @@ GENERATORS = {
     "linear": "one dense layer over the flattened image (28x28-sized inputs)",
     "lenet": "LeNet-5-style 5x5 conv encoder 6-16-120 and mirrored decoder",
     "unet": "U-Net, options depth (3, or auto: sized to the input), width (32), dropout (0), output "
-            "(sigmoid|clamp), residual (false); "
+            "(sigmoid|clamp), residual (false), noise_channels (0: a sampler with that many smooth noise maps "
+            "as input), noise_scale (8: their grid spacing, px), warp (false: also predict a displacement field); "
             "any H x W",
     "srresnet": "SRResNet with PixelShuffle upsampling; options scale (4), blocks (8), width (64)",
     "unet-shallow": "reference denoising U-Net: widths 64-128-256, ReLU, transposed convs; "
@@ -294,6 +329,8 @@ def build_generator(name: str, *, channels: int, image_size: tuple[int, int], va
     A burst model (`frames` > 1) takes the frames stacked along the channels and returns one image."""
     prior = options.pop("prior", None)
     prior_options = options.pop("prior_options", None)
+    if options.get("warp") and (prior is not None or frames > 1):
+        raise GanreconError("warp moves the input image itself; it does not combine with a prior or a burst.")
     if frames > 1:
         options = {**options, "in_channels": frames * channels}
         if prior is not None:

@@ -100,6 +100,17 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
     }
 
 
+def diversity_loss(fake: torch.Tensor, fake2: torch.Tensor, target: torch.Tensor, target2: torch.Tensor):
+    """Squared log ratio of the spread of two generator draws for the same inputs to the spread of two
+    degradation draws of the same images (mean absolute difference over the batch). Mode seeking (Mao et al.,
+    2019) pushes the draws apart without limit; matching the degradation's own spread cannot overshoot, and the
+    discriminator decides what form the variation takes. Returns (loss, the two spreads for the log)."""
+    spread = (fake - fake2).abs().mean()
+    reference = (target - target2).abs().mean().detach()
+    loss = (torch.log(spread + 1e-4) - torch.log(reference + 1e-4)) ** 2
+    return loss, {"spread": float(spread.detach()), "spread_ref": float(reference)}
+
+
 class ConditionalGAN(GANStrategy):
     kind = "conditional"
     log_fields = ("epoch", "g_loss", "g_content", "g_adv", "d_loss", "lr")
@@ -117,6 +128,8 @@ class ConditionalGAN(GANStrategy):
         self.value_range = self.train_set.value_range
         self.signed = self.value_range[0] < 0
         self.train_paired = paired_observed(self.train_set, self.scale)
+        if config.diversity_weight > 0:
+            self._check_sampler()
         self.perceptual = PerceptualLoss(self.value_range).to(device) if config.perceptual_weight > 0 else None
         self._build(resuming)
         self._prepare_validation(val_set)
@@ -127,6 +140,16 @@ class ConditionalGAN(GANStrategy):
         if self.batches_per_epoch == 0:
             raise GanreconError("The training set is too small for this batch size and number of processes.")
         self.order, self.order_epoch = [], -1
+
+    def _check_sampler(self) -> None:
+        """diversity_weight needs a generator that samples and a degradation that can be drawn twice."""
+        if not self.config.generator_options.get("noise_channels"):
+            raise GanreconError("diversity_weight needs a generator that draws noise: set "
+                                "generator_options.noise_channels (unet).")
+        if self.train_paired is not None:
+            raise GanreconError("diversity_weight compares two degradation draws of one image; paired training "
+                                "data has only one. Train on clean images and a degradation.")
+        self.log_fields = (*type(self).log_fields, "spread", "spread_ref")
 
     def _build(self, resuming: bool) -> None:
         c, device = self.config, self.device
@@ -174,8 +197,10 @@ class ConditionalGAN(GANStrategy):
         t = t.to(self.device, non_blocking=True)
         return t.contiguous(memory_format=torch.channels_last) if self.channels_last and t.dim() == 4 else t
 
-    def batch(self, step: int, rng: torch.Generator):
-        """This rank's share of the step's batch: (epoch, observed, clean, mask), as the model sees them."""
+    def batch(self, step: int, rng: torch.Generator, second_draw: bool = False):
+        """This rank's share of the step's batch: (epoch, observed, clean, mask), as the model sees them. With
+        `second_draw`, also the target of a second degradation of the same images (what a sampler's draws are
+        compared with): (epoch, observed, clean, mask, clean2)."""
         epoch, b = divmod(step, self.batches_per_epoch)
         if epoch != self.order_epoch:
             self.sampler.set_epoch(epoch)
@@ -188,20 +213,27 @@ class ConditionalGAN(GANStrategy):
         else:
             clean = clean.to(self.device, non_blocking=True)  # degradations run on the model's device
             observed, mask = degrade(self.degradation, clean, self.value_range, rng)
+        second = orient(degrade(self.degradation, clean, self.value_range, rng)[0], clean, mask,
+                        self.config.direction)[1] if second_draw else None
         observed, clean, mask = orient(observed, clean, mask, self.config.direction)
         if self.signed:  # the model sees amplitudes scaled by the observed traces, as in use
             observed, amp = normalise_by_observed(observed)
             clean = clean / amp
-        return epoch, self.prepare(observed), self.prepare(clean), self.prepare(mask)
+            second = second / amp if second is not None else None
+        out = (epoch, self.prepare(observed), self.prepare(clean), self.prepare(mask))
+        return (*out, self.prepare(second)) if second_draw else out
 
     def step(self, step: int, rng: torch.Generator) -> dict:
         c = self.config
-        epoch, observed, clean, mask = self.batch(step, rng)
+        diverse = c.diversity_weight > 0
+        epoch, observed, clean, mask, *second = self.batch(step, rng, second_draw=diverse)
         self.set_learning_rates(step)
         adversarial_on = step >= c.warmup_steps and c.adversarial_weight > 0
-        with self.autocast():
-            fake = self.g_model(observed, mask)
+        with self.autocast():  # a sampler draws twice for the same inputs in one pass
+            fake = self.g_model(torch.cat([observed, observed]) if diverse else observed,
+                                torch.cat([mask, mask]) if diverse else mask)
         fake = fake.float()
+        fake, *fake2 = fake.chunk(2) if diverse else (fake,)
         if c.data_consistency:
             fake = apply_consistency(fake, observed, mask)
         d_loss = self.discriminator_step(observed, clean, fake) if adversarial_on else torch.zeros(())
@@ -219,13 +251,19 @@ class ConditionalGAN(GANStrategy):
                 g_adv = generator_adversarial_loss(c.adversarial, self.discriminator(observed, fake).float())
             self.discriminator.requires_grad_(True)
         g_loss = c.content_weight * g_content + c.adversarial_weight * g_adv
+        logged = {}
+        if diverse:  # both draws are held to the content loss; their spread to the degradation's
+            g_div, logged = diversity_loss(fake, fake2[0], clean, second[0])
+            g_content2 = content_loss(c.content, fake2[0], clean, mask, c.missing_weight)
+            g_loss = g_loss + c.content_weight * (g_content2 - g_content) / 2 + c.diversity_weight * g_div
+            g_content = (g_content + g_content2.detach()) / 2
         self.scaler.scale(g_loss).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
         self.update_ema(step)
         return {"epoch": epoch, "g_loss": g_loss.item(), "g_content": g_content.item(),
                 "g_adv": float(g_adv.detach()), "d_loss": float(d_loss.detach()),
-                "lr": self.opt_g.param_groups[0]["lr"]}
+                "lr": self.opt_g.param_groups[0]["lr"], **logged}
 
     def discriminator_step(self, observed, clean, fake) -> torch.Tensor:
         self.opt_d.zero_grad(set_to_none=True)
