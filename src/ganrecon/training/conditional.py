@@ -240,6 +240,8 @@ class ConditionalGAN(GANStrategy):
 
         self.opt_g.zero_grad(set_to_none=True)
         g_content = content_loss(c.content, fake, clean, mask, c.missing_weight)
+        if diverse:  # both draws are held to the content loss (their spread to the degradation's, below)
+            g_content = (g_content + content_loss(c.content, fake2[0], clean, mask, c.missing_weight)) / 2
         if self.perceptual is not None:
             g_content = g_content + c.perceptual_weight * self.perceptual(fake, clean)
         if c.spectral_weight > 0:
@@ -252,11 +254,9 @@ class ConditionalGAN(GANStrategy):
             self.discriminator.requires_grad_(True)
         g_loss = c.content_weight * g_content + c.adversarial_weight * g_adv
         logged = {}
-        if diverse:  # both draws are held to the content loss; their spread to the degradation's
+        if diverse:
             g_div, logged = diversity_loss(fake, fake2[0], clean, second[0])
-            g_content2 = content_loss(c.content, fake2[0], clean, mask, c.missing_weight)
-            g_loss = g_loss + c.content_weight * (g_content2 - g_content) / 2 + c.diversity_weight * g_div
-            g_content = (g_content + g_content2.detach()) / 2
+            g_loss = g_loss + c.diversity_weight * g_div
         self.scaler.scale(g_loss).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
