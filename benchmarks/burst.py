@@ -11,7 +11,7 @@ each seen as FRAMES frames through independent `turbulence:1.0` (the simulator o
   by the registration error; Wiener's balance, Richardson-Lucy's iterations and that error are chosen on the
   validation split, so "best classical" is the best a practitioner could get from them;
 - the learned burst restorer (configs/translate-turbulence-burst8.yaml) and the learned single-frame restorer
-  (configs/translate-turbulence-refine-wide.yaml and -stage2, else translate-turbulence-refine.yaml, on the
+  (configs/translate-turbulence-refine-wide.yaml and its stages, else translate-turbulence-refine.yaml, on the
   burst's first frame), when runs/ holds them.
 
     .venv/bin/python benchmarks/burst.py [--runs runs] [--limit 256] [--threads 2]
@@ -39,7 +39,9 @@ CROPS = "photos:n={n},size=48x48"
 STRENGTH, FRAMES = 1.0, 8
 # runs/ names, the latest training stage first
 RESTORER, LEARNED_BURST = ("translate-turbulence-burst8-stage2", "translate-turbulence-burst8"), "learned burst restorer"
-SINGLE, LEARNED_FRAME = ("translate-turbulence-refine-wide-stage2", "translate-turbulence-refine-wide",
+SINGLE, LEARNED_FRAME = ("translate-turbulence-refine-wide-stage4", "translate-turbulence-refine-wide-stage3",
+                         "translate-turbulence-refine-wide-stage2",
+                         "translate-turbulence-refine-wide",
                          "translate-turbulence-refine"), "one frame, learned refine"  # the refine design, one frame
 TARGET_OVER_CLASSICAL_DB, TARGET_OVER_FRAME_DB, TARGET_SINGLE_DB = 2.0, 5.0, 0.5
 BALANCES, ITERATIONS, RESIDUALS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3), (3, 5, 10, 20, 40), (0.3, 0.5, 0.7)

@@ -29,7 +29,7 @@ SOURCES = {
     "denoise-blind": ("denoise-blind-decay3", "model-best"),  # chain: -photos-prior -> -decay -> -decay2 -> -decay3
     "superres-porous-x4": ("superres-porous-ct-x4-prior", "model-content"),
     "superres-porous-x4-gan": ("superres-porous-ct-x4-twin", "model"),
-    "translate-turbulence": ("translate-turbulence-restore", "model"),
+    "translate-turbulence": ("translate-turbulence-refine-wide-stage4", "model-best"),  # chain: refine-wide -> -stage2..4
     "translate-turbulence-burst8": ("translate-turbulence-burst8-stage2", "model-best"),  # chain: burst8 -> -stage2
 }
 
@@ -46,7 +46,8 @@ DESCRIPTIONS = {
     "traces-mnist-unet": "missing columns of 28x28 digit-like images (random, regular, gaps); U-Net GAN",
     "traces-seismic-unet": "missing traces of seismic gathers, any size (random, regular, gaps); U-Net GAN refining "
                            "POCS, trained on clean and field-like synthetic gathers",
-    "translate-turbulence": "atmospheric turbulence removed from grey photographs, any size; residual pix2pix U-Net",
+    "translate-turbulence": "atmospheric turbulence removed from one grey frame, any size; U-Net (width 64) refining "
+                            "the frame itself, MSE-trained",
     "translate-turbulence-burst8": "a burst of 8 turbulent frames of a grey scene -> one clean image, any size; U-Net "
                                    "GAN refining registration onto the temporal mean + Wiener",
 }

@@ -9,7 +9,10 @@
 #   6-9. the sampler recipe (issue 21): pix2pix with smooth noise maps and the diversity term
 #      (configs/translate-turbulence-synth-noise.yaml), 3 draws of each clean crop, and two restorers with the
 #      same 1600 steps, on simulator pairs (-restore-sim1600) and on the sampler's pairs (-restore-synth-noise);
-#      evaluated by benchmarks/synthesis.py
+#      evaluated by benchmarks/synthesis.py; 10-12. the same with a warp head (-synth-warp.yaml) and a restorer
+#      on its pairs
+#  13-16. the shipped single-frame restorer: a width-64 U-Net refining the frame (MSE), in four stages, each
+#      from the last one's final weights (configs/translate-turbulence-refine-wide*.yaml); benchmarks/burst.py
 # No data files needed (scikit-image's photographs). Evaluation on held-out simulator pairs:
 #   .venv/bin/python benchmarks/translate.py; .venv/bin/python benchmarks/synthesis.py
 # Usage: bash benchmarks/train_translate.sh [RUNS_DIR]   (resumable: rerun to continue after a kill)
@@ -49,4 +52,18 @@ fi
 train translate-turbulence-restore-sim1600 translate-turbulence-restore-sim1600
 train translate-turbulence-restore-synth-noise translate-turbulence-restore-synth-noise \
   --set "data=paired:$RUNS/translate-synthesised-noise/A:$RUNS/translate-synthesised-noise/B"
+train translate-turbulence-synth-warp translate-turbulence-synth-warp
+if [ ! -f "$RUNS/translate-synthesised-warp/synthesis.json" ]; then
+  echo "== synthesise (warp sampler) $(date -u +%H:%M:%S)"
+  "$PY" -m ganrecon synthesise --model "$RUNS/translate-turbulence-synth-warp" --data natural:n=8192,size=48x48 \
+    --split train --seed 1 --draws 3 --out "$RUNS/translate-synthesised-warp"
+fi
+train translate-turbulence-restore-synth-warp translate-turbulence-restore-synth-noise \
+  --set "data=paired:$RUNS/translate-synthesised-warp/A:$RUNS/translate-synthesised-warp/B"
+# the shipped single-frame restorer, stage by stage
+train translate-turbulence-refine-wide translate-turbulence-refine-wide
+for stage in 2 3 4; do
+  train "translate-turbulence-refine-wide-stage$stage" "translate-turbulence-refine-wide-stage$stage" \
+    --set "init=$RUNS/translate-turbulence-refine-wide$([ $stage = 2 ] || echo -stage$((stage - 1)))/model.safetensors"
+done
 echo "== done $(date -u +%H:%M:%S)"

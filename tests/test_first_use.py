@@ -112,19 +112,22 @@ def test_1_colour_photo_comes_back_in_colour_per_channel_for_denoising(tmp_path)
         assert np.abs(result[..., c].astype(int) - expected).max() <= 1
 
 
-def test_1_python_api_superresolution_on_luminance_with_bicubic_chroma():
+def test_1_python_api_superresolution_per_channel_and_on_luminance_with_bicubic_chroma():
     from ganrecon.baselines import bicubic
-    from ganrecon.colour import rgb_to_ycbcr
+    from ganrecon.colour import colour_apply, rgb_to_ycbcr
     from ganrecon.inference import load_model
 
     model = load_model("superres-porous-x4")
     low = torch.from_numpy(rgb_photo(24).astype(np.float32) / 255).permute(2, 0, 1)[None]
-    out = model(low)
+    out = model(low)                                                  # the measured mode: each channel alone
     assert out.shape == (1, 3, 96, 96)
+    for c in range(3):
+        assert torch.allclose(out[:, c:c + 1], model(low[:, c:c + 1]), atol=1e-5)
+    lum = colour_apply(lambda x, m: model(x), low, task="superres", scale=4, mode="luminance")
     y_low, _ = rgb_to_ycbcr(low)
-    y_out, cbcr_out = rgb_to_ycbcr(out)
+    y_out, cbcr_out = rgb_to_ycbcr(lum)
     _, cbcr_bicubic = rgb_to_ycbcr(bicubic(low, None, scale=4))
-    inside = (out > 0.01).all(dim=1, keepdim=True) & (out < 0.99).all(dim=1, keepdim=True)  # not clamped
+    inside = (lum > 0.01).all(dim=1, keepdim=True) & (lum < 0.99).all(dim=1, keepdim=True)  # not clamped
     assert torch.allclose(y_out[inside], model(y_low)[inside], atol=1e-4)
     assert torch.allclose(cbcr_out[inside.expand_as(cbcr_out)], cbcr_bicubic[inside.expand_as(cbcr_out)], atol=1e-4)
 

@@ -24,9 +24,9 @@ import torch
 from ganrecon.errors import GanreconError
 
 # measured by benchmarks/colour.py (docs/results/colour.md, PSNR on 4 colour photographs, 256 x 256): salt &
-# pepper hits each channel on its own, and per channel beats luminance by 6 dB; for super-resolution, turbulence
-# and missing columns luminance is as good or slightly better (+0.0 to +0.3 dB) at a third of the model's work
-COLOUR_MODES = {"denoise": "channels", "superres": "luminance", "translate": "luminance", "traces": "luminance",
+# pepper hits each channel on its own, and per channel beats luminance by 15 dB; for super-resolution and
+# turbulence per channel is slightly better (+0.1 and +0.02 dB), for missing columns luminance (+0.2 dB)
+COLOUR_MODES = {"denoise": "channels", "superres": "channels", "translate": "channels", "traces": "luminance",
                 "latent": "channels"}
 # the conventional method whose chroma the luminance mode keeps, per task
 CHROMA_BASELINES = {"denoise": "median3", "superres": "bicubic", "translate": "identity", "traces": "linear",
