@@ -22,7 +22,7 @@ PRETRAINED = ROOT / "src" / "ganrecon" / "pretrained"
 
 # shipped name -> (run directory, bundle stem inside it)
 SOURCES = {
-    "traces-mnist-unet": ("traces-mnist-unet-prior", "model-best"),
+    "traces-mnist-unet": ("traces-mnist-unet-mse", "model-best"),  # chain: -prior (L1) -> -mse
     "traces-seismic-unet": ("traces-seismic-unet-pocs-stage5", "model-best"),  # chain: -pocs -> -continued -> -stage3..5
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
