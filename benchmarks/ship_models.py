@@ -1,5 +1,6 @@
 """Copy trained model bundles from runs/ into the package as shipped pretrained models (weights stored as
-float16 to keep the wheel small; they are cast back to float32 on load).
+float16 to keep the wheel small, or as int8 with per-row scales where float16 would pass MAX_BYTES; they are
+cast back to float32 on load).
 
     .venv/bin/python benchmarks/ship_models.py [--runs runs] [--to DIR] [NAME ...]
 
@@ -15,10 +16,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ganrecon.checkpoints import quantize_int8
 from ganrecon.io_utils import atomic_path, atomic_write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 PRETRAINED = ROOT / "src" / "ganrecon" / "pretrained"
+
+MAX_BYTES = 4 * 2 ** 20  # a shipped bundle above this in float16 is stored as int8 (the repository keeps files small)
 
 # shipped name -> (run directory, bundle stem inside it)
 SOURCES = {
@@ -60,8 +64,11 @@ def ship(name: str, runs: Path, to: Path = PRETRAINED) -> Path | None:
         print(f"{name}: no {weights}, skipped")
         return None
     tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(weights)).items()}
+    stored = "float16"
+    if sum(v.numel() * v.element_size() for v in tensors.values()) > MAX_BYTES:
+        tensors, stored = quantize_int8(tensors), "int8"
     meta = json.loads(weights.with_suffix(".json").read_text())
-    meta.update(shipped_name=name, stored_dtype="float16", source_run=f"{run}/{stem}", description=DESCRIPTIONS[name])
+    meta.update(shipped_name=name, stored_dtype=stored, source_run=f"{run}/{stem}", description=DESCRIPTIONS[name])
     out = to / f"{name}.safetensors"
     to.mkdir(parents=True, exist_ok=True)
     with atomic_path(out) as tmp:

@@ -566,3 +566,29 @@ def test_tiled_reconstruction_holds_at_most_batch_tiles_tiles(tmp_path):
     out = model(image, torch.ones_like(image), batch_tiles=5)
     assert out.shape == image.shape and torch.isfinite(out).all()
     assert max(seen) <= 5 and sum(seen) >= (300 // 32) * (260 // 32)
+
+
+def test_int8_stored_bundle_loads_as_float_weights_close_to_the_original(tmp_path):
+    """A wide model shipped as int8 (benchmarks/ship_models.py, above MAX_BYTES) reads back as float weights within
+    half a quantisation step of each row's largest weight, and its output stays close to the float model's."""
+    from safetensors.torch import load_file, save_file
+
+    from ganrecon.checkpoints import INT8_SCALE, quantize_int8, read_bundle
+    from ganrecon.inference import load_model
+
+    weights = write_bundle(tmp_path / "m")
+    original = load_file(str(weights))
+    stored = quantize_int8(original)
+    assert any(v.dtype == torch.int8 for v in stored.values()) and any(k.endswith(INT8_SCALE) for k in stored)
+    quantized = tmp_path / "q.safetensors"
+    save_file(stored, str(quantized))
+    quantized.with_suffix(".json").write_text(weights.with_suffix(".json").read_text())
+    restored, _ = read_bundle(quantized)
+    assert set(restored) == set(original)
+    for key, value in original.items():
+        if value.dim() >= 2:
+            step = value.abs().amax(dim=tuple(range(1, value.dim())), keepdim=True) / 127
+            assert ((restored[key] - value).abs() <= step / 2 + 1e-7).all(), key
+    x = torch.rand(2, 1, 16, 16)
+    mask = (torch.rand(2, 1, 1, 16) > 0.5).float().expand_as(x)
+    assert torch.allclose(load_model(weights)(x * mask, mask), load_model(quantized)(x * mask, mask), atol=0.05)

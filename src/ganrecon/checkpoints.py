@@ -167,10 +167,34 @@ def save_bundle(path_stem: Path, generator: torch.nn.Module, meta: dict) -> None
     atomic_write_json(path_stem.with_suffix(".json"), {"format": BUNDLE_FORMAT, "version": 1, **meta})
 
 
+INT8_SCALE = ".int8_scale"  # suffix of the per-row scale beside an int8-stored weight
+
+
+def quantize_int8(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Weights of two or more dimensions as int8, one float32 scale per output row (symmetric, max-abs), the rest
+    as float16: half the bytes of float16, so that a wide shipped model stays small in the repository and the
+    wheel; `read_bundle` restores float weights (the width-64 turbulence U-Net: 10.2 MB in float16, 5.1 in int8)."""
+    out = {}
+    for key, value in tensors.items():
+        if value.is_floating_point() and value.dim() >= 2:
+            scale = value.float().abs().amax(dim=tuple(range(1, value.dim())), keepdim=True).clamp_min(1e-12) / 127
+            out[key] = torch.round(value.float() / scale).to(torch.int8).contiguous()
+            out[key + INT8_SCALE] = scale.contiguous()
+        else:
+            out[key] = (value.half() if value.is_floating_point() else value).contiguous()
+    return out
+
+
+def dequantize_int8(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Float weights back from `quantize_int8`'s int8 and scales; other tensors pass through."""
+    scales = {k[:-len(INT8_SCALE)]: v for k, v in tensors.items() if k.endswith(INT8_SCALE)}
+    return {k: (v.float() * scales[k] if k in scales else v) for k, v in tensors.items() if not k.endswith(INT8_SCALE)}
+
+
 def read_bundle(weights: Path) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a bundle's weights and metadata (the JSON file beside the weights)."""
+    """Read a bundle's weights (int8-stored ones restored to float) and metadata (the JSON file beside them)."""
     weights = Path(weights)
-    tensors = _read_safetensors(weights)
+    tensors = dequantize_int8(_read_safetensors(weights))
     meta_path = weights.with_suffix(".json")
     try:
         meta = json.loads(meta_path.read_text())
