@@ -61,9 +61,10 @@ fi
 train translate-turbulence-restore-synth-warp translate-turbulence-restore-synth-noise \
   --set "data=paired:$RUNS/translate-synthesised-warp/A:$RUNS/translate-synthesised-warp/B"
 # the shipped single-frame restorer, stage by stage
-train translate-turbulence-refine-wide translate-turbulence-refine-wide
-for stage in 2 3 4; do
-  train "translate-turbulence-refine-wide-stage$stage" "translate-turbulence-refine-wide-stage$stage" \
-    --set "init=$RUNS/translate-turbulence-refine-wide$([ $stage = 2 ] || echo -stage$((stage - 1)))/model.safetensors"
+previous=translate-turbulence-refine-wide
+train "$previous" "$previous"
+for stage in translate-turbulence-refine-wide-stage{2,3,4}; do
+  train "$stage" "$stage" --set "init=$RUNS/$previous/model.safetensors"
+  previous=$stage
 done
 echo "== done $(date -u +%H:%M:%S)"
