@@ -63,10 +63,11 @@ def ship(name: str, runs: Path, to: Path = PRETRAINED) -> Path | None:
     if not weights.is_file():
         print(f"{name}: no {weights}, skipped")
         return None
-    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(weights)).items()}
+    original = load_file(str(weights))
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in original.items()}
     stored = "float16"
     if sum(v.numel() * v.element_size() for v in tensors.values()) > MAX_BYTES:
-        tensors, stored = quantize_int8(tensors), "int8"
+        tensors, stored = quantize_int8(original), "int8"  # from the float32 weights, not their float16 copy
     meta = json.loads(weights.with_suffix(".json").read_text())
     meta.update(shipped_name=name, stored_dtype=stored, source_run=f"{run}/{stem}", description=DESCRIPTIONS[name])
     out = to / f"{name}.safetensors"
