@@ -14,11 +14,14 @@ from ganrecon.guard import (
     GuardedModel,
     blend_rows,
     block_folds,
+    check_factor,
     default_baselines,
     hide_known,
+    large_holes,
     regular_traces,
     weight_map,
     weight_rows,
+    whole_traces,
 )
 from ganrecon.inference import ReconstructionModel
 from ganrecon.models import build_generator
@@ -38,7 +41,7 @@ def _random_model(value_range=(0.0, 1.0), scale=1, degrade="columns:random:0.5",
 
 class Oracle:
     """A 'perfectly trained' model: returns the truth it was given for the output size asked (the clean image; for
-    the guard's downscaled super-resolution check, the low-resolution input itself)."""
+    the guard's downscaled super-resolution check, the clean image downscaled by the rest of the scale)."""
 
     def __init__(self, *truths: torch.Tensor, value_range=(0.0, 1.0), scale: int = 1, spoil=None):
         self.truths, self.scale, self.name, self.spoil = truths, scale, "oracle", spoil
@@ -161,10 +164,11 @@ def test_superres_and_salt_and_pepper_self_checks():
     out = bad(low, ones)
     assert [e["method"] for e in bad.report()["guard"]["images"]] == ["bicubic", "bicubic"]
     torch.testing.assert_close(out, run_baseline("bicubic", low, ones, scale=4))
-    good = GuardedModel(Oracle(clean, low, scale=4), "down:4")
+    half, _ = parse_degradation("down:2")(clean, value_range=(0.0, 1.0))
+    good = GuardedModel(Oracle(clean, half, scale=4), "down:4")
     torch.testing.assert_close(good(low, ones), clean)
     assert {e["method"] for e in good.report()["guard"]["images"]} == {"model"}
-    assert "downscaled x4" in good.report()["guard"]["check"]
+    assert "downscaled x2, super-resolved x4, brought back x2" in good.report()["guard"]["check"]
 
     noisy, mask = parse_degradation("sp:0.15")(clean, value_range=(0.0, 1.0), generator=3)
     bad = GuardedModel(_random_model(degrade="sp:0.15"), "sp:0.15")
@@ -184,6 +188,26 @@ def test_gaussian_noise_has_no_self_check_and_the_model_is_used():
     report = guard.report()["guard"]
     assert report["check"].startswith("none: Gaussian noise") and report["summary"]["methods"] == {"model": 2}
     assert "used" in guard.describe()
+
+
+def test_a_large_hole_has_no_self_check_but_scattered_pixels_and_trace_gaps_do():
+    clean = _images(2)
+    model = _random_model(degrade="keep-first:400")
+    observed, mask = parse_degradation("keep-first:400")(clean, value_range=(0.0, 1.0))
+    guard = GuardedModel(model, "keep-first:400")
+    torch.testing.assert_close(guard(observed, mask), model(observed, mask))
+    assert guard.report()["guard"]["check"].startswith("none: large holes")
+    assert large_holes(mask[0, 0] > 0) and not whole_traces(mask[0, 0] > 0)
+    scattered, mask = parse_degradation("pixels:random:0.5")(clean, value_range=(0.0, 1.0), generator=1)
+    assert not large_holes(mask[0, 0] > 0)
+    guard = GuardedModel(_random_model(degrade="pixels:random:0.5"), "pixels:random:0.5")
+    guard(scattered, mask)
+    assert "hidden" in guard.report()["guard"]["check"]
+    gap, mask = parse_degradation("columns:gap:10")(clean, value_range=(0.0, 1.0), generator=1)
+    assert large_holes(mask[0, 0] > 0) and whole_traces(mask[0, 0] > 0)  # trace gaps keep their own check
+    guard = GuardedModel(_random_model(degrade="columns:gap:10"), "columns:gap:10")
+    guard(gap, mask)
+    assert "traces hidden" in guard.report()["guard"]["check"]
 
 
 def test_large_inputs_are_decided_per_tile_with_feathered_seams():
@@ -317,9 +341,11 @@ def test_superres_check_deals_blocks_to_spatial_folds_that_cover_the_image():
     assert parts.shape == (3, 40, 70) and parts.sum(0).eq(1).all() and (parts.sum((1, 2)) > 0).all()
     clean = _images(1, 128, 128)
     low, ones = parse_degradation("down:4")(clean, value_range=(0.0, 1.0))
-    good = GuardedModel(Oracle(clean, low, scale=4), "down:4")
+    half, _ = parse_degradation("down:2")(clean, value_range=(0.0, 1.0))
+    good = GuardedModel(Oracle(clean, half, scale=4), "down:4")
     torch.testing.assert_close(good(low, ones), clean)
     assert "3 spatial folds" in good.report()["guard"]["check"]
+    assert [check_factor(s) for s in (2, 3, 4, 8, 9)] == [2, 3, 2, 2, 3]
 
 
 def test_images_share_their_sets_best_baseline_unless_their_own_is_clearly_better():

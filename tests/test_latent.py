@@ -83,7 +83,7 @@ def test_restarts_choose_the_argmin_of_j_like_a_brute_force_loop():
     observed, mask = parse_degradation("pixels:random:0.5+gauss:0.05")(clean.float(), generator=4)
     observed, mask = observed.double(), mask.double()
     z0 = initial_latents(4, 5, 4, seed=9).double() * 2
-    batched = invert(g, observed, mask, restarts=5, steps=40, z0=z0)
+    batched = invert(g, observed, mask, restarts=5, steps=40, z0=z0, estimate="best")
     costs = torch.empty(4, 5, dtype=torch.float64)
     for i in range(4):  # brute force: every image, every restart, on its own
         for k in range(5):
@@ -94,6 +94,14 @@ def test_restarts_choose_the_argmin_of_j_like_a_brute_force_loop():
     assert ((costs.max(1).values - costs.min(1).values) > 1e-6).all()  # the restarts really end differently
     chosen = batched.z
     assert torch.allclose(batched.estimate, g.eval()(chosen), atol=1e-10)
+    assert torch.equal(batched.restart_z[torch.arange(4), batched.restart], chosen)
+    # the default estimate: the mean of every restart's G(z*), from the same optimisation
+    mean = invert(g, observed, mask, restarts=5, steps=40, z0=z0)
+    assert torch.equal(mean.restart_z, batched.restart_z) and mean.settings["estimate"] == "mean"
+    per_restart = g.eval()(batched.restart_z.reshape(20, -1)).reshape(4, 5, *observed.shape[1:])
+    assert torch.allclose(mean.estimate, per_restart.mean(1), atol=1e-10)
+    with pytest.raises(GanreconError, match="Unknown estimate"):
+        invert(g, observed, mask, restarts=2, steps=1, estimate="median")
 
 
 def test_keep_first_measurement_is_the_first_n_column_major_entries():

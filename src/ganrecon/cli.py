@@ -458,7 +458,9 @@ def invert_(
     model: str = typer.Option(..., help="latent model (task latent): run directory, weights file or shipped name"),
     data: str = typer.Option(..., help="dataset spec, e.g. mnist"),
     degrade: str = typer.Option(..., help="measurements, e.g. keep-first:400+gauss:0.05, columns:..., mask:PATH"),
-    restarts: int = typer.Option(10, help="random starts per image, optimised together; the lowest J wins"),
+    restarts: int = typer.Option(10, help="random starts per image, optimised together"),
+    estimate: str = typer.Option("mean", help="mean: the mean of the restarts' G(z*) (least squared error); "
+                                              "best: G(z*) of the restart with the lowest J (the reference)"),
     steps: int = typer.Option(500, help="optimisation steps"),
     lr: float | None = typer.Option(None, help="step size [default: adam 0.05; gd 5e-4 (log), 0.02 (l2)]"),
     cost: str = typer.Option("log", help="log: N log||y - T G(z)||^2 + W z'z;  l2: ||y - T G(z)||^2 + W ||z||^2"),
@@ -471,7 +473,7 @@ def invert_(
     baselines: bool = typer.Option(True, help="also run zero-fill and biharmonic inpainting"),
     json_out: Path | None = typer.Option(None, "--json", help="write the numbers as JSON"),
     figure: Path | None = typer.Option(None, help="original | observed | J per iteration | G(z*) | error map"),
-    output: Path | None = typer.Option(None, "-o", "--output", help="write the reconstructions G(z*) as .npy"),
+    output: Path | None = typer.Option(None, "-o", "--output", help="write the reconstructions as .npy"),
 ) -> None:
     """Reconstruct by optimising the latent vector of a pretrained unconditional generator (batched restarts)."""
     from rich.progress import Progress
@@ -487,12 +489,12 @@ def invert_(
         task = bar.add_task("inverting", total=None)
         evaluation, result = invert_dataset(
             model, data, degrade, restarts=restarts, steps=steps, lr=lr, cost=cost, zprior=zprior,
-            optimizer=optimizer, limit=limit, seed=seed, split=split, root=data_root,
+            optimizer=optimizer, limit=limit, seed=seed, split=split, root=data_root, estimate=estimate,
             baselines=baselines, progress=lambda done, total: bar.update(task, completed=done, total=total))
     info = evaluation.results["inversion"]
     console.print(results_table(evaluation.results, title=_title(
         data, degrade, evaluation.results["n_images"], f" | {info['cost']} cost, {restarts} restarts x {steps} "
-        f"{optimizer} steps")))
+        f"{optimizer} steps, {estimate}")))
     save_outputs(evaluation, json_out, None)
     if figure:
         inversion_figure(evaluation.clean, evaluation.observed, evaluation.mask, result, figure,

@@ -131,7 +131,8 @@ class UnconditionalGAN(GANStrategy):
         from ganrecon.metrics import image_metrics, summarise
 
         result = invert(self.model, self.val_obs.to(self.device), self.val_mask.to(self.device),
-                        restarts=VAL_RESTARTS, steps=VAL_STEPS, seed=self.config.seed)
+                        restarts=VAL_RESTARTS, steps=VAL_STEPS, seed=self.config.seed,
+                        estimate="best")  # the generator's own fit, comparable with earlier runs' curves
         estimate = result.estimate.cpu()
         return {"inversion": summarise(image_metrics(estimate, self.val_clean, self.val_mask, self.value_range)),
                 **self.baseline_scores}
