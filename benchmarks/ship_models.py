@@ -30,7 +30,7 @@ SOURCES = {
     "traces-seismic-unet": ("traces-seismic-unet-pocs-stage5", "model-best"),  # chain: -pocs -> -continued -> -stage3..5
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
-    "denoise-blind": ("denoise-blind-decay3", "model-best"),  # chain: -photos-prior -> -decay -> -decay2 -> -decay3
+    "denoise-blind": ("denoise-blind-decay4", "model-best"),  # chain: -photos-prior -> -decay -> -decay2 -> -decay3 -> -decay4
     "superres-porous-x4": ("superres-porous-ct-x4-prior", "model-content"),
     "superres-porous-x4-gan": ("superres-porous-ct-x4-twin", "model"),
     "translate-turbulence": ("translate-turbulence-refine-wide-stage4", "model-best"),  # chain: refine-wide -> -stage2..4
