@@ -26,7 +26,7 @@ MAX_BYTES = 4 * 2 ** 20  # a shipped bundle above this in float16 is stored as i
 
 # shipped name -> (run directory, bundle stem inside it)
 SOURCES = {
-    "traces-mnist-unet": ("traces-mnist-unet-mse", "model-best"),  # chain: -prior (L1) -> -mse
+    "traces-mnist-unet": ("traces-mnist-unet-mse2", "model-best"),  # chain: -prior (L1) -> -mse -> -mse2
     "traces-seismic-unet": ("traces-seismic-unet-pocs-stage5", "model-best"),  # chain: -pocs -> -continued -> -stage3..5
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),

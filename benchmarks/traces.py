@@ -173,8 +173,8 @@ def write_markdown(results: dict, path: Path) -> None:
              "the same degraded images (seed 0). ms_per_image is the whole batch's wall time divided by its size.",
              "Models: one model per generator, trained on a mix of mask families (random 30/50/70%, every 2nd "
              "column, gaps) with `configs/traces-*.yaml` via `benchmarks/train_traces.sh` (the U-Net: "
-             "`configs/traces-mnist-unet-prior.yaml`, refining linear interpolation, then -mse.yaml). `gan-*` rows "
-             "are guarded (ganrecon.guard), `gan-*:raw` the networks alone.", ""]
+             "`configs/traces-mnist-unet-prior.yaml`, refining linear interpolation, then -mse.yaml and "
+             "-mse2.yaml). `gan-*` rows are guarded (ganrecon.guard), `gan-*:raw` the networks alone.", ""]
     lines += target_lines(results["mnist"]) + [""]
     for group, label in (("mnist", f"MNIST, {limit} test digits"),
                          ("seismic", f"synthetic seismic gathers 128 x 64, {seismic_limit} test gathers")):

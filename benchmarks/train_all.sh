@@ -33,7 +33,7 @@ PLAN=(
   "denoise-blind-decay4:denoise-blind-decay4:denoise-blind"
   "superres-porous-ct-x4-prior:superres-porous-ct-x4-prior:superres-porous-x4"
   "superres-porous-ct-x4-twin:superres-porous-ct-x4-twin:superres-porous-x4-gan"
-  "traces-mnist-unet-mse:traces-mnist-unet-mse:traces-mnist-unet"
+  "traces-mnist-unet-mse2:traces-mnist-unet-mse2:traces-mnist-unet"
   "latent-mnist-mlp:latent-mnist-mlp:latent-mnist-mlp"
   "latent-mnist-dcgan:latent-mnist-dcgan:latent-mnist-dcgan"
   "translate-turbulence-refine-wide-stage4:translate-turbulence-refine-wide-stage4:translate-turbulence"
@@ -44,7 +44,7 @@ PLAN=(
 declare -A SHIPS=(
   [denoise-blind-decay4]="denoise-blind" [superres-porous-ct-x4-prior]="superres-porous-x4"
   [superres-porous-ct-x4-twin]="superres-porous-x4-gan"
-  [traces-mnist-unet-mse]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
+  [traces-mnist-unet-mse2]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
   [latent-mnist-dcgan]="latent-mnist-dcgan" [translate-turbulence-refine-wide-stage4]="translate-turbulence"
   [traces-seismic-unet-pocs-stage5]="traces-seismic-unet"
   [translate-turbulence-burst8-stage2]="translate-turbulence-burst8"

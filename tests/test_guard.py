@@ -321,12 +321,14 @@ def test_images_follow_their_sets_evidence_unless_their_own_is_clear():
     clearly_worse = [-0.15, -0.1, -0.2]
     alone = decide(check([[s] for s in ambiguous]), tile=8)
     assert not bool(alone[0].use_model.all())       # one image is its own set: no clear win, the baseline
-    many = [list(col) for col in zip(*([ambiguous] * 6 + [clearly_worse]))]
+    barely_worse = [-0.01, -0.012, -0.008]          # clear by its standard error, but -0.04 dB: a tie
+    many = [list(col) for col in zip(*([ambiguous] * 6 + [clearly_worse, barely_worse]))]
     chosen = [bool(d.use_model.all()) for d in decide(check(many), tile=8)]
-    assert chosen == [True] * 6 + [False]           # the set favours the model; the clear loser keeps the baseline
-    bad_set = [list(col) for col in zip(*([clearly_worse] * 6 + [[0.3, 0.4, 0.5]]))]
+    assert chosen == [True] * 6 + [False, True]     # the set favours the model; the clear loser keeps the baseline
+    barely_better = [0.01, 0.012, 0.008]
+    bad_set = [list(col) for col in zip(*([clearly_worse] * 6 + [[0.3, 0.4, 0.5], barely_better]))]
     chosen = [bool(d.use_model.all()) for d in decide(check(bad_set), tile=8)]
-    assert chosen == [False] * 6 + [True]           # a set of losers: only a clear winner gets the model
+    assert chosen == [False] * 6 + [True, False]    # a set of losers: only a clear winner gets the model
 
 
 def test_gathers_are_checked_against_fk_inversion_unless_the_user_wants_speed():

@@ -7,11 +7,11 @@ and nothing in its output says so. The input itself holds evidence, if some of i
   entries is hidden, the model and every baseline reconstruct the input without them, and both are scored on
   the hidden entries. With a mask made of whole traces, whole interior traces are hidden, never one that would
   leave a hole longer than the input's own (`hide_traces`). A pixel mask with large holes (a missing block) has
-  no self-check (`large_holes` says why): the guard says so and the model is used. Missing entries are never read: the input is
-  zero-filled where the mask says missing before anything else sees it. A regular decimation (every K-th trace
-  known, the same traces in every image) is checked in its own pattern instead (`regular_check`): hiding one
-  known trace of it makes a gap of 2K-1 traces, a problem unlike the missing ones that favoured the wrong method
-  (sliding FK over f-x prediction, 0.7 dB, on pylops gathers);
+  no self-check (`large_holes` says why): the guard says so and the model is used. Missing entries are never
+  read: the input is zero-filled where the mask says missing before anything else sees it. A regular
+  decimation (every K-th trace known, the same traces in every image) is checked in its own pattern instead
+  (`regular_check`): hiding one known trace of it makes a gap of 2K-1 traces, a problem unlike the missing ones
+  that favoured the wrong method (sliding FK over f-x prediction, 0.7 dB, on pylops gathers);
 - super-resolution (a model with scale S): the input is downscaled by the smallest factor of S (2 for x4; the
   `down:` operator), super-resolved x S by the model and by bicubic, downscaled by the rest of S, and both are
   compared with the input (`check_factor` says why not by S itself);
@@ -23,8 +23,9 @@ Evidence comes in folds (disjoint held-out sets, at least 3, more for small imag
 The images checked together (one call) first: the model is their default when its error saving over each
 image's best baseline, pooled over folds and images, exceeds its standard error (`set_default`); the promise is
 never to be worse than the baseline, so a lucky draw must not win. Then each image follows that default unless
-its own saving, averaged over its folds, is a standard error the other way; one image alone is its own set, so
-it gets the model only on its own clear win. The best baseline is the one with the least held-out error, where
+its own saving, averaged over its folds, is a standard error the other way and its held-out margin is beyond
+TIE_DB (0.1 dB, the promise's slack: a held-out rock slice at -0.02 dB went to a bicubic 3.7 dB worse); one
+image alone is its own set, so it gets the model only on its own clear win. The best baseline is the one with the least held-out error, where
 the consensus stands for the seismic methods it averages (`best_baseline`); the baseline, too, is the set's best
 unless an image's own best beats it clearly (`image_baselines`).
 
@@ -72,6 +73,7 @@ FEATHER = 16            # half-width (output pixels) of the blend across a seam 
 MIN_HELD_OUT = 64       # held-out entries a tile needs to be decided on its own evidence
 MIN_REGULAR_TRACES = 16  # known traces a regular decimation needs to be checked in its own pattern
 HEDGES = {"consensus": CONSENSUS_PARTS}  # a baseline that averages others stands for them in the choice
+TIE_DB = 0.1            # an image overrules its set's default only by a held-out margin beyond this (the promise's slack)
 LARGE_HOLE = 2.0        # mean distance (px) from a missing entry to the nearest known one above which holes are large
 MIN_LOW_RES = 4         # a super-resolution check needs a downscaled input of at least this many pixels a side
 SUPERRES_BLOCK = 16     # side (input pixels) of the squares dealt to the super-resolution check's spatial folds
@@ -308,7 +310,7 @@ def check_factor(scale: int) -> int:
     """The super-resolution check's downscale: the smallest factor of the model's scale above 1 (2 for x4).
     Why not the scale itself: downscaled by S, the input is S x S times coarser than anything the model was
     trained to see, and on held-out rocks that check told nothing (margins within 0.2 dB of 0 where the true
-    margin was +9 dB: 7 of 32 slices sent to a bicubic 4 to 10 dB worse). Downscaled by 2, the same slices
+    margin was +9 dB: 7 of 32 slices sent to a bicubic 4 to 11 dB worse). Downscaled by 2, the same slices
     gave +0.1 to +5.4 dB, and on photographs the check kept the sign of the true margin."""
     return next(d for d in range(2, scale + 1) if scale % d == 0)
 
@@ -483,7 +485,7 @@ def set_default(model_f: torch.Tensor, base_f: torch.Tensor, counts_f: torch.Ten
 def decide(check: SelfCheck, tile: int) -> list[Decision]:
     """Per image: the best baseline on the held-out entries, the margin, and the per-tile choice (input grid).
     An image follows its set's default (`set_default`) unless its own evidence is clear the other way (one
-    standard error); a tile follows its image unless its own evidence is clearer still (`tile_z`)."""
+    standard error, and a margin beyond TIE_DB); a tile follows its image unless its own evidence is clearer still (`tile_z`)."""
     h, w = check.model.shape[-2:]
     ny, nx = -(-h // tile), -(-w // tile)
     per_fold = [{name: err[:, n].sum((-2, -1)) for name, err in check.baselines.items()}
@@ -499,7 +501,11 @@ def decide(check: SelfCheck, tile: int) -> list[Decision]:
             decisions.append(Decision("", None, 0, torch.ones(ny, nx, dtype=torch.bool),
                                       note="too few known entries to check: the model is used"))
             continue
-        image_model = bool(~own_baseline[n]) if model_default else bool(own_model[n])
+        margin = margin_db(float(base_f[:, n].sum()), float(model_f[:, n].sum()))
+        if model_default:
+            image_model = not (bool(own_baseline[n]) and margin < -TIE_DB)
+        else:
+            image_model = bool(own_model[n]) and margin > TIE_DB
         note = "the model, on its set's evidence" if image_model and not own_model[n] else ""
         use_model = torch.full((ny, nx), image_model)
         margins = []
@@ -512,7 +518,6 @@ def decide(check: SelfCheck, tile: int) -> list[Decision]:
             use_model = torch.where(enough, own, use_model)
             margins = [margin_db(b, m) for b, m in zip(base_t.sum(0)[enough].tolist(),
                                                         model_t.sum(0)[enough].tolist())]
-        margin = margin_db(float(base_f[:, n].sum()), float(model_f[:, n].sum()))
         decisions.append(Decision(best, margin, int(check.count[:, n].sum()), use_model, margins, note))
     return decisions
 

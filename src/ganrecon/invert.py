@@ -21,9 +21,9 @@ N x K latent vectors; each restart remembers the lowest J it reached. Two estima
   exp(-J/2) gave 0.0883 / 0.0971: J is overconfident (N log of a misfit that G can never bring to the noise
   level), so it keeps 1.5 restarts of 10. (`benchmarks/latent_estimates.py`; held-out figures: latent.md.)
 
-Neither looks at the ground truth or picks by hand. G runs in eval mode
-(BatchNorm uses running statistics), so every latent vector's cost depends on that vector alone and the batched
-optimisation is exactly K x N independent ones.
+Neither looks at the ground truth or picks by hand. G runs in eval mode (BatchNorm uses running statistics),
+so every latent vector's cost depends on that vector alone and the batched optimisation is exactly K x N
+independent ones.
 """
 
 from __future__ import annotations
@@ -296,8 +296,9 @@ def _invert_chunk(g, observed, mask, z0, steps, lr, cost, zprior, optimizer, tic
 @dataclass
 class LatentModel(Reconstructor):
     """A trained unconditional generator used as a reconstructor: `model(observed, mask) -> estimate` runs
-    inversion (defaults K = 10 restarts, 500 Adam steps, cost `log`, the mean of the restarts), so `ganrecon eval` can put it in the same
-    table as the baselines and the conditional models. `last` keeps the latest InversionResult."""
+    inversion (defaults K = 10 restarts, 500 Adam steps, cost `log`, the mean of the restarts), so `ganrecon
+    eval` can put it in the same table as the baselines and the conditional models. `last` keeps the latest
+    InversionResult."""
 
     generator: torch.nn.Module
     meta: dict
