@@ -37,3 +37,18 @@ def test_a_large_hole_is_filled_smoothly_and_an_image_with_nothing_known_is_kept
     assert np.abs(out[0, 0].numpy() - reference).max() < 1e-2
     blank = torch.rand(1, 1, 8, 8)
     assert torch.equal(biharmonic_fill(blank, torch.zeros_like(blank, dtype=torch.bool)), blank)
+
+
+def test_the_normal_operator_is_the_laplacian_and_its_adjoint():
+    import torch.nn.functional as F
+
+    from ganrecon.inpaint import LAPLACIAN, _normal_operator, _pad_adjoint
+
+    x = torch.randn(3, 1, 17, 23, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    kernel = LAPLACIAN[None, None].double()
+    lap = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel)
+    torch.testing.assert_close(_normal_operator(x, kernel), _pad_adjoint(F.conv_transpose2d(lap, kernel)))
+    y = torch.randn_like(x)
+    # <L x, L y> = <x, L^T L y>: the operator is the normal operator of L, whatever form computes it
+    ly = F.conv2d(F.pad(y, (1, 1, 1, 1), mode="replicate"), kernel)
+    torch.testing.assert_close((lap * ly).sum(), (x * _normal_operator(y, kernel)).sum())
