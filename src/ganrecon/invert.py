@@ -281,11 +281,9 @@ def _invert_chunk(g, observed, mask, z0, steps, lr, cost, zprior, optimizer, tic
         chosen = restart_costs.argmin(1)
         rows = torch.arange(n, device=z.device) * k + chosen
         z_best = best_z[rows]
-        if estimate == "mean":
-            image = g(best_z)
-            image = image.view(n, k, *image.shape[1:]).mean(1)
-        else:
-            image = g(z_best)
+        images = g(best_z)
+        images = images.view(n, k, *images.shape[1:])
+        image = images.mean(1) if estimate == "mean" else images[torch.arange(n, device=z.device), chosen]
     return (image, z_best.cpu(), restart_costs.gather(1, chosen[:, None])[:, 0].cpu(), curves[:, rows].T.cpu(),
             chosen.cpu(), restart_costs.cpu(), best_z.view(n, k, z_dim).cpu())
 
