@@ -39,7 +39,8 @@ def _normal_operator(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     """L^T L x for a batch of single-channel images, L the Laplacian at every pixel with replicate padding (a
     zero normal derivative at the border, as scikit-image's inpainting assumes). The adjoint of the valid
     convolution is a full one, written as a convolution of the zero-padded map with the flipped kernel: the same
-    numbers (to rounding) as `conv_transpose2d`, 2.3 x faster on 48 x 48 batches here (2-core EPYC), and this
+    numbers (to rounding) as `conv_transpose2d`, 2.4 x faster on 48 x 48 batches here (2-core EPYC;
+    `benchmarks/guard_impulse_time.py`), and this
     operator is most of the salt & pepper guard's time (the impulse-biharmonic baseline's CG solve)."""
     lap = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel)
     return _pad_adjoint(F.conv2d(F.pad(lap, (2, 2, 2, 2)), kernel.flip(-2, -1)))
