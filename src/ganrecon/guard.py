@@ -311,7 +311,8 @@ def check_factor(scale: int) -> int:
     Why not the scale itself: downscaled by S, the input is S x S times coarser than anything the model was
     trained to see, and on held-out rocks that check told nothing (margins within 0.2 dB of 0 where the true
     margin was +9 dB: 7 of 32 slices sent to a bicubic 4 to 11 dB worse). Downscaled by 2, the same slices
-    gave +0.1 to +5.4 dB, and on photographs the check kept the sign of the true margin."""
+    gave +0.1 to +5.4 dB, and on photographs the check kept the sign of the true margin
+    (`benchmarks/superres_guard_check.py`)."""
     return next(d for d in range(2, scale + 1) if scale % d == 0)
 
 
