@@ -21,6 +21,7 @@ from ganrecon.training import (
     Strategy,
     TrainingInterrupted,
     UnconditionalGAN,
+    lr_factor,
     strategy_for,
     train,
 )
@@ -79,6 +80,18 @@ def test_a_hard_budget_keeps_the_reserve_and_the_due_validation_free():
     assert result.step > 2
     assert used + toy.reserve <= 1.0 + 0.1, used  # what follows the loop (the final pass) fits in the budget
     assert used + toy.reserve > 1.0 - 0.3, used   # and the budget is used
+
+
+def test_linear_budget_decay_follows_whichever_of_steps_and_time_is_further_along():
+    assert lr_factor("linear-budget", 10, 100, budget_used=0.2) == lr_factor("linear", 10, 100) == 1.0
+    assert lr_factor("linear-budget", 80, 100, budget_used=0.2) == pytest.approx(lr_factor("linear", 80, 100))
+    assert lr_factor("linear-budget", 10, 100, budget_used=0.75) == pytest.approx(0.5)
+    assert lr_factor("linear-budget", 10, 100, budget_used=1.2) == 0.0
+    toy = Toy(step_seconds=0.02)   # the loop tells the strategy how much of its budget is spent before each step
+    seen = []
+    toy.step = lambda step, rng: seen.append(toy.budget_used) or {"loss": 1.0}
+    RunLoop(toy, LoopOptions(steps=5, seed=0, max_seconds=100.0, eval_every=100)).run()
+    assert len(seen) == 5 and 0 <= seen[0] <= seen[-1] < 0.1
 
 
 def test_divergence_in_memory_stops_and_keeps_the_best():

@@ -55,13 +55,14 @@ class TrainConfig:
     lr_d: float | None = None            # default: lr
     beta1: float = 0.5
     beta2: float = 0.999
-    lr_decay: str = "none"               # "linear": constant for the first half, then linearly to 0 (pix2pix)
+    lr_decay: str = "none"               # "linear": constant for the first half, then linearly to 0 (pix2pix);
+                                         # "linear-budget": the same over steps or max_seconds, whichever is ahead
     warmup_steps: int = 0                # content-only steps before the adversarial game starts
     ema: float = 0.999                   # EMA decay of generator weights (0 disables)
     seed: int = 0
     # engineering
     device: str = "auto"
-    amp: bool = False                    # bf16 autocast on CPU, fp16 + GradScaler on CUDA
+    amp: bool = False                    # bf16 autocast (fp16 + GradScaler on GPUs without bf16)
     channels_last: bool = True
     threads: int | None = None
     eval_every: int = 500

@@ -44,6 +44,14 @@ def degrade(degradation, clean: torch.Tensor, value_range, generator: torch.Gene
     return degradation(clean, value_range=value_range, generator=generator)
 
 
+def amp_dtype(device: torch.device) -> torch.dtype:
+    """Autocast's type: bf16 on CPU and on GPUs that have it (the format validated on CPU, and no loss scaling
+    between two optimisers), fp16 with a GradScaler on older GPUs."""
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        return torch.float16
+    return torch.bfloat16
+
+
 def apply_consistency(estimate: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Keep what was observed: the output equals the input wherever the mask says the value is known."""
     if estimate.shape != observed.shape:
@@ -170,8 +178,8 @@ class ConditionalGAN(GANStrategy):
             ids = [device.index] if device.type == "cuda" else None
             self.g_model = DistributedDataParallel(generator, device_ids=ids)
             self.d_model = DistributedDataParallel(discriminator, device_ids=ids)
-        self.amp_dtype = (torch.float16 if device.type == "cuda" else torch.bfloat16) if c.amp else None
-        self.scaler = torch.amp.GradScaler("cuda", enabled=bool(c.amp and device.type == "cuda"))
+        self.amp_dtype = amp_dtype(device) if c.amp else None
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
     def _prepare_validation(self, val_set) -> None:
         """A fixed validation batch (its own degradation stream) and, on rank 0, its baseline scores."""

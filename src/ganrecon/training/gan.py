@@ -21,6 +21,7 @@ class GANStrategy(Strategy):
         self.config, self.device = config, device
         self.images_per_step = config.batch_size
         self.baseline_scores: dict = {}
+        self.budget_used = 0.0   # fraction of max_seconds spent, set by the run loop (lr_decay: linear-budget)
 
     def init_optimisers(self, generator: torch.nn.Module, discriminator: torch.nn.Module) -> None:
         """The EMA copy and both optimisers, once the models are built and on their device."""
@@ -34,9 +35,9 @@ class GANStrategy(Strategy):
     def set_learning_rates(self, step: int) -> None:
         c = self.config
         for group in self.opt_g.param_groups:
-            group["lr"] = c.lr * lr_factor(c.lr_decay, step, c.steps)
+            group["lr"] = c.lr * lr_factor(c.lr_decay, step, c.steps, self.budget_used)
         for group in self.opt_d.param_groups:
-            group["lr"] = self.lr_d * lr_factor(c.lr_decay, step, c.steps)
+            group["lr"] = self.lr_d * lr_factor(c.lr_decay, step, c.steps, self.budget_used)
 
     def update_ema(self, step: int) -> None:
         if self.ema is not None:

@@ -131,6 +131,8 @@ class RunLoop:
             if over:
                 return True
             self.mid_step, self.in_progress = True, self.step + 1  # steps are counted from 1, as in log.csv
+            if self.o.max_seconds:
+                self.s.budget_used = self.elapsed() / self.o.max_seconds
             t = time.perf_counter()
             values = self.s.step(self.step, step_generator(self.o.seed, self.step, self.rank))
             self.step_cost = max(self.step_cost, time.perf_counter() - t)

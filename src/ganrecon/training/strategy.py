@@ -31,6 +31,7 @@ class Strategy:
     supports_ddp = False                    # True: the loop may run it under torchrun
     divergence_hint = "lower lr and resume"
     validate_first = False                  # validate the starting weights (step 0) before training
+    budget_used = 0.0                       # fraction of the time budget spent before this step (set by the loop)
 
     # ------------------------------------------------------------------------------------- to override
     def step(self, step: int, rng: torch.Generator) -> dict[str, float]:
