@@ -219,6 +219,10 @@ def markdown(results: dict) -> str:
         for label, info in results["models"].items():
             steps, secs = info.get("train_steps"), info.get("train_seconds")
             trained = f", {steps} steps in {secs / 60:.1f} min" if steps and secs else ""
+            if trained and info.get("train_device", "cpu") != "cpu":
+                trained += f" on the GPU ({info['train_device']})"
+            if trained and info.get("init"):
+                trained += f", starting from the weights of `{info['init']}`"
             degrade = (
                 info["degrade"] if isinstance(info["degrade"], str) else ", ".join(info["degrade"] or [])
             )
@@ -279,6 +283,8 @@ def main() -> None:
                 "degrade": m.meta.get("degrade"),
                 "train_steps": m.meta.get("steps"),
                 "train_seconds": m.meta.get("train_seconds"),
+                "train_device": m.meta.get("device", "cpu"),
+                "init": m.meta.get("init"),
             }
             for label, m in models.items()
         },

@@ -36,8 +36,10 @@ PLAN=(
   "denoise-blind-gpu:denoise-blind-gpu:90"
   "denoise-blind-wide-gpu:denoise-blind-wide-gpu:150"
   "traces-mnist-unet-wide-gpu:traces-mnist-unet-wide-gpu:90"
-  "traces-mnist-unet-wide-gpu2:traces-mnist-unet-wide-gpu2:170"   # stage 2 (a second call: MODELS=...)
+  "traces-mnist-unet-wide-gpu2:traces-mnist-unet-wide-gpu2:170"
 )
+# On 2026-12-04 (one H200) the first four ran in one call (495 s wall, limit 580) and stage 2 of the wide MNIST
+# U-Net in a second one (MODELS=traces-mnist-unet-wide-gpu2, 213 s), from stage 1's float16 bundle carried back.
 
 mkdir -p "$OUT_DIR" "$RUNS"
 log="$OUT_DIR/campaign.log"

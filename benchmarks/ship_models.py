@@ -3,8 +3,11 @@ float16 to keep the wheel small, or as int8 with per-row scales where float16 wo
 cast back to float32 on load).
 
     .venv/bin/python benchmarks/ship_models.py [--runs runs] [--to DIR] [NAME ...]
+    .venv/bin/python benchmarks/ship_models.py --runs runs-gpu --to DIR --candidates RUN ...
 
 --to writes the bundles to another folder (benchmarks/train_all.sh --device cuda collects them there).
+--candidates writes each run's model-best as DIR/RUN.safetensors + .json in float16, whatever its size: weights
+to benchmark (and to continue with `init:`) before one of them is shipped (benchmarks/gpu_campaign.sh).
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ MAX_BYTES = 4 * 2 ** 20  # a shipped bundle above this in float16 is stored as i
 
 # shipped name -> (run directory, bundle stem inside it)
 SOURCES = {
-    "traces-mnist-unet": ("traces-mnist-unet-mse2", "model-best"),  # chain: -prior (L1) -> -mse -> -mse2
+    "traces-mnist-unet": ("traces-mnist-unet-wide-gpu2", "model-best"),  # width 64, H200: -wide-gpu -> -wide-gpu2
     "traces-seismic-unet": ("traces-seismic-unet-pocs-stage5", "model-best"),  # chain: -pocs -> -continued -> -stage3..5
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
-    "denoise-blind": ("denoise-blind-decay4", "model-best"),  # chain: -photos-prior -> -decay -> -decay2 -> -decay3 -> -decay4
+    "denoise-blind": ("denoise-blind-gpu", "model-best"),  # chain: -photos-prior -> -decay .. -decay4 (CPU) -> -gpu (H200)
     "superres-porous-x4": ("superres-porous-ct-x4-prior", "model-content"),
     "superres-porous-x4-gan": ("superres-porous-ct-x4-twin", "model"),
     "translate-turbulence": ("translate-turbulence-refine-wide-stage4", "model-best"),  # chain: refine-wide -> -stage2..4
@@ -79,13 +82,36 @@ def ship(name: str, runs: Path, to: Path = PRETRAINED) -> Path | None:
     return out
 
 
+def candidate(run: str, runs: Path, to: Path) -> Path | None:
+    """A run's best weights in float16 under the run's name: half the bytes, and `init:` casts them back."""
+    weights = runs / run / "model-best.safetensors"
+    if not weights.is_file():
+        print(f"{run}: no {weights}, skipped")
+        return None
+    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(weights)).items()}
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    meta.update(stored_dtype="float16", source_run=f"{run}/model-best")
+    out = to / f"{run}.safetensors"
+    to.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        save_file(tensors, str(tmp))
+    atomic_write_json(out.with_suffix(".json"), meta)
+    print(f"{run}: {out.stat().st_size / 1e6:.1f} MB from {weights}")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=list(SOURCES))
     parser.add_argument("--runs", type=Path, default=ROOT / "runs")
     parser.add_argument("--to", type=Path, default=PRETRAINED, help="folder for the bundles (default: the package)")
+    parser.add_argument("--candidates", action="store_true", help="NAMEs are runs: their model-best in float16")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.candidates:
+        for run in args.names:
+            candidate(run, args.runs, args.to)
+        return
     for name in args.names:
         ship(name, args.runs, args.to)
 

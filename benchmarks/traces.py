@@ -69,6 +69,7 @@ def run_setting(data, degrade: str, models: dict, slug: str, limit: int, root: s
         evaluation.results["methods"][label]["train_seconds"] = model.meta.get("train_seconds")
         evaluation.results["methods"][label]["train_steps"] = model.meta.get("steps")
         evaluation.results["methods"][label]["init"] = model.meta.get("init")
+        evaluation.results["methods"][label]["train_device"] = model.meta.get("device", "cpu")
     save_outputs(evaluation, None, ROOT / "docs" / "figures" / f"traces-{slug}.png", rows=3)
     print(f"  {slug}: {time.perf_counter() - start:.0f} s")
     return evaluation.results
@@ -93,6 +94,7 @@ def large_gathers(model, n: int = 4) -> dict:
 def fmt_table(results: dict) -> str:
     table = markdown_table(results)
     extra = [f"- {k}: trained {v['train_steps']} steps in {v['train_seconds'] / 60:.1f} min"
+             + (f" on the GPU ({v['train_device']})" if v.get("train_device", "cpu") != "cpu" else "")
              + (f", starting from the weights of `{v['init']}`" if v.get("init") else "")
              for k, v in results["methods"].items() if v.get("train_seconds")]
     return table + ("\n\n" + "\n".join(extra) if extra else "")
@@ -172,9 +174,10 @@ def write_markdown(results: dict, path: Path) -> None:
              f"Produced by `benchmarks/traces.py` on {results['hardware']}. Held-out test split; every method sees "
              "the same degraded images (seed 0). ms_per_image is the whole batch's wall time divided by its size.",
              "Models: one model per generator, trained on a mix of mask families (random 30/50/70%, every 2nd "
-             "column, gaps) with `configs/traces-*.yaml` via `benchmarks/train_traces.sh` (the U-Net: "
-             "`configs/traces-mnist-unet-prior.yaml`, refining linear interpolation, then -mse.yaml and "
-             "-mse2.yaml). `gan-*` rows are guarded (ganrecon.guard), `gan-*:raw` the networks alone.", ""]
+             "column, gaps) with `configs/traces-*.yaml` via `benchmarks/train_traces.sh` (the MNIST U-Net: width 64, "
+             "refining linear interpolation, `configs/traces-mnist-unet-wide-gpu.yaml` then -wide-gpu2.yaml on a "
+             "lent GPU, benchmarks/gpu_campaign.sh). `gan-*` rows are guarded (ganrecon.guard), `gan-*:raw` the "
+             "networks alone.", ""]
     lines += target_lines(results["mnist"]) + [""]
     for group, label in (("mnist", f"MNIST, {limit} test digits"),
                          ("seismic", f"synthetic seismic gathers 128 x 64, {seismic_limit} test gathers")):

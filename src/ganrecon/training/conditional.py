@@ -82,9 +82,10 @@ def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int]
     return generator, discriminator
 
 
-def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float, frames: int = 1) -> dict:
+def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float, frames: int = 1,
+               device: str = "cpu") -> dict:
     """What a model bundle needs to be rebuilt and fed correctly, plus provenance (steps and seconds of this run,
-    and cumulative over the `init:` chain)."""
+    and cumulative over the `init:` chain; the device, since a GPU second is not a CPU second)."""
     before_steps, before_seconds = lineage(config.init)
     return {
         "task": config.task,
@@ -105,6 +106,7 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
         "total_steps": before_steps + step,
         "total_train_seconds": round(before_seconds + seconds, 1),
         "threads": config.threads,
+        "device": device,
     }
 
 
@@ -285,7 +287,8 @@ class ConditionalGAN(GANStrategy):
 
     # ------------------------------------------------------------------------------------- what ships
     def meta(self, step: int, seconds: float) -> dict:
-        return model_meta(self.config, self.train_set, self.scale, step, seconds, self.degradation.frames)
+        return model_meta(self.config, self.train_set, self.scale, step, seconds, self.degradation.frames,
+                          self.device.type)
 
     def reconstructor(self, step: int = 0, seconds: float = 0.0):
         """The current model as `load_model` would return it from this run's bundle."""
