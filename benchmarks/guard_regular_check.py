@@ -13,7 +13,9 @@ truth) is set beside its error in three self-checks that use only the known trac
   run (2026-12-04, code not kept):
   it told FK's wins from the model's better (a choice between the two by its sign alone gave 36.0 dB mean SNR
   against FK's 35.6), but it ranked POCS and the consensus above FK, and the guard sent 61 of 100 gathers
-  to them: 32.5 dB guarded, against 34.9 with the full band. Not adopted.
+  to them: 32.5 dB guarded, against 34.9 with the full band. Nor did ranking the baselines on the full band and
+  judging the model against the chosen one on the half band (31.8 dB, same day, ad hoc): the full-band check
+  does not rank FK first either. Not adopted; the baseline ranking is the open problem.
 
 Errors are pooled over the gathers and printed in dB relative to cubic interpolation (positive = better).
 

@@ -393,7 +393,7 @@ def bare_step_seconds(strategy, step: int, seed: int, repeats: int) -> float:
 
     if hasattr(strategy, "batch"):
         fixed = strategy.batch(step, step_generator(seed, step))
-        strategy.batch = lambda *_: fixed
+        strategy.batch = lambda *_, **__: fixed
     strategy.update_ema = lambda *_: None
     without_prior_cache(getattr(strategy, "generator", None))  # the loop computes it for every new batch
     strategy.step(step, step_generator(seed, step))  # warm-up

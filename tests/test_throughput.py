@@ -60,3 +60,14 @@ def test_markdown_names_a_quick_run(tmp_path):
     text = bench.markdown({"cpu": "x", "threads": 1, "torch": "t", "quick": True, "peak": peak, "inference": [],
                            "training": []})
     assert "not results" in text and "10.0 GFLOP/s" in text
+
+
+def test_the_bare_step_runs_a_conditional_strategy_on_one_fixed_batch(tiny_npz):
+    from conftest import tiny_overrides
+
+    from ganrecon.config import TrainConfig
+    from ganrecon.training import strategy_for
+
+    config = TrainConfig(**tiny_overrides(tiny_npz))
+    strategy = strategy_for(config.task)(config, torch.device("cpu"), name="bare")
+    assert bench.bare_step_seconds(strategy, 0, config.seed, repeats=2) > 0
