@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# One lent-GPU slot (issue 18) spent on the models that missed their targets on the CPU: each shipped model
-# continued with a larger batch, and a wider one trained from scratch to test whether capacity is what flattened
-# the CPU learning curves. The candidates' best weights come back in float16 for the CPU benchmarks to judge
+# One lent-GPU slot (issue 18) spent on the models that missed their targets on the CPU (wider U-Nets than the CPU
+# could train, and shipped models continued with larger batches). The candidates' best weights come back in float16 for the CPU benchmarks to judge
 # (benchmarks/denoise.py, traces.py) before anything is shipped.
 #
 #   bash benchmarks/gpu_campaign.sh [OUT]          # on the GPU machine: OUT defaults to $OUT, else gpu-out
@@ -30,16 +29,15 @@ if [ -d .gpu ]; then
   export GANRECON_WALLPAPERS="$PWD/.gpu/wallpapers"
 fi
 
-# The quickest to set up goes first: if the device path fails there, the slot is not spent on the rest.
+# The plan for the next slot (about 8 minutes with set-up and packing). The quickest to set up goes first: if
+# the device path fails there, the slot is not spent on the rest.
 PLAN=(
-  "traces-mnist-unet-gpu:traces-mnist-unet-gpu:50"
-  "denoise-blind-gpu:denoise-blind-gpu:90"
-  "denoise-blind-wide-gpu:denoise-blind-wide-gpu:150"
-  "traces-mnist-unet-wide-gpu:traces-mnist-unet-wide-gpu:90"
-  "traces-mnist-unet-wide-gpu2:traces-mnist-unet-wide-gpu2:170"
+  "traces-mnist-unet-wide-gpu3:traces-mnist-unet-wide-gpu3:130"
+  "denoise-blind-wide-gpu2:denoise-blind-wide-gpu2:280"
 )
-# On 2026-12-04 (one H200) the first four ran in one call (495 s wall, limit 580) and stage 2 of the wide MNIST
-# U-Net in a second one (MODELS=traces-mnist-unet-wide-gpu2, 213 s), from stage 1's float16 bundle carried back.
+# Ran on 2026-12-04 (one H200): traces-mnist-unet-gpu:50, denoise-blind-gpu:90, denoise-blind-wide-gpu:150 and
+# traces-mnist-unet-wide-gpu:90 in one call (495 s wall, limit 580), then traces-mnist-unet-wide-gpu2:170 in a
+# second one (213 s) from stage 1's float16 bundle carried back. Each config's max_seconds is what it ran for.
 
 mkdir -p "$OUT_DIR" "$RUNS"
 log="$OUT_DIR/campaign.log"

@@ -21,7 +21,6 @@ class GANStrategy(Strategy):
         self.config, self.device = config, device
         self.images_per_step = config.batch_size
         self.baseline_scores: dict = {}
-        self.budget_used = 0.0   # fraction of max_seconds spent, set by the run loop (lr_decay: linear-budget)
 
     def init_optimisers(self, generator: torch.nn.Module, discriminator: torch.nn.Module) -> None:
         """The EMA copy and both optimisers, once the models are built and on their device."""
