@@ -33,11 +33,12 @@ fi
 # the device path fails there, the slot is not spent on the rest.
 PLAN=(
   "traces-mnist-unet-wide-gpu3:traces-mnist-unet-wide-gpu3:130"
-  "denoise-blind-wide-gpu2:denoise-blind-wide-gpu2:280"
+  "denoise-blind-wide-gpu:denoise-blind-wide-gpu:280"   # from scratch again: its 8 MB of weights are not kept
 )
 # Ran on 2026-12-04 (one H200): traces-mnist-unet-gpu:50, denoise-blind-gpu:90, denoise-blind-wide-gpu:150 and
 # traces-mnist-unet-wide-gpu:90 in one call (495 s wall, limit 580), then traces-mnist-unet-wide-gpu2:170 in a
-# second one (213 s) from stage 1's float16 bundle carried back. Each config's max_seconds is what it ran for.
+# second one (213 s) from stage 1's float16 bundle carried back. Each config's max_seconds is what it ran for
+# then; a plan line's seconds override it.
 
 mkdir -p "$OUT_DIR" "$RUNS"
 log="$OUT_DIR/campaign.log"

@@ -60,6 +60,20 @@ DESCRIPTIONS = {
 }
 
 
+def half(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in tensors.items()}
+
+
+def write_bundle(tensors: dict[str, torch.Tensor], meta: dict, out: Path, source: Path) -> Path:
+    """OUT.safetensors + OUT.json, each written atomically."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        save_file(tensors, str(tmp))
+    atomic_write_json(out.with_suffix(".json"), meta)
+    print(f"{out.stem}: {out.stat().st_size / 1e6:.1f} MB from {source}")
+    return out
+
+
 def ship(name: str, runs: Path, to: Path = PRETRAINED) -> Path | None:
     run, stem = SOURCES[name]
     weights = runs / run / f"{stem}.safetensors"
@@ -67,19 +81,12 @@ def ship(name: str, runs: Path, to: Path = PRETRAINED) -> Path | None:
         print(f"{name}: no {weights}, skipped")
         return None
     original = load_file(str(weights))
-    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in original.items()}
-    stored = "float16"
+    tensors, stored = half(original), "float16"
     if sum(v.numel() * v.element_size() for v in tensors.values()) > MAX_BYTES:
         tensors, stored = quantize_int8(original), "int8"  # from the float32 weights, not their float16 copy
     meta = json.loads(weights.with_suffix(".json").read_text())
     meta.update(shipped_name=name, stored_dtype=stored, source_run=f"{run}/{stem}", description=DESCRIPTIONS[name])
-    out = to / f"{name}.safetensors"
-    to.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        save_file(tensors, str(tmp))
-    atomic_write_json(out.with_suffix(".json"), meta)
-    print(f"{name}: {out.stat().st_size / 1e6:.1f} MB from {weights}")
-    return out
+    return write_bundle(tensors, meta, to / f"{name}.safetensors", weights)
 
 
 def candidate(run: str, runs: Path, to: Path) -> Path | None:
@@ -88,16 +95,9 @@ def candidate(run: str, runs: Path, to: Path) -> Path | None:
     if not weights.is_file():
         print(f"{run}: no {weights}, skipped")
         return None
-    tensors = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in load_file(str(weights)).items()}
     meta = json.loads(weights.with_suffix(".json").read_text())
     meta.update(stored_dtype="float16", source_run=f"{run}/model-best")
-    out = to / f"{run}.safetensors"
-    to.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out) as tmp:
-        save_file(tensors, str(tmp))
-    atomic_write_json(out.with_suffix(".json"), meta)
-    print(f"{run}: {out.stat().st_size / 1e6:.1f} MB from {weights}")
-    return out
+    return write_bundle(half(load_file(str(weights))), meta, to / f"{run}.safetensors", weights)
 
 
 def main() -> None:
