@@ -8,14 +8,12 @@ truth) is set beside its error in three self-checks that use only the known trac
   with its dip cone scaled by the spacing, since dips in samples per trace double in the compacted gather;
 - `original grid`: on the input's own grid, 1 trace in 4 kept, scored on the known traces in between;
 - `compact, half band`: the compact check on the known traces low-passed to half their bandwidth and resampled
-  to half as many time samples. Aliasing depends on frequency x dip x spacing: halving the band offsets the
-  doubled spacing, so this poses the input's aliasing, not a worse one. Tried as the guard's check in an ad-hoc
-  run (2026-12-04, code not kept):
-  it told FK's wins from the model's better (a choice between the two by its sign alone gave 36.0 dB mean SNR
-  against FK's 35.6), but it ranked POCS and the consensus above FK, and the guard sent 61 of 100 gathers
-  to them: 32.5 dB guarded, against 34.9 with the full band. Nor did ranking the baselines on the full band and
-  judging the model against the chosen one on the half band (31.8 dB, same day, ad hoc): the full-band check
-  does not rank FK first either. Not adopted; the baseline ranking is the open problem.
+  to half as many time samples (`ganrecon.guard.half_band`). Aliasing depends on frequency x dip x spacing:
+  halving the band offsets the doubled spacing, so this poses the input's aliasing, not a worse one. It tells
+  FK's wins from the model's, but it ranks POCS and the consensus above FK, so it is no ranking of the
+  baselines: as the guard's only check (2026-12-04, ad hoc) it sent 61 of 100 gathers to them (32.5 dB mean SNR
+  against 34.9 with the full band). The guard uses it as a second opinion between the model and FK alone
+  (`ganrecon.guard.alias_check`), with a slack chosen by `--tune-slack`.
 
 Errors are pooled over the gathers and printed in dB relative to cubic interpolation (positive = better).
 
@@ -26,7 +24,10 @@ traces.md averages SNR in dB over gathers, so a gather FK restores to 45 dB and 
 below anything visible) weighs as much as a 7 dB loss on a hard one; the pooled SNR is what a stack of gathers
 is left with.
 
-    .venv/bin/python benchmarks/guard_regular_check.py [--n 24] [--per-gather --n 100]
+`--tune-slack` chooses the guard's ALIAS_SLACK_DB on tuning gathers (another seed) and writes
+docs/results/seismic_alias_slack.{md,json}.
+
+    .venv/bin/python benchmarks/guard_regular_check.py [--n 24] [--per-gather --n 100] [--tune-slack --n 100]
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from ganrecon.baselines import FK_MAX_DIP, run_baseline
 from ganrecon.data import load_dataset
 from ganrecon.degrade import parse_degradation
 from ganrecon.evaluation import evaluate
+from ganrecon.guard import alias_check, half_band, margin_db
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 
@@ -79,14 +81,6 @@ def check_errors(model, gather: torch.Tensor, step: int, phases, scored,
     return total
 
 
-def half_band(gather: torch.Tensor) -> torch.Tensor:
-    """The lower half of the temporal spectrum, as half as many samples (band-limited resampling), rescaled to a
-    peak amplitude of 1 per gather as the data sets are."""
-    n = gather.shape[-2]
-    low = torch.fft.irfft(torch.fft.rfft(gather, dim=-2)[..., :n // 4 + 1, :], n=n // 2, dim=-2)
-    return low / low.abs().amax(dim=(-2, -1), keepdim=True).clamp_min(1e-8)
-
-
 def per_gather(n: int) -> dict:
     """The evaluation benchmarks/traces.py runs (the same test gathers, guarded and raw model), gather by gather:
     each method's mean, median and pooled SNR, the oracle choice between the model and FK (what a better check
@@ -116,6 +110,54 @@ def per_gather(n: int) -> dict:
                              "mean_diff": float(diff[sel].mean()) if count else None,
                              "share_of_mean_gap": float(diff[sel].sum() / n), "pooled_diff": pooled})
     return out
+
+
+SLACKS = (-1.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+
+
+def tune_slack(n: int, seed: int = 1) -> dict:
+    """The guard's ALIAS_SLACK_DB chosen on tuning gathers (test split, `seed` 1: neither trained on nor in
+    traces.py's seed-0 test set): per gather the model's and FK's truth SNR and the model's margin over FK on the
+    half-band check (`ganrecon.guard.alias_check`); for each slack the mean SNR of the rule "FK where the margin is
+    under the slack, else the model", applied to every gather (the guard applies it to the gathers whose first
+    check chose the model, nearly all of these)."""
+    model = load_model("traces-seismic-unet")
+    clean = load_dataset(f"seismic:n={n}", split="test", seed=seed).images[:n]
+    observed, mask = parse_degradation("columns:regular:2")(clean, value_range=SIGNED, generator=0)
+    signal = clean.double().square().flatten(1).sum(1)
+    with torch.no_grad():
+        estimates = {"gan-unet:raw": model(observed, mask), "fk": run_baseline("fk", observed, mask, value_range=SIGNED)}
+        cols = (mask[0, 0, 0] > 0).nonzero()[:, 0]
+
+        def fk(o, m):
+            return run_baseline("fk", o, m, value_range=SIGNED)
+
+        model_err, fk_err = alias_check(model, fk, observed, cols, 2)
+    snr = {k: snr_db(signal, (v.double() - clean).square().flatten(1).sum(1)) for k, v in estimates.items()}
+    margin = torch.tensor([margin_db(f, m) for m, f in zip(model_err.tolist(), fk_err.tolist())])
+    rows = []
+    for slack in SLACKS:
+        use_fk = margin < slack
+        rows.append({"slack_db": slack, "fk_gathers": int(use_fk.sum()),
+                     "mean_snr": float(torch.where(use_fk, snr["fk"], snr["gan-unet:raw"]).mean())})
+    return {"n": n, "seed": seed, "hardware": f"{platform.machine()}, {torch.get_num_threads()} threads",
+            "fk_mean_snr": float(snr["fk"].mean()), "model_mean_snr": float(snr["gan-unet:raw"].mean()),
+            "oracle_mean_snr": float(torch.maximum(snr["fk"], snr["gan-unet:raw"]).mean()), "rows": rows}
+
+
+def slack_markdown(r: dict) -> str:
+    best = max(r["rows"], key=lambda row: row["mean_snr"])
+    lines = ["## Seismic, every 2nd trace: the guard's slack for FK, chosen on tuning gathers", "",
+             f"Produced by `benchmarks/guard_regular_check.py --tune-slack` on {r['hardware']}: {r['n']} tuning gathers "
+             f"(benchmarks/traces.py's generator, test split, seed {r['seed']}; the reported test set is seed 0), "
+             "`columns:regular:2`. Per gather the model's margin over FK on the guard's half-band check; the rule "
+             "gives FK every gather where that margin is under the slack, the model the others. Mean SNR in dB "
+             f"over the gathers. FK alone {r['fk_mean_snr']:.2f}, the model alone {r['model_mean_snr']:.2f}, the "
+             f"better of the two per gather (an oracle) {r['oracle_mean_snr']:.2f}.", "",
+             "| slack, dB | gathers to FK | mean SNR |", "|---|---|---|"]
+    lines += [f"| {row['slack_db']:+.1f} | {row['fk_gathers']} | {row['mean_snr']:.2f} |" for row in r["rows"]]
+    lines += ["", f"Best: {best['slack_db']:+.1f} dB (`ganrecon.guard.ALIAS_SLACK_DB`)."]
+    return "\n".join(lines) + "\n"
 
 
 def snr_db(signal: torch.Tensor, error: torch.Tensor) -> torch.Tensor:
@@ -155,15 +197,20 @@ def main() -> None:
     parser.add_argument("--per-gather", action="store_true",
                         help="per-gather SNR of the guarded model against FK -> docs/results/seismic_regular_gathers.md "
                              "(use --n 100, traces.py's set)")
+    parser.add_argument("--tune-slack", action="store_true",
+                        help="choose the guard's ALIAS_SLACK_DB on tuning gathers -> docs/results/seismic_alias_slack.md "
+                             "(use --n 100)")
     args = parser.parse_args()
     torch.set_num_threads(2)
-    if args.per_gather:
-        result = per_gather(args.n)
-        atomic_write_json(OUT / "seismic_regular_gathers.json", result)
-        text = gathers_markdown(result)
-        atomic_write_text(OUT / "seismic_regular_gathers.md", text)
-        print(text)
-        return
+    for wanted, run, markdown, stem in ((args.tune_slack, tune_slack, slack_markdown, "seismic_alias_slack"),
+                                        (args.per_gather, per_gather, gathers_markdown, "seismic_regular_gathers")):
+        if wanted:
+            result = run(args.n)
+            atomic_write_json(OUT / f"{stem}.json", result)
+            text = markdown(result)
+            atomic_write_text(OUT / f"{stem}.md", text)
+            print(text)
+            return
     clean = load_dataset("seismic:n=100", split="test", seed=0).images[:args.n]
     observed, mask = parse_degradation("columns:regular:2")(clean, value_range=SIGNED, generator=0)
     model = load_model("traces-seismic-unet")

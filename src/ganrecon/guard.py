@@ -11,7 +11,10 @@ and nothing in its output says so. The input itself holds evidence, if some of i
   read: the input is zero-filled where the mask says missing before anything else sees it. A regular
   decimation (every K-th trace known, the same traces in every image) is checked in its own pattern instead
   (`regular_check`): hiding one known trace of it makes a gap of 2K-1 traces, a problem unlike the missing ones
-  that favoured the wrong method (sliding FK over f-x prediction, 0.7 dB, on pylops gathers);
+  that favoured the wrong method (sliding FK over f-x prediction, 0.7 dB, on pylops gathers). That check doubles
+  the trace spacing, and with it the aliasing that FK inversion suffers from most, so it missed FK's wins; a
+  gather that chose the model is given to FK unless the model also beats FK by ALIAS_SLACK_DB on the same
+  problem posed on the known traces' lower half band (`alias_check`), which keeps the input's aliasing;
 - super-resolution (a model with scale S): the input is downscaled by the smallest factor of S (2 for x4; the
   `down:` operator), super-resolved x S by the model and by bicubic, downscaled by the rest of S, and both are
   compared with the input (`check_factor` says why not by S itself);
@@ -72,6 +75,12 @@ DEFAULT_TILE = 256      # output pixels per tile side for per-tile decisions
 FEATHER = 16            # half-width (output pixels) of the blend across a seam between a model and a baseline tile
 MIN_HELD_OUT = 64       # held-out entries a tile needs to be decided on its own evidence
 MIN_REGULAR_TRACES = 16  # known traces a regular decimation needs to be checked in its own pattern
+# The model must beat FK by this much on the half-band check (`alias_check`) to be used over it on a regular
+# decimation: that check still underrates FK inversion against the model. Chosen on 100 tuning gathers
+# (benchmarks/traces.py's generator, test split, seed 1; every 2nd trace): mean SNR 36.48 dB against FK's 34.29
+# and the model's 34.32; slack 0 gave 35.88, 1.0 36.35, 2.0 36.32, 4.0 35.60
+# (`benchmarks/guard_regular_check.py --tune-slack`, docs/results/seismic_alias_slack.md).
+ALIAS_SLACK_DB = 1.5
 HEDGES = {"consensus": CONSENSUS_PARTS}  # a baseline that averages others stands for them in the choice
 TIE_DB = 0.1            # an image overrules its set's default only by a held-out margin beyond this (the promise's slack)
 LARGE_HOLE = 2.0        # mean distance (px) from a missing entry to the nearest known one above which holes are large
@@ -93,6 +102,7 @@ class SelfCheck:
     model: torch.Tensor
     baselines: dict[str, torch.Tensor]
     count: torch.Tensor
+    regular: tuple | None = None                 # (known trace columns, step) when it is `regular_check`
 
 
 @dataclass
@@ -278,8 +288,49 @@ def regular_check(run_model, run_baselines, observed, cols: torch.Tensor, step: 
         model = _squared_error(run_model(compact * kept, kept), compact, where)
         baselines = {k: _squared_error(v, compact, where) for k, v in run_baselines(compact * kept, kept).items()}
         errors.append((on_grid(model), {k: on_grid(v) for k, v in baselines.items()}, on_grid(where.sum(1))))
-    return _stack(f"the {len(cols)} known traces decimated again, 1 in {step} kept, reconstructed and compared "
-                  f"({step} folds, the input's own regular pattern)", errors)
+    check = _stack(f"the {len(cols)} known traces decimated again, 1 in {step} kept, reconstructed and compared "
+                   f"({step} folds, the input's own regular pattern)", errors)
+    check.regular = (cols, step)
+    return check
+
+
+def half_band(gather: torch.Tensor) -> torch.Tensor:
+    """The lower half of the temporal spectrum (dim -2), as half as many samples (band-limited resampling),
+    rescaled to a peak amplitude of 1 per image as the baselines expect."""
+    n = gather.shape[-2]
+    low = torch.fft.irfft(torch.fft.rfft(gather, dim=-2)[..., :n // 4 + 1, :], n=n // 2, dim=-2)
+    return low / low.abs().amax(dim=(-3, -2, -1), keepdim=True).clamp_min(1e-8)
+
+
+def alias_check(run_model, run_fk, observed, cols: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image, the model's and FK's squared error in `regular_check`'s problem posed on the known traces
+    low-passed to half their band and resampled to half as many samples. Why: aliasing depends on frequency x dip
+    x trace spacing, so halving the band offsets the doubled spacing of the compacted gather, and each event keeps
+    the input's dip in samples per trace; the full-band check doubles the aliasing, which FK inversion suffers
+    from most, and so it missed FK's wins (docs/results/seismic_regular_gathers.md)."""
+    low = half_band(observed[..., cols])
+    model_err, fk_err = torch.zeros(len(low)), torch.zeros(len(low))
+    for phase in range(step):
+        keep = torch.zeros(len(cols), dtype=torch.bool)
+        keep[phase::step] = True
+        kept = keep.float().expand_as(low).contiguous()
+        where = 1.0 - kept
+        model_err += _squared_error(run_model(low * kept, kept), low, where).sum((-2, -1))
+        fk_err += _squared_error(run_fk(low * kept, kept).float().cpu(), low, where).sum((-2, -1))
+    return model_err, fk_err
+
+
+def prefer_fk(decisions: list, model_err: torch.Tensor, fk_err: torch.Tensor, rows: list[int],
+              slack: float) -> None:
+    """Give FK the images (of `rows`, those that chose the model) where the model beats it on the half-band check
+    by less than `slack` dB (ALIAS_SLACK_DB)."""
+    for row, m, f in zip(rows, model_err.tolist(), fk_err.tolist()):
+        margin = margin_db(f, m)
+        if margin < slack:
+            d = decisions[row]
+            d.baseline, d.margin_db, d.use_model = "fk", margin, torch.zeros_like(d.use_model)
+            d.note = (f"FK: on the half-band check the model's margin over FK is {margin:+.2f} dB, under the "
+                      f"{slack:g} dB it needs")
 
 
 def enough_evidence(taken: torch.Tensor, what: str) -> bool:
@@ -698,6 +749,12 @@ class GuardedModel(ModelWrapper):
         self.check_description = check.description
         tile = max(1, self.tile_size // int(self.scale))
         decisions = decide(check, tile)
+        regular = check.regular
+        if self.mode == "choose" and regular is not None and "fk" in self.baselines:
+            rows = [i for i, d in enumerate(decisions) if d.margin_db is not None and bool(d.use_model.any())]
+            if rows:
+                errors = alias_check(self.model, self.baselines["fk"], observed[rows], *regular)
+                prefer_fk(decisions, *errors, rows, ALIAS_SLACK_DB)
         if self.mode == "report":
             for d in decisions:
                 d.use_model = torch.ones_like(d.use_model)
@@ -744,6 +801,8 @@ def image_report(decision: Decision, mode: str) -> dict:
     method = "model" if bool(tiles.all()) else decision.baseline if not bool(tiles.any()) else "mixed"
     entry = {"method": method, "baseline": decision.baseline, "margin_db": round(decision.margin_db, 2),
              "held_out": decision.held_out}
+    if decision.note:
+        entry["note"] = decision.note
     if tiles.numel() > 1:
         entry["tiles"] = {"count": tiles.numel(), "model": int(tiles.sum()), **_spread(decision.tile_margins)}
     return entry
