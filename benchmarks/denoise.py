@@ -8,7 +8,7 @@ Salt & pepper (amounts 0.05, 0.15, 0.3, 0.5) and Gaussian noise (sigma 0.1, 0.2)
 - FER2013 PrivateTest, when the Kaggle CSV is in DATA_ROOT/fer2013/ (or --fer points at it).
 Every classical baseline (noisy input, median 3x3 / 5x5, adaptive and switching median, impulse-biharmonic, TV,
 non-local means, BM3D when installed) and the GANs, guarded as users get them (ganrecon.guard, with the
-unguarded model as NAME:raw): the blind model (configs/denoise-blind-photos-prior.yaml, trained on by -decay, -decay2, -decay3 and -decay4) everywhere, the per-level MNIST model (sp 0.15) on MNIST at
+unguarded model as NAME:raw): the blind model (configs/denoise-blind-photos-prior.yaml, trained on by -decay to -decay4, -gpu on a lent GPU, and -cpu7) everywhere, the per-level MNIST model (sp 0.15) on MNIST at
 sp 0.15, the FER2013 reference model on FER2013 at sp 0.15. Models come from runs/<name>
 (benchmarks/train_denoise.sh) or, if absent, from the shipped pretrained models of the same name.
 
@@ -35,7 +35,6 @@ ROOT = Path(__file__).resolve().parent.parent
 LEVELS = ("sp:0.05", "sp:0.15", "sp:0.3", "sp:0.5", "gauss:0.1", "gauss:0.2")
 FIGURE_LEVELS = ("sp:0.15", "sp:0.5", "gauss:0.1")
 BLIND = "gan-blind"
-TRAIN_CONFIG = "denoise-blind-decay4"  # the shipped blind model's config: it trains on `photos` (train split)
 # label -> (run / shipped name, dataset keys it is evaluated on, levels it is evaluated at (None = all))
 MODELS = {
     BLIND: ("denoise-blind", None, None),

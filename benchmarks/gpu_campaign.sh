@@ -67,11 +67,6 @@ done
 
 [ ${#done_runs[@]} -gt 0 ] || { echo "no run finished" | tee -a "$log"; exit 1; }
 pack=$(mktemp -d)
-"$PY" benchmarks/ship_models.py --runs "$RUNS" --to "$pack/bundles" --candidates "${done_runs[@]}" | tee -a "$log"
-(cd "$RUNS" && find "${done_runs[@]}" -maxdepth 1 -type f \
-   \( -name summary.json -o -name config.yaml -o -name log.csv -o -name validation.csv -o -name 'model-best.json' \) \
-   -print0 | tar -cf "$pack/records.tar" --null -T -)
-tar -cf - -C "$pack" bundles records.tar | split -b 15M -d - "$OUT_DIR/candidates.tar.part"
+"$PY" benchmarks/ship_models.py --runs "$RUNS" --to "$pack" --candidates "${done_runs[@]}" | tee -a "$log"
+bash benchmarks/pack_runs.sh "$OUT_DIR" "$RUNS" "$pack" candidates "${done_runs[@]}" 2>&1 | tee -a "$log"
 rm -rf "$pack"
-ls -l "$OUT_DIR" | tee -a "$log"
-echo "unpack with: cat $OUT_DIR/candidates.tar.part* | tar -xf - -C DIR" | tee -a "$log"

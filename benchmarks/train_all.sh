@@ -71,20 +71,12 @@ for entry in "${PLAN[@]}"; do
 done
 
 if [ "$DEVICE" = cuda ]; then
-  # At most 8 files of at most 16 MiB come back from a lent GPU: one tar of the fp16 shipped bundles, one of
-  # the runs' small records (summaries, configs, logs, loss curves) for the learning curves.
-  mkdir -p "$OUT_DIR"
+  # At most 8 files of at most 16 MiB come back from a lent GPU: benchmarks/pack_runs.sh packs the fp16
+  # shipped bundles and the runs' records into 15 MiB parts.
   bundles=$(mktemp -d)
   ships=(); for name in "${trained[@]}"; do read -r -a more <<< "${SHIPS[$name]}"; ships+=("${more[@]}"); done
   "$PY" benchmarks/ship_models.py --runs "$RUNS" --to "$bundles" "${ships[@]}"
-  tar -cf "$OUT_DIR/bundles.tar" -C "$bundles" .
-  (cd "$RUNS" && find "${trained[@]}" -maxdepth 1 -type f \
-     \( -name summary.json -o -name config.yaml -o -name log.csv -o -name validation.csv -o -name '*.json' \) \
-     -print0 | tar -cf - --null -T -) > "$OUT_DIR/records.tar"
+  bash benchmarks/pack_runs.sh "$OUT_DIR" "$RUNS" "$bundles" bundles "${trained[@]}"
   rm -rf "$bundles"
-  for f in "$OUT_DIR"/*; do
-    size=$(stat -c %s "$f")
-    [ "$size" -le $((16 * 1024 * 1024)) ] || { echo "$f is $size bytes, over the 16 MiB a GPU run may return" >&2; exit 1; }
-  done
-  echo "bundles in $OUT_DIR: $(ls "$OUT_DIR" | tr '\n' ' ')(unpack with: tar -xf $OUT_DIR/bundles.tar -C src/ganrecon/pretrained)"
+  echo "then: cp DIR/bundles/* src/ganrecon/pretrained/"
 fi
