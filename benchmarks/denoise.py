@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LEVELS = ("sp:0.05", "sp:0.15", "sp:0.3", "sp:0.5", "gauss:0.1", "gauss:0.2")
 FIGURE_LEVELS = ("sp:0.15", "sp:0.5", "gauss:0.1")
 BLIND = "gan-blind"
+TRAIN_CONFIG = "denoise-blind-cpu7"  # the shipped blind model's last stage: it trains on `photos` (train split)
 # label -> (run / shipped name, dataset keys it is evaluated on, levels it is evaluated at (None = all))
 MODELS = {
     BLIND: ("denoise-blind", None, None),

@@ -43,7 +43,7 @@ from ganrecon.io_utils import atomic_write_json, atomic_write_text
 ROOT = Path(__file__).resolve().parent.parent
 DT = 0.004
 PATTERN = "columns:random:0.5"
-CONVENTIONAL = ("zero-fill", "linear", "biharmonic", "fk", "pocs", "sliding-fk", "fx", "dip-steered")
+CONVENTIONAL = ("zero-fill", "linear", "biharmonic", "fk", "pocs", "sliding-fk", "fx", "dip-steered", "consensus")
 FULL = {"shots": 60, "nt": 500, "nx": 96, "spacings": (25.0, 37.5), "test_every": 10, "seconds": 1800.0,
         "steps": None, "eval_every": 50, "adapt_seconds": 60.0, "methods": CONVENTIONAL}
 QUICK = {"shots": 6, "nt": 128, "nx": 32, "spacings": (25.0,), "test_every": 3, "seconds": 6.0, "steps": 6,

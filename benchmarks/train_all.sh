@@ -6,7 +6,8 @@
 #
 #   bash benchmarks/train_all.sh [RUNS_DIR]                       # CPU plan, each config's own max_seconds
 #   bash benchmarks/train_all.sh --device cuda [RUNS_DIR] [OUT]   # one GPU session: GPU_SECONDS per model, then
-#                                                                 # the bundles in OUT (default $OUT or gpu-out)
+#                                                                 # the bundles in OUT (default $OUT or gpu-out),
+#                                                                 # as bundles.tar.partNN (benchmarks/pack_runs.sh)
 # Environment:
 #   THREADS=2      torch threads (CPU plan: both cores; use 1 only when something else must run beside it)
 #   MODELS="..."   a subset of the run names below, in this order
