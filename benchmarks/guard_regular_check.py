@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -125,14 +126,10 @@ def tune_slack(n: int, seed: int = 1) -> dict:
     clean = load_dataset(f"seismic:n={n}", split="test", seed=seed).images[:n]
     observed, mask = parse_degradation("columns:regular:2")(clean, value_range=SIGNED, generator=0)
     signal = clean.double().square().flatten(1).sum(1)
+    fk = partial(run_baseline, "fk", value_range=SIGNED)
     with torch.no_grad():
-        estimates = {"gan-unet:raw": model(observed, mask), "fk": run_baseline("fk", observed, mask, value_range=SIGNED)}
-        cols = (mask[0, 0, 0] > 0).nonzero()[:, 0]
-
-        def fk(o, m):
-            return run_baseline("fk", o, m, value_range=SIGNED)
-
-        model_err, fk_err = alias_check(model, fk, observed, cols, 2)
+        estimates = {"gan-unet:raw": model(observed, mask), "fk": fk(observed, mask)}
+        model_err, fk_err = alias_check(model, fk, observed, (mask[0, 0, 0] > 0).nonzero()[:, 0], 2)
     snr = {k: snr_db(signal, (v.double() - clean).square().flatten(1).sum(1)) for k, v in estimates.items()}
     margin = torch.tensor([margin_db(f, m) for m, f in zip(model_err.tolist(), fk_err.tolist())])
     rows = []

@@ -280,18 +280,21 @@ def regular_check(run_model, run_baselines, observed, cols: torch.Tensor, step: 
         return full
 
     errors = []
-    for phase in range(step):
-        keep = torch.zeros(len(cols), dtype=torch.bool)
-        keep[phase::step] = True
-        kept = keep.float().expand_as(compact).contiguous()
-        where = 1.0 - kept
+    for kept, where in decimations(compact, step):
         model = _squared_error(run_model(compact * kept, kept), compact, where)
         baselines = {k: _squared_error(v, compact, where) for k, v in run_baselines(compact * kept, kept).items()}
         errors.append((on_grid(model), {k: on_grid(v) for k, v in baselines.items()}, on_grid(where.sum(1))))
-    check = _stack(f"the {len(cols)} known traces decimated again, 1 in {step} kept, reconstructed and compared "
-                   f"({step} folds, the input's own regular pattern)", errors)
-    check.regular = (cols, step)
-    return check
+    return _stack(f"the {len(cols)} known traces decimated again, 1 in {step} kept, reconstructed and compared "
+                  f"({step} folds, the input's own regular pattern)", errors, regular=(cols, step))
+
+
+def decimations(gather: torch.Tensor, step: int):
+    """(kept, lost) trace masks shaped like `gather` for each of the `step` phases of keeping 1 trace in `step`."""
+    for phase in range(step):
+        keep = torch.zeros(gather.shape[-1], dtype=torch.bool)
+        keep[phase::step] = True
+        kept = keep.float().expand_as(gather).contiguous()
+        yield kept, 1.0 - kept
 
 
 def half_band(gather: torch.Tensor) -> torch.Tensor:
@@ -310,11 +313,7 @@ def alias_check(run_model, run_fk, observed, cols: torch.Tensor, step: int) -> t
     from most, and so it missed FK's wins (docs/results/seismic_regular_gathers.md)."""
     low = half_band(observed[..., cols])
     model_err, fk_err = torch.zeros(len(low)), torch.zeros(len(low))
-    for phase in range(step):
-        keep = torch.zeros(len(cols), dtype=torch.bool)
-        keep[phase::step] = True
-        kept = keep.float().expand_as(low).contiguous()
-        where = 1.0 - kept
+    for kept, where in decimations(low, step):
         model_err += _squared_error(run_model(low * kept, kept), low, where).sum((-2, -1))
         fk_err += _squared_error(run_fk(low * kept, kept).float().cpu(), low, where).sum((-2, -1))
     return model_err, fk_err
@@ -341,11 +340,11 @@ def enough_evidence(taken: torch.Tensor, what: str) -> bool:
     return bool((taken.flatten(1).sum(1) >= MIN_ENTRIES).all())
 
 
-def _stack(description: str, errors: list) -> SelfCheck:
+def _stack(description: str, errors: list, regular: tuple | None = None) -> SelfCheck:
     """Per-fold (model error, {baseline: error}, count) -> one SelfCheck with a leading fold axis."""
     return SelfCheck(description, torch.stack([m for m, _, _ in errors]),
                      {k: torch.stack([b[k] for _, b, _ in errors]) for k in errors[0][1]},
-                     torch.stack([c for _, _, c in errors]))
+                     torch.stack([c for _, _, c in errors]), regular)
 
 
 def block_folds(h: int, w: int, folds: int, block: int = SUPERRES_BLOCK) -> torch.Tensor:
@@ -749,11 +748,10 @@ class GuardedModel(ModelWrapper):
         self.check_description = check.description
         tile = max(1, self.tile_size // int(self.scale))
         decisions = decide(check, tile)
-        regular = check.regular
-        if self.mode == "choose" and regular is not None and "fk" in self.baselines:
+        if self.mode == "choose" and check.regular is not None and "fk" in self.baselines:
             rows = [i for i, d in enumerate(decisions) if d.margin_db is not None and bool(d.use_model.any())]
             if rows:
-                errors = alias_check(self.model, self.baselines["fk"], observed[rows], *regular)
+                errors = alias_check(self.model, self.baselines["fk"], observed[rows], *check.regular)
                 prefer_fk(decisions, *errors, rows, ALIAS_SLACK_DB)
         if self.mode == "report":
             for d in decisions:
