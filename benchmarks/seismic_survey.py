@@ -23,6 +23,9 @@ clock with the stated threads; the survey adaptation's time is reported once, no
 from __future__ import annotations
 
 import argparse
+import csv
+import json
+import os
 import platform
 import sys
 import tempfile
@@ -44,10 +47,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DT = 0.004
 PATTERN = "columns:random:0.5"
 CONVENTIONAL = ("zero-fill", "linear", "biharmonic", "fk", "pocs", "sliding-fk", "fx", "dip-steered", "consensus")
+# eval_every: one held-out score is a pass over the whole survey (17 s for 60 shots with 2 threads, 85 steps' time);
+# at 400 steps it takes ~20% of the budget (at 50 it took ~60%)
 FULL = {"shots": 60, "nt": 500, "nx": 96, "spacings": (25.0, 37.5), "test_every": 10, "seconds": 1800.0,
-        "steps": None, "eval_every": 50, "adapt_seconds": 60.0, "methods": CONVENTIONAL}
+        "steps": None, "eval_every": 400, "adapt_seconds": 60.0, "precision": "bf16", "methods": CONVENTIONAL}
 QUICK = {"shots": 6, "nt": 128, "nx": 32, "spacings": (25.0,), "test_every": 3, "seconds": 6.0, "steps": 6,
-         "eval_every": 3, "adapt_seconds": 2.0, "methods": ("zero-fill", "linear")}
+         "eval_every": 3, "adapt_seconds": 2.0, "precision": "bf16", "methods": ("zero-fill", "linear")}
 SHOT_STEP_M = 50.0        # source interval along the line
 V_DIRECT, V_GROUND_ROLL = 1500.0, 450.0
 
@@ -119,13 +124,14 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
     run = work / f"adapt-dx{dx:g}"
     resume = args.resume and (run / "config.yaml").is_file()
     config = SurveyAdaptConfig(survey=str(survey["path"]), model=args.model, seconds=plan["seconds"],
-                               steps=plan["steps"], eval_every=plan["eval_every"], threads=args.threads)
+                               steps=plan["steps"], eval_every=plan["eval_every"], threads=args.threads,
+                               precision=plan["precision"])
     adaptation = adapt_survey(config, run, resume=resume, progress=not args.quiet)
     methods = {name: score(lambda o, m, n=name: run_baseline(n, o, m, value_range=SIGNED_RANGE), survey)
                for name in plan["methods"]}
     pretrained = load_model(args.model)
     methods["pretrained"] = score(pretrained, survey)
-    single = AdaptedModel(pretrained, AdaptOptions(seconds=plan["adapt_seconds"]))
+    single = AdaptedModel(pretrained, AdaptOptions(seconds=plan["adapt_seconds"], precision=plan["precision"]))
     methods["single-gather-adapted"] = score(single, survey)
     methods["single-gather-adapted"]["steps"] = [r.steps for r in single.reports]
     methods["survey-adapted"] = score(load_model(run), survey)
@@ -134,7 +140,44 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
         f"{k} {methods[k]['snr_missing']:.2f}" for k in ("pretrained", "single-gather-adapted", "survey-adapted")),
         flush=True)
     report = {k: v for k, v in vars(adaptation).items() if k != "run_dir"}
-    return {"dx_m": dx, "test_shots": survey["test"], "methods": methods, "survey_adaptation": report}
+    report["curve"] = adaptation_curve(run)
+    settings = {k: plan[k] for k in ("seconds", "eval_every", "precision", "adapt_seconds")}
+    return {"dx_m": dx, "test_shots": survey["test"], "methods": methods, "survey_adaptation": report,
+            "settings": dict(settings, threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine())}
+
+
+def merged(results: list[dict], plan: dict, path: Path) -> list[dict]:
+    """This run's spacings, and the other spacings of the results already in `path` when they are of the same
+    survey geometry (a spacing is rerun alone, an hour each, without losing the others)."""
+    geometry = ("shots", "nt", "nx", "test_every", "methods")
+    try:
+        before = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return results
+    old_plan = before.get("environment", {}).get("plan", {})
+    listed = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731  (JSON turned tuples to lists)
+    if any(listed(old_plan.get(k)) != listed(plan[k]) for k in geometry):
+        return results
+    done = {r["dx_m"] for r in results}
+    kept = [r for r in before.get("results", []) if r["dx_m"] not in done]
+    return sorted(kept + results, key=lambda r: r["dx_m"])
+
+
+def adaptation_curve(run: Path) -> list[dict]:
+    """(step, seconds, held-out SNR dB) of every held-out score of the survey adaptation, from its run files: the
+    learning curve that says whether a longer budget would still pay."""
+    seconds = {}
+    with open(run / "log.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            seconds[int(row["step"])] = float(row["seconds"])
+    curve = []
+    with open(run / "validation.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            step = int(row["step"])
+            near = min(seconds, key=lambda s: abs(s - step)) if seconds else None  # scores fall on logged steps
+            curve.append({"step": step, "seconds": round(seconds[near], 1) if step and near is not None else 0.0,
+                          "snr": round(float(row["snr"]), 3)})
+    return curve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,6 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spacings", type=float, nargs="*", default=None)
     parser.add_argument("--seconds", type=float, default=None, help="survey adaptation budget per spacing")
     parser.add_argument("--adapt-seconds", type=float, default=None, help="single-gather adaptation per test shot")
+    parser.add_argument("--eval-every", type=int, default=None, help="survey adaptation steps between held-out "
+                                                                        "scores (each one pass over the survey)")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                        help="of both adaptations' training steps [bf16]")
     parser.add_argument("--methods", nargs="*", default=None, help="conventional methods [%(default)s: all]")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--work", default=None, help="survey files and adaptation runs [runs/seismic-survey; "
@@ -152,9 +199,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue the survey adaptations in --work")
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--render", action="store_true", help="only rewrite the markdown and figure from --out's JSON")
     args = parser.parse_args(argv)
+    if args.render:
+        data = json.loads((Path(args.out) / "seismic_survey.json").read_text())
+        figure = ROOT / "docs" / "figures" / "seismic-survey-adaptation.png"
+        plot_curves(data, figure)
+        write_markdown(data, Path(args.out) / "seismic_survey.md", figure)
+        return 0
     plan = dict(QUICK if args.quick else FULL)
-    for key in ("shots", "spacings", "seconds", "adapt_seconds", "methods"):
+    for key in ("shots", "spacings", "seconds", "adapt_seconds", "eval_every", "precision", "methods"):
         if getattr(args, key) is not None:
             plan[key] = getattr(args, key)
     if plan["shots"] < 2 or not plan["spacings"]:
@@ -164,19 +218,47 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     results = [run_spacing(dx, plan, args) for dx in plan["spacings"]]
+    out = Path(args.work) if args.quick else Path(args.out)  # a smoke run never replaces the real results
+    results = merged(results, plan, out / "seismic_survey.json")
     env = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
            "cpu": platform.processor() or platform.machine(), "model": args.model, "argv": sys.argv[1:],
            "plan": {k: list(v) if isinstance(v, tuple) else v for k, v in plan.items()}}
     data = {"environment": env, "results": results}
-    out = Path(args.work) if args.quick else Path(args.out)  # a smoke run never replaces the real results
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "seismic_survey.json", data)
-    write_markdown(data, out / "seismic_survey.md")
+    figure = (Path(args.work) if args.quick else ROOT / "docs" / "figures") / "seismic-survey-adaptation.png"
+    plot_curves(data, figure)
+    write_markdown(data, out / "seismic_survey.md", figure)
     return 0
 
 
-def write_markdown(data: dict, path: Path) -> None:
-    """The table and the issue's targets, from the JSON the run wrote."""
+def plot_curves(data: dict, path: Path) -> None:
+    """Held-out SNR of each survey adaptation against minutes, with the test shots' best conventional method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for res in data["results"]:
+        curve = res["survey_adaptation"]["curve"]
+        line, = ax.plot([p["seconds"] / 60 for p in curve], [p["snr"] for p in curve], marker=".",
+                        label=f"{res['dx_m']:g} m: held-out known traces")
+        best = max(s["snr_missing"] for k, s in res["methods"].items() if k in data["environment"]["plan"]["methods"])
+        ax.axhline(best, color=line.get_color(), linestyle="--", linewidth=1,
+                   label=f"{res['dx_m']:g} m: best conventional (test shots)")
+    ax.set_xlabel(f"minutes of survey adaptation ({data['environment']['threads']} threads)")
+    ax.set_ylabel("SNR dB")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_markdown(data: dict, path: Path, figure: Path) -> None:
+    """The table, the adaptation's learning curve and the issue's targets, from the JSON the run wrote."""
     env, plan = data["environment"], data["environment"]["plan"]
     lines = ["| spacing | method | SNR missing dB (mean of test shots) | s / gather |", "|---|---|---|---|"]
     targets = []
@@ -186,27 +268,40 @@ def write_markdown(data: dict, path: Path) -> None:
         m = res["methods"]
         best = max((s["snr_missing"], k) for k, s in m.items() if k in plan["methods"])
         survey, single = m["survey-adapted"]["snr_missing"], m["single-gather-adapted"]["snr_missing"]
-        a = res["survey_adaptation"]
-        targets.append(f"- {res['dx_m']:g} m: survey-adapted {survey:.2f} dB; vs best conventional ({best[1]}) "
+        a, run = res["survey_adaptation"], res.get("settings", plan)
+        targets.append(f"- {res['dx_m']:g} m ({run['seconds']:g} s of survey adaptation in "
+                       f"{run.get('precision', 'fp32')}, held-out score every {run['eval_every']} steps; "
+                       f"{run['adapt_seconds']:g} s per test shot for single-gather adaptation): "
+                       f"survey-adapted {survey:.2f} dB; vs best conventional ({best[1]}) "
                        f"{best[0]:.2f} dB -> {survey - best[0]:+.2f} (target +5); vs single-gather-adapted "
                        f"{single:.2f} dB -> {survey - single:+.2f} (target +2). Survey adaptation: {a['steps']} "
                        f"steps in {a['seconds']:.0f} s, held-out known traces {a['holdout_snr_start']:.2f} -> "
-                       f"{a['holdout_snr_best']:.2f} dB, weights of step {a['best_step']} kept.")
+                       f"{a['holdout_snr_best']:.2f} dB, weights of step {a['best_step']} kept. "
+                       f"Curve (minutes: held-out dB): {curve_text(a['curve'])}.")
     atomic_write_text(path, f"""## Survey-level adaptation on a pylops synthetic survey
 
 `benchmarks/seismic_survey.py`: {plan['shots']} shots of {plan['nt']} x {plan['nx']} samples x traces at
 {DT * 1000:g} ms per trace spacing, over one model of dipping layers, with an aliased direct arrival, ground roll
 and noise; 50% of each shot's traces missing at random. Test shots: every {plan['test_every']}th. Survey adaptation
-of `{env['model']}`: {plan['seconds']:g} s per survey; single-gather adaptation: {plan['adapt_seconds']:g} s per
-test shot. Conventional methods with their shipped defaults. {env['threads']} torch thread(s) on {env['cpu']}.
+of `{env['model']}` (its budget, precision and held-out scoring per spacing below) against the same model adapted
+to each test shot alone, the model as shipped and the conventional methods with their shipped defaults.
+{env['threads']} torch thread(s) on {env['cpu']}.
 
 {chr(10).join(lines)}
+
+![held-out SNR against minutes of survey adaptation]({os.path.relpath(figure, path.parent)})
 
 Targets (50% random, SNR on the missing traces):
 
 {chr(10).join(targets)}
 """)
     print(f"wrote {path}")
+
+
+def curve_text(curve: list[dict], points: int = 8) -> str:
+    """About `points` evenly spaced points of a learning curve, the last one included."""
+    pick = sorted({round(i * (len(curve) - 1) / max(points - 1, 1)) for i in range(points)}) if curve else []
+    return ", ".join(f"{curve[i]['seconds'] / 60:.0f}: {curve[i]['snr']:.2f}" for i in pick)
 
 
 if __name__ == "__main__":

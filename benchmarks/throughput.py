@@ -540,7 +540,8 @@ def markdown(result: dict) -> str:
         lines += ["Inference. Own GFLOP: the model's FLOPs on the whole input (counted on one batch of tiles, per "
                   "input pixel); executed / own: what tile overlaps and the seismic polarity average's second pass "
                   "add. Percentages count the model's own FLOPs. CLI: `ganrecon reconstruct --guard off` in a fresh "
-                  "process (start-up and file I/O included).", "", *inference_table(result["inference"]), ""]
+                  "process (start-up and file I/O included), at its default precision (auto: "
+                  f"{result.get('cli_precision', 'fp32')} on this CPU; the other columns are fp32).", "", *inference_table(result["inference"]), ""]
         if any(r.get("cli_guarded") for r in result["inference"]):
             lines += ["What a user gets by default: the same CLI run with `--guard auto` (the self-check on the "
                       "user's input, the baselines it compares, and the blend; `ganrecon.guard`). Percentages still "
@@ -598,8 +599,11 @@ def run(names: list[str], sizes: Sizes, threads: int, root: Path | None, skip: s
                 row = {"config": config_name, "shipped": shipped, "skipped": str(exc)}
             print(f"{config_name}: loop / bare {pct(row.get('loop_over_bare'))}", flush=True)
             training.append(row)
+    from ganrecon.reconstructor import resolve_precision
+
     return {"cpu": cpu_name(), "threads": threads, "torch": torch.__version__, "quick": quick,
-            "sizes": asdict(sizes), "peak": peak, "inference": inference, "training": training}
+            "cli_precision": resolve_precision("auto"), "sizes": asdict(sizes), "peak": peak,
+            "inference": inference, "training": training}
 
 
 def main(argv: list[str] | None = None) -> int:

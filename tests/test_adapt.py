@@ -60,10 +60,16 @@ def test_adaptation_raises_snr_and_leaves_the_model_alone(weak_model):
     before_weights = {k: v.clone() for k, v in weak_model.generator.state_dict().items()}
     missing = mask == 0
     before = snr_db(weak_model(gather[None] * mask[None], mask[None])[0][missing], gather[missing])
-    adapted, report = adapt_model(weak_model, gather * mask, mask,
-                                  AdaptOptions(seconds=120, max_steps=60, eval_every=10, lr=2e-3, holdout=0.0))
-    after = snr_db(adapted(gather[None] * mask[None], mask[None])[0][missing], gather[missing])
-    assert after > before + 1.0, (before, after)
+    outputs = {}
+    for precision in ("fp32", "bf16"):
+        adapted, report = adapt_model(weak_model, gather * mask, mask,
+                                      AdaptOptions(seconds=120, max_steps=60, eval_every=10, lr=2e-3, holdout=0.0,
+                                                   precision=precision))
+        outputs[precision] = adapted(gather[None] * mask[None], mask[None])
+        after = snr_db(outputs[precision][0][missing], gather[missing])
+        assert after > before + 1.0, (precision, before, after)
+        assert outputs[precision].dtype == torch.float32
+    assert not torch.equal(outputs["fp32"], outputs["bf16"])  # bf16 steps did run under autocast
     assert all(torch.equal(v, weak_model.generator.state_dict()[k]) for k, v in before_weights.items())
 
 
@@ -108,6 +114,8 @@ def test_adaptation_refuses_what_it_cannot_do(weak_model):
         adapt_model(weak_model, gather, torch.zeros_like(mask), AdaptOptions(seconds=5))
     with pytest.raises(GanreconError, match="positive"):
         AdaptOptions(seconds=0)
+    with pytest.raises(GanreconError, match="Unknown precision 'fp16'"):
+        adapt_model(weak_model, gather * mask, mask, AdaptOptions(seconds=5, precision="fp16"))
 
 
 @pytest.mark.parametrize("spec", ["agc:9", "tpow:2"])

@@ -44,7 +44,7 @@ def test_two_processes_under_torchrun_equal_one_bit_for_bit(tmp_path):
     stack = (np.random.default_rng(0).random((5, 20, 24)) * 65535).astype(np.uint16)
     tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
     bundle = _sr_bundle(tmp_path)
-    reconstruct(tmp_path / "stack.tif", bundle, tmp_path / "one.tif")
+    reconstruct(tmp_path / "stack.tif", bundle, tmp_path / "one.tif", precision="auto")  # the CLI's default
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "ganrecon",
            "reconstruct", str(tmp_path / "stack.tif"), "--model", str(bundle), "-o", str(tmp_path / "two.tif")]
@@ -110,7 +110,7 @@ def test_a_folder_shared_by_two_processes_under_torchrun_equals_one_process(tmp_
     folder, bundle = _folder(tmp_path), _sr_bundle(tmp_path)
     from ganrecon.folders import reconstruct_folder
 
-    reconstruct_folder(folder, bundle, tmp_path / "one")
+    reconstruct_folder(folder, bundle, tmp_path / "one", precision="auto")  # the CLI's default
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "ganrecon",
            "reconstruct", str(folder), "--model", str(bundle), "-o", str(tmp_path / "two")]

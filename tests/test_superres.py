@@ -106,7 +106,7 @@ def test_16bit_tiff_stack_round_trip_through_reconstruct(tmp_path):
     # random weights: `--guard choose` would rightly return bicubic; this test is about 16-bit precision through
     # the model's path, so the guard only reports
     assert main(["reconstruct", str(tmp_path / "in.tif"), "--model", str(weights), "-o",
-                 str(tmp_path / "out.tif"), "--guard", "report"]) == 0
+                 str(tmp_path / "out.tif"), "--guard", "report", "--precision", "fp32"]) == 0
     with tifffile.TiffFile(tmp_path / "out.tif") as tif:
         assert len(tif.pages) == 3
         out = tif.asarray()
@@ -119,7 +119,7 @@ def test_16bit_tiff_stack_round_trip_through_reconstruct(tmp_path):
     single = stack[0]  # a single 16-bit slice takes the in-memory path; same dtype out
     tifffile.imwrite(tmp_path / "one.tif", single)
     assert main(["reconstruct", str(tmp_path / "one.tif"), "--model", str(weights), "-o",
-                 str(tmp_path / "one-out.tif"), "--guard", "report"]) == 0
+                 str(tmp_path / "one-out.tif"), "--guard", "report", "--precision", "fp32"]) == 0
     one = tifffile.imread(tmp_path / "one-out.tif")
     assert one.dtype == np.uint16 and one.shape == (40, 36)
     assert np.abs(one.astype(np.int64) - out[0].astype(np.int64)).max() <= 1
@@ -275,3 +275,18 @@ def test_bf16_is_opt_in_close_to_fp32_and_the_weights_keep_their_layout(tmp_path
     assert bf16.dtype == torch.float32 and float((bf16 - fp32).abs().max()) < 2e-2
     with pytest.raises(GanreconError, match="precision"):
         set_precision(model, "fp8")
+
+
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(False, False, "fp32"), (True, False, "bf16"),
+                                                         (False, True, "bf16")])
+def test_auto_precision_takes_bf16_only_where_the_cpu_has_it(tmp_path, monkeypatch, avx512_bf16, amx, expected):
+    from ganrecon.reconstruction import set_precision
+    from ganrecon.reconstructor import resolve_precision
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert resolve_precision("auto") == expected
+    assert resolve_precision("fp32") == "fp32" and resolve_precision("bf16") == "bf16"  # as asked, anywhere
+    model = load_model(_bundle(tmp_path, 4, image_size=(32, 32)))
+    set_precision(model, "auto")
+    assert model.precision == expected

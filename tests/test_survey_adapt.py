@@ -173,6 +173,7 @@ def test_degrade_removes_traces_from_a_complete_survey(tmp_path):
     ("not-seismic", "does not reconstruct missing traces of seismic gathers"),
     ("not-a-mask", "removes no traces"),
     ("bad-seconds", "--seconds must be a positive number"),
+    ("bad-precision", "Unknown precision 'fp8'"),
     ("all-dead", "None of the 2 images has known entries"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(tmp_path, unet, capsys, case, message):
@@ -186,6 +187,7 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path, unet, capsys, case, mess
             "not-seismic": [str(survey), "--model", "traces-mnist-unet"],
             "not-a-mask": [str(survey), "--model", unet, "--degrade", "gauss:0.1"],
             "bad-seconds": [str(survey), "--model", unet, "--seconds", "0"],
+            "bad-precision": [str(survey), "--model", unet, "--precision", "fp8"],
             "all-dead": [str(tmp_path / "dead"), "--model", unet]}[case]
     code = main(["adapt", *argv, "--out", str(tmp_path / "run"), "--steps", "2", "--no-progress"])
     err = " ".join(capsys.readouterr().err.split())

@@ -42,6 +42,7 @@ class AdaptOptions:
     from_scratch: bool = False     # gather-only: a new generator trained on this image alone
     seed: int = 0
     max_steps: int | None = None   # a step limit as well (reproducible runs: tests, benchmarks)
+    precision: str = "fp32"        # of the training steps: fp32, bf16 autocast, or auto (bf16 where native)
 
     def __post_init__(self):
         if not self.seconds > 0:
@@ -73,7 +74,8 @@ def adapt_model(model, observed: torch.Tensor, mask: torch.Tensor, options: Adap
     images = [(observed, mask)] if observed.dim() == 3 else list(zip(observed, mask))
     strategy = SelfSupervisedAdaptation(model, images, hide=options.hide, holdout=options.holdout,
                                         lr=options.lr, batch_size=options.batch_size,
-                                        from_scratch=options.from_scratch, seed=options.seed)
+                                        from_scratch=options.from_scratch, seed=options.seed,
+                                        precision=options.precision)
     loop_options = LoopOptions(steps=options.max_steps, seed=strategy.seed, max_seconds=options.seconds,
                                hard_budget=True, eval_every=options.eval_every, log_every=1, started=start,
                                progress=CallbackProgress(progress) if progress else None)

@@ -22,6 +22,7 @@ import torch
 import yaml
 
 from ganrecon.errors import GanreconError
+from ganrecon.reconstructor import resolve_precision
 from ganrecon.survey import Survey, read_survey
 
 # what a resumed run must share with the run it continues (the budget, steps and threads may change)
@@ -44,6 +45,7 @@ class SurveyAdaptConfig:
     eval_every: int = 50             # steps between held-out scores (one pass over the survey); checkpoints too
     seed: int = 0
     threads: int | None = None       # torch CPU threads
+    precision: str = "fp32"          # of the training steps: fp32, bf16 autocast, or auto (bf16 where native)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -62,6 +64,7 @@ class SurveyAdaptConfig:
             raise GanreconError("The adaptation shares must satisfy 0 < --hide < 1 and 0 <= --holdout < 1.")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise GanreconError(f"--lr must be a positive number, got {self.lr}.")
+        resolve_precision(self.precision)  # refuses an unknown one
 
 
 @dataclass
@@ -140,7 +143,7 @@ def _run(config: SurveyAdaptConfig, model, survey: Survey, out: Path, checkpoint
                   "survey_gathers": len(survey.gathers), "survey_degrade": config.degrade}
     strategy = SelfSupervisedAdaptation(model, survey.pairs(), hide=config.hide, holdout=config.holdout,
                                         lr=config.lr, batch_size=config.batch_size, seed=config.seed,
-                                        provenance=provenance)
+                                        provenance=provenance, precision=config.precision)
     options = LoopOptions(steps=config.steps, seed=strategy.seed, run_dir=out, max_seconds=config.seconds,
                           eval_every=config.eval_every, checkpoint_every=config.eval_every,
                           log_every=min(10, config.eval_every), stop_after=stop_after,

@@ -327,9 +327,11 @@ def reconstruct(
     force: bool = typer.Option(False, help="overwrite the output file if it exists (a folder: redo the files whose "
                                            "output exists)"),
     guard: str = typer.Option("auto", help=GUARD_HELP),
-    precision: str = typer.Option("fp32", help="fp32, or bf16: the network under bf16 autocast (faster on CPUs "
-                                                "with bf16 units, docs/results/throughput.md; output within ~1e-3 "
-                                                "of fp32)"),
+    precision: str = typer.Option("auto", help="fp32; bf16: the network (and --adapt's training steps) under "
+                                                "bf16 autocast, 1.4-2x faster on CPUs with bf16 units "
+                                                "(docs/results/throughput.md), within 0.05 dB PSNR of fp32 "
+                                                "(docs/results/precision.md); auto: bf16 where the hardware has "
+                                                "it natively, else fp32"),
 ) -> None:
     """Reconstruct one file, or every file of a folder, with a trained model; each output keeps its input's
     format, shape and dtype. Under torchrun a folder's files (or a TIFF stack's slices) are shared among the
@@ -344,7 +346,8 @@ def reconstruct(
         _check({"-o": output}, inputs=[input], force=force)
     if adapt and gather_only:
         raise GanreconError("Choose --adapt or --gather-only, not both.")
-    options = AdaptOptions(seconds=adapt_seconds, from_scratch=gather_only) if adapt or gather_only else None
+    options = (AdaptOptions(seconds=adapt_seconds, from_scratch=gather_only, precision=precision)
+               if adapt or gather_only else None)
     notes: list[str] = []
     guard = _guard_mode(guard, options is not None, notes)
     if folder:
@@ -378,8 +381,12 @@ def adapt(
     holdout: float = typer.Option(0.1, help="share of each gather's known traces kept out to choose the weights"),
     lr: float | None = typer.Option(None, help="learning rate [default: 2e-4]"),
     batch_size: int = typer.Option(4, help="crops per step"),
-    eval_every: int = typer.Option(50, help="steps between held-out scores and checkpoints"),
+    eval_every: int = typer.Option(50, help="steps between held-out scores and checkpoints; each score is one "
+                                            "pass over the survey, so raise it for large surveys"),
     seed: int = typer.Option(0, callback=_seed, help="seed of --degrade, the held-out traces and the crops"),
+    precision: str = typer.Option("auto", help="of the training steps: fp32; bf16 autocast (1.4x faster on CPUs "
+                                                "with bf16 units, docs/results/adapt_precision.md; held-out scores "
+                                                "and output stay fp32); auto: bf16 where native, else fp32"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Fine-tune a seismic model on every gather of a survey (self-supervised: no clean data); then reconstruct
@@ -389,7 +396,7 @@ def adapt(
     _check(folders={"--out": out})
     config = SurveyAdaptConfig(survey=survey, model=model, degrade=degrade, seconds=seconds, steps=steps, hide=hide,
                                holdout=holdout, lr=lr, batch_size=batch_size, eval_every=eval_every, seed=seed,
-                               threads=threads)
+                               threads=threads, precision=precision)
     result = adapt_survey(config, out, resume=resume, progress=progress,
                           notes=lambda line: console.print(line, soft_wrap=True, highlight=False))
     done = result.steps - result.first_step

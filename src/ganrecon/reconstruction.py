@@ -83,17 +83,17 @@ def with_preprocessing(model, *, gain: str | None = None, dt_ms: float | None = 
 
 
 def set_precision(model, precision: str) -> None:
-    """Set the inference precision of a trained network (ganrecon.reconstructor.PRECISIONS); a latent model
-    (inversion runs its own optimisation) takes only float32."""
-    from ganrecon.reconstructor import ModelWrapper, ReconstructionModel, check_precision
+    """Set the inference precision of a trained network: fp32, bf16, or auto (bf16 where the hardware has it,
+    ganrecon.reconstructor.resolve_precision); a latent model (inversion runs its own optimisation) takes only
+    float32."""
+    from ganrecon.reconstructor import ModelWrapper, ReconstructionModel, resolve_precision
 
-    check_precision(precision)
     inner = model
     while isinstance(inner, ModelWrapper):
         inner = inner.model
     if isinstance(inner, ReconstructionModel):
-        inner.precision = precision
-    elif precision != "fp32":
+        inner.precision = resolve_precision(precision, next(inner.generator.parameters()).device)
+    elif resolve_precision(precision) == "bf16" and precision != "auto":  # auto: float32 is what it runs in
         raise GanreconError(f"The model {model.name} runs in float32 only.")
 
 
@@ -108,7 +108,7 @@ def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str 
     be the input file. `notes(sentence)` hears what was decided on the way: the colour mode, the SEG-Y sampling,
     that nothing was missing, what adaptation kept, and what the guard chose. `guard` (choose|report|off) checks
     the model on the file itself against the baselines (ganrecon.guard). `precision` "bf16" runs a trained
-    network under bf16 autocast (opt-in: faster, output within ~1e-3 of float32). Under torchrun a TIFF stack's
+    network under bf16 autocast (faster, output within ~1e-3 of float32), "auto" where the hardware has bf16. Under torchrun a TIFF stack's
     slices are shared among the processes unless `shard` is False (a folder shares its files instead)."""
     from ganrecon.guard import GuardedModel
     from ganrecon.outputs import check_outputs

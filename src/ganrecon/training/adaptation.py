@@ -25,6 +25,7 @@ import torch
 
 from ganrecon.checkpoints import save_bundle
 from ganrecon.errors import GanreconError
+from ganrecon.reconstructor import resolve_precision
 from ganrecon.training.strategy import Strategy
 
 ADAPT_STREAM = 982_451_653  # offset of the adaptation's random streams from the user's seed
@@ -61,12 +62,13 @@ class SelfSupervisedAdaptation(Strategy):
 
     def __init__(self, model, images: Sequence[tuple[torch.Tensor, torch.Tensor]], *, hide: float = 0.3,
                  holdout: float = 0.1, lr: float | None = None, batch_size: int = 4, from_scratch: bool = False,
-                 seed: int = 0, provenance: dict | None = None):
+                 seed: int = 0, provenance: dict | None = None, precision: str = "fp32"):
         from ganrecon.inference import ReconstructionModel
 
         if model.scale != 1 or model.fixed_size:
             raise GanreconError(f"The model {model.name} cannot be adapted: only fully convolutional models of the "
                                 "same input and output size (the unet family) can.")
+        self.bf16 = resolve_precision(precision, next(model.generator.parameters()).device) == "bf16"
         self.hide, self.batch_size, self.from_scratch = hide, batch_size, from_scratch
         self.images_per_step = batch_size
         # streams of their own: seeded like a degradation's (seed 0 -> the same torch.rand draws) the held-out
@@ -144,7 +146,8 @@ class SelfSupervisedAdaptation(Strategy):
             target = target * torch.where(torch.rand(len(target), 1, 1, 1, generator=rng) < 0.5, -1.0, 1.0)
         visible = known - hidden
         target, visible = (t.contiguous(memory_format=torch.channels_last) for t in (target, visible))
-        pred = self.adapted.apply_tiles(target * visible, visible)
+        with torch.autocast(target.device.type, dtype=torch.bfloat16, enabled=self.bf16):  # training steps only
+            pred = self.adapted.apply_tiles(target * visible, visible).float()
         scale = (target * visible).abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6) if self.signed else 1.0
         loss = ((pred - target).abs() / scale * hidden).sum() / hidden.sum().clamp_min(1.0)
         self.optimiser.zero_grad(set_to_none=True)

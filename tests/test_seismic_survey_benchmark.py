@@ -1,0 +1,38 @@
+"""benchmarks/seismic_survey.py's smoke run: its table, learning curve and figure, and a spacing run alone keeping
+the spacings run before (each full spacing is an hour of adaptation)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("seismic_survey_benchmark", ROOT / "benchmarks" / "seismic_survey.py")
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench
+spec.loader.exec_module(bench)
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest
+
+
+def test_a_second_spacing_keeps_the_first_and_each_has_its_curve(tmp_path):
+    work = tmp_path / "work"
+    assert bench.main(["--quick", "--quiet", "--work", str(work), "--spacings", "25"]) == 0
+    assert bench.main(["--quick", "--quiet", "--work", str(work), "--spacings", "37.5"]) == 0
+    data = json.loads((work / "seismic_survey.json").read_text())
+    assert [r["dx_m"] for r in data["results"]] == [25.0, 37.5]
+    for res in data["results"]:
+        curve = res["survey_adaptation"]["curve"]
+        assert curve[0]["step"] == 0 and curve[-1]["step"] == res["survey_adaptation"]["steps"]
+        assert all(b["seconds"] >= a["seconds"] for a, b in zip(curve, curve[1:]))
+        assert res["settings"]["precision"] == "bf16"
+    text = (work / "seismic_survey.md").read_text()
+    assert "| 25 m | survey-adapted |" in text and "| 37.5 m | survey-adapted |" in text
+    assert (work / "seismic-survey-adaptation.png").stat().st_size > 0
+    # results of another survey geometry are replaced, never mixed with
+    other = dict(bench.QUICK, shots=4)
+    assert bench.merged([{"dx_m": 50.0}], other, work / "seismic_survey.json") == [{"dx_m": 50.0}]
+    same = bench.merged([{"dx_m": 50.0}], dict(bench.QUICK), work / "seismic_survey.json")
+    assert [r["dx_m"] for r in same] == [25.0, 37.5, 50.0]
