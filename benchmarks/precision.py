@@ -95,7 +95,7 @@ def write_markdown(data: dict, path: Path) -> None:
 
 `benchmarks/precision.py`: each shipped conditional model on held-out images (test splits; the guard off, so the
 networks themselves), the same degraded inputs in fp32 and under bf16 autocast. `--precision auto`, the default
-of `ganrecon reconstruct` and `eval`, takes bf16 where the hardware has it natively, allowed because no change
+of `ganrecon reconstruct`, takes bf16 where the hardware has it natively, allowed because no change
 here exceeds {data['tolerance_db']} dB (largest: {worst['change_db']:+.4f} dB, {worst['model']} on
 `{worst['data']}`). Speed-ups are in throughput.md. {env['threads']} torch thread(s) on {env['cpu']}, torch
 {env['torch']}; native bf16 here: {env['bf16_native']}.

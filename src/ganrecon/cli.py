@@ -384,7 +384,7 @@ def adapt(
     eval_every: int = typer.Option(50, help="steps between held-out scores and checkpoints; each score is one "
                                             "pass over the survey, so raise it for large surveys"),
     seed: int = typer.Option(0, callback=_seed, help="seed of --degrade, the held-out traces and the crops"),
-    precision: str = typer.Option("auto", help="of the training steps: fp32; bf16 autocast (1.4x faster on CPUs "
+    precision: str = typer.Option("auto", help="of the training steps: fp32; bf16 autocast (1.5x faster on CPUs "
                                                 "with bf16 units, docs/results/adapt_precision.md; held-out scores "
                                                 "and output stay fp32); auto: bf16 where native, else fp32"),
     progress: bool = typer.Option(True, help="show a progress bar"),
