@@ -47,8 +47,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DT = 0.004
 PATTERN = "columns:random:0.5"
 CONVENTIONAL = ("zero-fill", "linear", "biharmonic", "fk", "pocs", "sliding-fk", "fx", "dip-steered", "consensus")
-# eval_every: one held-out score is a pass over the whole survey (17 s for 60 shots with 2 threads, 85 steps' time);
-# at 400 steps it takes ~20% of the budget (at 50 it took ~60%)
+# eval_every: one held-out score is a pass over the whole survey (14.5 s for 60 shots with 2 threads, the time of 107
+# bf16 steps; docs/results/adapt_precision.md): at 400 steps scoring takes 21% of the budget, at 50 it took 68%
 FULL = {"shots": 60, "nt": 500, "nx": 96, "spacings": (25.0, 37.5), "test_every": 10, "seconds": 1800.0,
         "steps": None, "eval_every": 400, "adapt_seconds": 60.0, "precision": "bf16", "methods": CONVENTIONAL}
 QUICK = {"shots": 6, "nt": 128, "nx": 32, "spacings": (25.0,), "test_every": 3, "seconds": 6.0, "steps": 6,

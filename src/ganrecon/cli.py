@@ -328,7 +328,7 @@ def reconstruct(
                                            "output exists)"),
     guard: str = typer.Option("auto", help=GUARD_HELP),
     precision: str = typer.Option("auto", help="fp32; bf16: the network (and --adapt's training steps) under "
-                                                "bf16 autocast, 1.4-2x faster on CPUs with bf16 units "
+                                                "bf16 autocast, up to 2x faster on CPUs with bf16 units "
                                                 "(docs/results/throughput.md), within 0.05 dB PSNR of fp32 "
                                                 "(docs/results/precision.md); auto: bf16 where the hardware has "
                                                 "it natively, else fp32"),

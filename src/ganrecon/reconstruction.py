@@ -108,8 +108,9 @@ def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str 
     be the input file. `notes(sentence)` hears what was decided on the way: the colour mode, the SEG-Y sampling,
     that nothing was missing, what adaptation kept, and what the guard chose. `guard` (choose|report|off) checks
     the model on the file itself against the baselines (ganrecon.guard). `precision` "bf16" runs a trained
-    network under bf16 autocast (faster, output within ~1e-3 of float32), "auto" where the hardware has bf16. Under torchrun a TIFF stack's
-    slices are shared among the processes unless `shard` is False (a folder shares its files instead)."""
+    network under bf16 autocast (faster, output within ~1e-3 of float32), "auto" where the hardware has bf16.
+    Under torchrun a TIFF stack's slices are shared among the processes unless `shard` is False (a folder shares
+    its files instead)."""
     from ganrecon.guard import GuardedModel
     from ganrecon.outputs import check_outputs
 
