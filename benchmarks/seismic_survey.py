@@ -146,6 +146,11 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
             "settings": dict(settings, threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine())}
 
 
+def as_json(value):
+    """A plan value as the JSON file holds it (tuples become lists), so plans read back compare equal."""
+    return list(value) if isinstance(value, tuple) else value
+
+
 def merged(results: list[dict], plan: dict, path: Path) -> list[dict]:
     """This run's spacings, and the other spacings of the results already in `path` when they are of the same
     survey geometry (a spacing is rerun alone, an hour each, without losing the others)."""
@@ -155,8 +160,7 @@ def merged(results: list[dict], plan: dict, path: Path) -> list[dict]:
     except (OSError, ValueError):
         return results
     old_plan = before.get("environment", {}).get("plan", {})
-    listed = lambda v: list(v) if isinstance(v, (list, tuple)) else v  # noqa: E731  (JSON turned tuples to lists)
-    if any(listed(old_plan.get(k)) != listed(plan[k]) for k in geometry):
+    if any(old_plan.get(k) != as_json(plan[k]) for k in geometry):
         return results
     done = {r["dx_m"] for r in results}
     kept = [r for r in before.get("results", []) if r["dx_m"] not in done]
@@ -222,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     results = merged(results, plan, out / "seismic_survey.json")
     env = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
            "cpu": platform.processor() or platform.machine(), "model": args.model, "argv": sys.argv[1:],
-           "plan": {k: list(v) if isinstance(v, tuple) else v for k, v in plan.items()}}
+           "plan": {k: as_json(v) for k, v in plan.items()}}
     data = {"environment": env, "results": results}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "seismic_survey.json", data)
