@@ -50,9 +50,11 @@ CONVENTIONAL = ("zero-fill", "linear", "biharmonic", "fk", "pocs", "sliding-fk",
 # eval_every: one held-out score is a pass over the whole survey (14.5 s for 60 shots with 2 threads, the time of 107
 # bf16 steps; docs/results/adapt_precision.md): at 400 steps scoring takes 21% of the budget, at 50 it took 68%
 FULL = {"shots": 60, "nt": 500, "nx": 96, "spacings": (25.0, 37.5), "test_every": 10, "seconds": 1800.0,
-        "steps": None, "eval_every": 400, "adapt_seconds": 60.0, "precision": "bf16", "methods": CONVENTIONAL}
+        "steps": None, "eval_every": 400, "adapt_seconds": 60.0, "precision": "bf16", "lr_decay": "none",
+        "methods": CONVENTIONAL}
 QUICK = {"shots": 6, "nt": 128, "nx": 32, "spacings": (25.0,), "test_every": 3, "seconds": 6.0, "steps": 6,
-         "eval_every": 3, "adapt_seconds": 2.0, "precision": "bf16", "methods": ("zero-fill", "linear")}
+         "eval_every": 3, "adapt_seconds": 2.0, "precision": "bf16", "lr_decay": "linear-budget",
+         "methods": ("zero-fill", "linear")}
 SHOT_STEP_M = 50.0        # source interval along the line
 V_DIRECT, V_GROUND_ROLL = 1500.0, 450.0
 
@@ -125,7 +127,7 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
     resume = args.resume and (run / "config.yaml").is_file()
     config = SurveyAdaptConfig(survey=str(survey["path"]), model=args.model, seconds=plan["seconds"],
                                steps=plan["steps"], eval_every=plan["eval_every"], threads=args.threads,
-                               precision=plan["precision"])
+                               precision=plan["precision"], lr_decay=plan["lr_decay"])
     adaptation = adapt_survey(config, run, resume=resume, progress=not args.quiet)
     methods = {name: score(lambda o, m, n=name: run_baseline(n, o, m, value_range=SIGNED_RANGE), survey)
                for name in plan["methods"]}
@@ -141,7 +143,7 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
         flush=True)
     report = {k: v for k, v in vars(adaptation).items() if k != "run_dir"}
     report["curve"] = adaptation_curve(run)
-    settings = {k: plan[k] for k in ("seconds", "eval_every", "precision", "adapt_seconds")}
+    settings = {k: plan[k] for k in ("seconds", "eval_every", "precision", "lr_decay", "adapt_seconds")}
     return {"dx_m": dx, "test_shots": survey["test"], "methods": methods, "survey_adaptation": report,
             "settings": dict(settings, threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine())}
 
@@ -196,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                                                                         "scores (each one pass over the survey)")
     parser.add_argument("--precision", choices=("fp32", "bf16"), default=None,
                         help="of both adaptations' training steps [bf16]")
+    parser.add_argument("--lr-decay", choices=("none", "linear-budget"), default=None,
+                        help="survey adaptation's learning-rate schedule [none]; a resumed run may add the decay")
     parser.add_argument("--methods", nargs="*", default=None, help="conventional methods [%(default)s: all]")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--work", default=None, help="survey files and adaptation runs [runs/seismic-survey; "
@@ -212,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         write_markdown(data, Path(args.out) / "seismic_survey.md", figure)
         return 0
     plan = dict(QUICK if args.quick else FULL)
-    for key in ("shots", "spacings", "seconds", "adapt_seconds", "eval_every", "precision", "methods"):
+    for key in ("shots", "spacings", "seconds", "adapt_seconds", "eval_every", "precision", "lr_decay", "methods"):
         if getattr(args, key) is not None:
             plan[key] = getattr(args, key)
     if plan["shots"] < 2 or not plan["spacings"]:
@@ -278,7 +282,8 @@ def write_markdown(data: dict, path: Path, figure: Path) -> None:
         survey, single = m["survey-adapted"]["snr_missing"], m["single-gather-adapted"]["snr_missing"]
         a, run = res["survey_adaptation"], res.get("settings", plan)
         targets.append(f"- {res['dx_m']:g} m ({run['seconds']:g} s of survey adaptation in "
-                       f"{run.get('precision', 'fp32')}, held-out score every {run['eval_every']} steps; "
+                       f"{run.get('precision', 'fp32')}, learning rate {decay_text(run.get('lr_decay', 'none'))}, "
+                       f"held-out score every {run['eval_every']} steps; "
                        f"{run['adapt_seconds']:g} s per test shot for single-gather adaptation): "
                        f"survey-adapted {survey:.2f} dB; vs best conventional ({best[1]}) "
                        f"{best[0]:.2f} dB -> {survey - best[0]:+.2f} (target +5); vs single-gather-adapted "
@@ -304,6 +309,11 @@ Targets (50% random, SNR on the missing traces):
 {chr(10).join(targets)}
 """)
     print(f"wrote {path}")
+
+
+def decay_text(lr_decay: str) -> str:
+    return {"none": "constant", "linear-budget": "decayed linearly to zero over the budget's second half (from "
+            "where the run was resumed with the decay, if later)"}.get(lr_decay, lr_decay)
 
 
 def curve_text(curve: list[dict], points: int = 8) -> str:

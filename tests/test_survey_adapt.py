@@ -174,6 +174,7 @@ def test_degrade_removes_traces_from_a_complete_survey(tmp_path):
     ("not-a-mask", "removes no traces"),
     ("bad-seconds", "--seconds must be a positive number"),
     ("bad-precision", "Unknown precision 'fp8'"),
+    ("bad-lr-decay", "--lr-decay must be one of none, linear-budget, got 'cosine'"),
     ("all-dead", "None of the 2 images has known entries"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(tmp_path, unet, capsys, case, message):
@@ -188,12 +189,31 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path, unet, capsys, case, mess
             "not-a-mask": [str(survey), "--model", unet, "--degrade", "gauss:0.1"],
             "bad-seconds": [str(survey), "--model", unet, "--seconds", "0"],
             "bad-precision": [str(survey), "--model", unet, "--precision", "fp8"],
+            "bad-lr-decay": [str(survey), "--model", unet, "--lr-decay", "cosine"],
             "all-dead": [str(tmp_path / "dead"), "--model", unet]}[case]
     code = main(["adapt", *argv, "--out", str(tmp_path / "run"), "--steps", "2", "--no-progress"])
     err = " ".join(capsys.readouterr().err.split())
     assert code == 2 and message in err and "Traceback" not in err, err
     assert err.count(". ") == 0 and err.endswith(".")  # one sentence
     assert not (tmp_path / "run").exists()  # nothing half-written
+
+
+def test_linear_budget_decay_follows_the_steps_or_the_time_budget_whichever_is_further(tmp_path, unet):
+    """Constant for the first half, then linearly to zero; a run adapted at a constant rate may resume with it."""
+    model = load_model(unet)
+    clean = [torch.from_numpy(gather(24, seed=i))[None] for i in range(2)]
+    strategy = SelfSupervisedAdaptation(model, [(c, (c != 0).float()) for c in clean], batch_size=2, lr=1e-3,
+                                        lr_decay="linear-budget", steps=8)
+    rates = []
+    for step, used in ((0, 0.0), (3, 0.4), (6, 0.4), (1, 0.75), (1, 1.0)):
+        strategy.budget_used = used
+        strategy.step(step, torch.Generator().manual_seed(step))
+        rates.append(strategy.optimiser.param_groups[0]["lr"])
+    assert rates == pytest.approx([1e-3, 1e-3, 0.5e-3, 0.5e-3, 0.0])
+    survey, run = npy_survey(tmp_path / "survey"), tmp_path / "run"
+    adapt_survey(config(survey, unet, steps=2), run, progress=False)
+    resumed = adapt_survey(config(survey, unet, steps=4, lr_decay="linear-budget"), run, resume=True, progress=False)
+    assert (resumed.first_step, resumed.steps) == (2, 4)
 
 
 def test_resume_refuses_another_survey_and_a_run_is_not_overwritten(tmp_path, unet, capsys):

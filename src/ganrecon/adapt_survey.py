@@ -27,6 +27,9 @@ from ganrecon.survey import Survey, read_survey
 
 # what a resumed run must share with the run it continues (the budget, steps and threads may change)
 SAME_ON_RESUME = ("survey", "model", "degrade", "seed", "hide", "holdout", "lr", "batch_size", "eval_every")
+# the learning-rate schedules of an adaptation: both follow the budget, so a resumed run may add a decay to a
+# constant rate (the decay then starts where the longer budget's second half has already begun)
+ADAPT_LR_DECAYS = ("none", "linear-budget")
 
 
 @dataclass
@@ -46,6 +49,7 @@ class SurveyAdaptConfig:
     seed: int = 0
     threads: int | None = None       # torch CPU threads
     precision: str = "fp32"          # of the training steps: fp32, bf16 autocast, or auto (bf16 where native)
+    lr_decay: str = "none"           # none; linear-budget: constant for half the budget (seconds or steps), then to 0
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -65,6 +69,8 @@ class SurveyAdaptConfig:
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise GanreconError(f"--lr must be a positive number, got {self.lr}.")
         resolve_precision(self.precision)  # refuses an unknown one
+        if self.lr_decay not in ADAPT_LR_DECAYS:
+            raise GanreconError(f"--lr-decay must be one of {', '.join(ADAPT_LR_DECAYS)}, got {self.lr_decay!r}.")
 
 
 @dataclass
@@ -103,8 +109,8 @@ def check_same_run(run_dir: Path, config: SurveyAdaptConfig) -> None:
     for key in SAME_ON_RESUME:
         if key in saved and saved[key] != getattr(config, key):
             raise GanreconError(f"{run_dir} was adapted with {key} {saved[key]!r}, not {getattr(config, key)!r}; "
-                                "resume with the same survey, model and settings (only --seconds, --steps and "
-                                "--threads may change).")
+                                "resume with the same survey, model and settings (only --seconds, --steps, "
+                                "--threads, --precision and --lr-decay may change).")
 
 
 def adapt_survey(config: SurveyAdaptConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
@@ -143,7 +149,8 @@ def _run(config: SurveyAdaptConfig, model, survey: Survey, out: Path, checkpoint
                   "survey_gathers": len(survey.gathers), "survey_degrade": config.degrade}
     strategy = SelfSupervisedAdaptation(model, survey.pairs(), hide=config.hide, holdout=config.holdout,
                                         lr=config.lr, batch_size=config.batch_size, seed=config.seed,
-                                        provenance=provenance, precision=config.precision)
+                                        provenance=provenance, precision=config.precision,
+                                        lr_decay=config.lr_decay, steps=config.steps)
     options = LoopOptions(steps=config.steps, seed=strategy.seed, run_dir=out, max_seconds=config.seconds,
                           eval_every=config.eval_every, checkpoint_every=config.eval_every,
                           log_every=min(10, config.eval_every), stop_after=stop_after,

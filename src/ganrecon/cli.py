@@ -380,6 +380,9 @@ def adapt(
     hide: float = typer.Option(0.3, help="share of a crop's known traces hidden and learnt back at each step"),
     holdout: float = typer.Option(0.1, help="share of each gather's known traces kept out to choose the weights"),
     lr: float | None = typer.Option(None, help="learning rate [default: 2e-4]"),
+    lr_decay: str = typer.Option("none", help="none; linear-budget: constant for the first half of the budget "
+                                              "(--seconds, or --steps), then linearly to zero. A resumed run may "
+                                              "add it to a constant rate"),
     batch_size: int = typer.Option(4, help="crops per step"),
     eval_every: int = typer.Option(50, help="steps between held-out scores and checkpoints; each score is one "
                                             "pass over the survey, so raise it for large surveys"),
@@ -396,7 +399,7 @@ def adapt(
     _check(folders={"--out": out})
     config = SurveyAdaptConfig(survey=survey, model=model, degrade=degrade, seconds=seconds, steps=steps, hide=hide,
                                holdout=holdout, lr=lr, batch_size=batch_size, eval_every=eval_every, seed=seed,
-                               threads=threads, precision=precision)
+                               threads=threads, precision=precision, lr_decay=lr_decay)
     result = adapt_survey(config, out, resume=resume, progress=progress,
                           notes=lambda line: console.print(line, soft_wrap=True, highlight=False))
     done = result.steps - result.first_step

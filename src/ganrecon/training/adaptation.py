@@ -26,6 +26,7 @@ import torch
 from ganrecon.checkpoints import save_bundle
 from ganrecon.errors import GanreconError
 from ganrecon.reconstructor import resolve_precision
+from ganrecon.training.steps import lr_factor
 from ganrecon.training.strategy import Strategy
 
 ADAPT_STREAM = 982_451_653  # offset of the adaptation's random streams from the user's seed
@@ -62,7 +63,8 @@ class SelfSupervisedAdaptation(Strategy):
 
     def __init__(self, model, images: Sequence[tuple[torch.Tensor, torch.Tensor]], *, hide: float = 0.3,
                  holdout: float = 0.1, lr: float | None = None, batch_size: int = 4, from_scratch: bool = False,
-                 seed: int = 0, provenance: dict | None = None, precision: str = "fp32"):
+                 seed: int = 0, provenance: dict | None = None, precision: str = "fp32", lr_decay: str = "none",
+                 steps: int | None = None):
         from ganrecon.inference import ReconstructionModel
 
         if model.scale != 1 or model.fixed_size:
@@ -79,8 +81,10 @@ class SelfSupervisedAdaptation(Strategy):
         self.adapted = ReconstructionModel(self.generator, dict(model.meta, data_consistency=True),
                                            f"{model.name}+{'gather-only' if from_scratch else 'adapt'}")
         self.signed = model.value_range[0] < 0
-        self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=lr or (1e-3 if from_scratch else 2e-4),
-                                          betas=(0.9, 0.999))
+        self.lr = lr or (1e-3 if from_scratch else 2e-4)
+        self.lr_decay, self.steps = lr_decay, steps  # the schedule (ganrecon.training.steps.lr_factor) and its steps
+        lr_factor(lr_decay, 0, steps)  # refuses an unknown schedule before any work
+        self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.9, 0.999))
         heights = [o.shape[-2] for o, _, _ in self.images]
         widths = [o.shape[-1] for o, _, _ in self.images]
         # wide crops: more lateral context per step
@@ -150,6 +154,8 @@ class SelfSupervisedAdaptation(Strategy):
             pred = self.adapted.apply_tiles(target * visible, visible).float()
         scale = (target * visible).abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-6) if self.signed else 1.0
         loss = ((pred - target).abs() / scale * hidden).sum() / hidden.sum().clamp_min(1.0)
+        for group in self.optimiser.param_groups:  # the loop sets budget_used before each step
+            group["lr"] = self.lr * lr_factor(self.lr_decay, step, self.steps, self.budget_used)
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         self.optimiser.step()

@@ -18,16 +18,18 @@ def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
 LR_DECAYS = ("none", "linear", "linear-budget")
 
 
-def lr_factor(kind: str, step: int, steps: int, budget_used: float = 0.0) -> float:
+def lr_factor(kind: str, step: int, steps: int | None, budget_used: float = 0.0) -> float:
     """The learning-rate multiplier. "linear" (pix2pix): constant for the first half of the steps, then linearly to
-    zero. "linear-budget": the same over whichever is further along, the steps or the time budget (`budget_used`,
-    the fraction of max_seconds spent), for runs whose speed is not known ahead (a lent GPU). It follows the
-    clock, so a resumed run is no longer bit-exact."""
+    zero. "linear-budget": the same over whichever is further along, the steps (None: no step limit) or the time
+    budget (`budget_used`, the fraction of max_seconds spent), for runs whose speed is not known ahead (a lent GPU,
+    a survey adaptation). It follows the clock, so a resumed run is no longer bit-exact."""
     if kind == "none":
         return 1.0
     if kind in ("linear", "linear-budget"):
-        half = steps // 2
-        factor = 1.0 if step < half else max(0.0, 1.0 - (step - half) / max(steps - half, 1))
+        factor = 1.0
+        if steps:
+            half = steps // 2
+            factor = 1.0 if step < half else max(0.0, 1.0 - (step - half) / max(steps - half, 1))
         if kind == "linear-budget":
             factor = min(factor, 1.0 if budget_used < 0.5 else max(0.0, 2.0 - 2.0 * budget_used))
         return factor
