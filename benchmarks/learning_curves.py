@@ -22,6 +22,7 @@ import yaml
 
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 from ganrecon.training.accumulate import lineage
+from ganrecon.training.rundir import validation_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = {"model", "noisy", "identity"}  # not conventional answers to compare the model with
@@ -37,27 +38,21 @@ def read_run(run: Path, default_threads: int = 1) -> dict:
     start = inherited_seconds(run, config) * threads / 60
     metric, model_key = run_metric(config)
     lower = metric in LOWER_IS_BETTER
-    seconds = {}
-    with open(run / "log.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row.get("seconds"):
-                seconds[int(row["step"])] = float(row["seconds"])
+    seconds = validation_seconds(run)
     scores: dict[int, dict[str, float]] = {}
     with open(run / "validation.csv", newline="") as fh:
         for row in csv.DictReader(fh):
             value = float(row[metric])
             if math.isfinite(value):
                 scores.setdefault(int(row["step"]), {})[row["method"]] = value
-    logged = sorted(seconds)
     points = []
     for step in sorted(scores):
-        if model_key not in scores[step] or not logged:
+        if model_key not in scores[step] or step not in seconds:
             continue
-        near = min(logged, key=lambda s: abs(s - step))  # validation steps are logged steps or next to one
         baselines = {k: v for k, v in scores[step].items() if k not in SKIP | {model_key}}
         best = (min if lower else max)(baselines, key=baselines.get) if baselines else None
         digits = 5 if lower else 3
-        points.append({"step": step, "cpu_minutes": round(start + seconds[near] * threads / 60, 2),
+        points.append({"step": step, "cpu_minutes": round(start + seconds[step] * threads / 60, 2),
                        "model": round(scores[step][model_key], digits), "best_baseline": best,
                        "baseline": round(baselines[best], digits) if best else None})
     return {"run": run.name, "task": config.get("task"), "data": config.get("data"), "metric": metric,

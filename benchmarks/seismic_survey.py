@@ -42,6 +42,7 @@ from ganrecon.data.convert import SIGNED_RANGE
 from ganrecon.degrade import parse_degradation
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
+from ganrecon.training.rundir import validation_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 DT = 0.004
@@ -172,18 +173,10 @@ def merged(results: list[dict], plan: dict, path: Path) -> list[dict]:
 def adaptation_curve(run: Path) -> list[dict]:
     """(step, seconds, held-out SNR dB) of every held-out score of the survey adaptation, from its run files: the
     learning curve that says whether a longer budget would still pay."""
-    seconds = {}
-    with open(run / "log.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            seconds[int(row["step"])] = float(row["seconds"])
-    curve = []
+    seconds = validation_seconds(run)
     with open(run / "validation.csv", newline="") as fh:
-        for row in csv.DictReader(fh):
-            step = int(row["step"])
-            near = min(seconds, key=lambda s: abs(s - step)) if seconds else None  # scores fall on logged steps
-            curve.append({"step": step, "seconds": round(seconds[near], 1) if step and near is not None else 0.0,
-                          "snr": round(float(row["snr"]), 3)})
-    return curve
+        return [{"step": int(row["step"]), "seconds": round(seconds.get(int(row["step"]), 0.0), 1),
+                 "snr": round(float(row["snr"]), 3)} for row in csv.DictReader(fh)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,6 +84,24 @@ def truncate_csv(path: Path, fields: list[str], start_step: int) -> None:
         writer.writerows(rows)
 
 
+def validation_seconds(run_dir: Path) -> dict[int, float]:
+    """The run's seconds at each step of validation.csv, from log.csv (resumed parts included): validation falls on
+    a logged step or next to one, so it takes the nearest logged step's time; step 0 (the starting weights) is 0."""
+    logged = {}
+    with open(Path(run_dir) / "log.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row.get("seconds"):
+                logged[int(row["step"])] = float(row["seconds"])
+    times = {}
+    with open(Path(run_dir) / "validation.csv", newline="") as fh:
+        for step in {int(row["step"]) for row in csv.DictReader(fh)}:
+            if step == 0:
+                times[step] = 0.0
+            elif logged:
+                times[step] = logged[min(logged, key=lambda s: abs(s - step))]
+    return times
+
+
 def open_tensorboard(run_dir: Path):
     """A TensorBoard writer beside the CSV logs, for users who installed the `tensorboard` extra."""
     try:
