@@ -25,7 +25,8 @@ from ganrecon.errors import GanreconError
 from ganrecon.reconstructor import resolve_precision
 from ganrecon.survey import Survey, read_survey
 
-# what a resumed run must share with the run it continues (the budget, steps and threads may change)
+# what a resumed run must share with the run it continues (the budget, steps, threads, precision and lr_decay may
+# change)
 SAME_ON_RESUME = ("survey", "model", "degrade", "seed", "hide", "holdout", "lr", "batch_size", "eval_every")
 # the learning-rate schedules of an adaptation: both follow the budget, so a resumed run may add a decay to a
 # constant rate (the decay then starts where the longer budget's second half has already begun)
