@@ -22,7 +22,7 @@ import yaml
 
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 from ganrecon.training.accumulate import lineage
-from ganrecon.training.rundir import validation_seconds
+from ganrecon.training.rundir import seconds_at
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = {"model", "noisy", "identity"}  # not conventional answers to compare the model with
@@ -38,13 +38,13 @@ def read_run(run: Path, default_threads: int = 1) -> dict:
     start = inherited_seconds(run, config) * threads / 60
     metric, model_key = run_metric(config)
     lower = metric in LOWER_IS_BETTER
-    seconds = validation_seconds(run)
     scores: dict[int, dict[str, float]] = {}
     with open(run / "validation.csv", newline="") as fh:
         for row in csv.DictReader(fh):
             value = float(row[metric])
             if math.isfinite(value):
                 scores.setdefault(int(row["step"]), {})[row["method"]] = value
+    seconds = seconds_at(run, scores)
     points = []
     for step in sorted(scores):
         if model_key not in scores[step] or step not in seconds:

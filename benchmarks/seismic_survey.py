@@ -44,7 +44,7 @@ from ganrecon.degrade import parse_degradation
 from ganrecon.guard import GuardedModel
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
-from ganrecon.training.rundir import validation_seconds
+from ganrecon.training.rundir import seconds_at
 
 ROOT = Path(__file__).resolve().parent.parent
 DT = 0.004
@@ -139,10 +139,11 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
     single = AdaptedModel(pretrained, AdaptOptions(seconds=plan["adapt_seconds"], precision=plan["precision"]))
     methods["single-gather-adapted"] = score(single, survey)
     methods["single-gather-adapted"]["steps"] = [r.steps for r in single.reports]
-    methods["survey-adapted"] = score(load_model(run), survey)
+    adapted = load_model(run)
+    methods["survey-adapted"] = score(adapted, survey)
     # what users get: the guard checks the adapted model against the conventional methods on each gather's own
     # known traces (a plain model to it, so no adaptation happens inside its folds)
-    methods["survey-adapted-guarded"] = score(GuardedModel(load_model(run), PATTERN), survey)
+    methods["survey-adapted-guarded"] = score(GuardedModel(adapted, PATTERN), survey)
     best = max((s["snr_missing"], k) for k, s in methods.items() if k in plan["methods"])
     print(f"dx {dx:g} m: best conventional {best[1]} {best[0]:.2f} dB | " + ", ".join(
         f"{k} {methods[k]['snr_missing']:.2f}" for k in ("pretrained", "single-gather-adapted", "survey-adapted")),
@@ -178,10 +179,10 @@ def merged(results: list[dict], plan: dict, path: Path) -> list[dict]:
 def adaptation_curve(run: Path) -> list[dict]:
     """(step, seconds, held-out SNR dB) of every held-out score of the survey adaptation, from its run files: the
     learning curve that says whether a longer budget would still pay."""
-    seconds = validation_seconds(run)
     with open(run / "validation.csv", newline="") as fh:
-        return [{"step": int(row["step"]), "seconds": round(seconds.get(int(row["step"]), 0.0), 1),
-                 "snr": round(float(row["snr"]), 3)} for row in csv.DictReader(fh)]
+        scores = [(int(row["step"]), float(row["snr"])) for row in csv.DictReader(fh)]
+    seconds = seconds_at(run, [step for step, _ in scores])
+    return [{"step": step, "seconds": round(seconds.get(step, 0.0), 1), "snr": round(snr, 3)} for step, snr in scores]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -84,21 +84,21 @@ def truncate_csv(path: Path, fields: list[str], start_step: int) -> None:
         writer.writerows(rows)
 
 
-def validation_seconds(run_dir: Path) -> dict[int, float]:
-    """The run's seconds at each step of validation.csv, from log.csv (resumed parts included): validation falls on
-    a logged step or next to one, so it takes the nearest logged step's time; step 0 (the starting weights) is 0."""
+def seconds_at(run_dir: Path, steps) -> dict[int, float]:
+    """The run's seconds at each of `steps` (validation steps), from log.csv (resumed parts included): validation
+    falls on a logged step or next to one, so a step takes the nearest logged step's time; step 0 (the starting
+    weights) is 0. Steps with no logged time (an empty log) are left out."""
     logged = {}
     with open(Path(run_dir) / "log.csv", newline="") as fh:
         for row in csv.DictReader(fh):
             if row.get("seconds"):
                 logged[int(row["step"])] = float(row["seconds"])
     times = {}
-    with open(Path(run_dir) / "validation.csv", newline="") as fh:
-        for step in {int(row["step"]) for row in csv.DictReader(fh)}:
-            if step == 0:
-                times[step] = 0.0
-            elif logged:
-                times[step] = logged[min(logged, key=lambda s: abs(s - step))]
+    for step in set(steps):
+        if step == 0:
+            times[step] = 0.0
+        elif logged:
+            times[step] = logged[min(logged, key=lambda s: abs(s - step))]
     return times
 
 
