@@ -14,8 +14,9 @@ TEST shots (every --test-every-th) are scored on their missing traces (SNR, dB) 
 their shipped defaults (tuned on other gathers by benchmarks/seismic_methods.py, never on these), the pretrained
 model, the same model adapted to each test shot alone (`--adapt`, --adapt-seconds per shot), and the model adapted
 to the whole survey (`ganrecon adapt`, --seconds). Models are scored raw (no guard), and the survey-adapted one
-also guarded (`ganrecon.guard`, what `reconstruct` gives users). Seconds per gather are wall clock with the stated
-threads; the survey adaptation's time is reported once, not per gather.
+also guarded (`ganrecon.guard`, what `reconstruct` gives users) and in the pretrained model's tiles instead of its
+adaptation crops (`survey-adapted:pretrained-tiles`, what the crops' width is worth). Seconds per gather are wall
+clock with the stated threads; the survey adaptation's time is reported once, not per gather.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/seismic_survey.py [--shots 60] [--seconds 1800] [--threads 2]
     .venv/bin/python benchmarks/seismic_survey.py --quick      # a smoke run: 6 tiny shots, results in a temp folder
@@ -141,6 +142,7 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
     methods["single-gather-adapted"]["steps"] = [r.steps for r in single.reports]
     adapted = load_model(run)
     methods["survey-adapted"] = score(adapted, survey)
+    methods["survey-adapted:pretrained-tiles"] = score(in_pretrained_tiles(run), survey)
     # what users get: the guard checks the adapted model against the conventional methods on each gather's own
     # known traces (a plain model to it, so no adaptation happens inside its folds)
     methods["survey-adapted-guarded"] = score(GuardedModel(adapted, PATTERN), survey)
@@ -153,6 +155,14 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
     settings = {k: plan[k] for k in ("seconds", "eval_every", "precision", "lr_decay", "adapt_seconds")}
     return {"dx_m": dx, "test_shots": survey["test"], "methods": methods, "survey_adaptation": report,
             "settings": dict(settings, threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine())}
+
+
+def in_pretrained_tiles(run: Path):
+    """The survey-adapted model reconstructing in the pretrained model's tiles (its training size) instead of
+    its adaptation crops: what the crops' lateral context is worth, the same weights."""
+    model = load_model(run)
+    model.meta.pop("tile", None)
+    return model
 
 
 def as_json(value):

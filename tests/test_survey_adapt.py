@@ -16,6 +16,7 @@ from ganrecon.cli import main
 from ganrecon.inference import load_model
 from ganrecon.models import build_generator
 from ganrecon.survey import read_survey
+from ganrecon.tiling import tiled_apply
 from ganrecon.training.adaptation import SelfSupervisedAdaptation, draw_share
 from ganrecon.training.loop import LoopOptions, RunLoop
 
@@ -93,6 +94,24 @@ def test_adapt_command_writes_a_bundle_that_reconstruct_and_load_model_read(tmp_
     code = main(["reconstruct", str(tmp_path / "gather.npy"), "--model", str(run), "-o", str(tmp_path / "out.npy"),
                  "--guard", "off"])
     assert code == 0 and np.isfinite(np.load(tmp_path / "out.npy")).all()
+
+
+def test_the_adapted_model_reconstructs_in_tiles_of_its_adaptation_crops(tmp_path, unet):
+    """The crops it learned on (the model's training height, twice its width, within the narrowest gather) are its
+    inference tiles, in the bundle too; adapting the adapted model again keeps them."""
+    survey = npy_survey(tmp_path / "survey")
+    adapt_survey(config(survey, unet), tmp_path / "run", progress=False)
+    crop = (min(SIZE[0], 40), min(2 * SIZE[1], 20))
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["tile"] == list(crop)
+    model = load_model(tmp_path / "run")
+    assert model.tile == crop and load_model(unet).tile == SIZE
+    g = torch.from_numpy(gather(24, seed=0))[None, None]
+    mask = (g != 0).float()
+    with torch.no_grad():
+        tiled = tiled_apply(model.apply_tiles_polarity_averaged, g * mask, mask, crop, overlap=0.25)
+        assert torch.allclose(model(g, mask), torch.where(mask > 0, g, tiled), rtol=1e-4, atol=1e-3)
+    adapt_survey(config(survey, str(tmp_path / "run"), steps=2), tmp_path / "again", progress=False)
+    assert load_model(tmp_path / "again").tile == crop
 
 
 def test_resume_continues_to_the_weights_of_an_uninterrupted_run(tmp_path, unet):

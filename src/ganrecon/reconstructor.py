@@ -191,6 +191,8 @@ class ReconstructionModel(Reconstructor):
         x width activations per tile). Super-resolution tiles are at least 256 input pixels and overlap by
         SR_OVERLAP = 32, which covers an SRResNet's receptive field: tiled = whole image to ~1e-4 of the range
         (16-pixel overlaps: ~4e-3 at the seams), for 1.3x the compute of one piece (128-pixel tiles: 1.8x)."""
+        if self.scale == 1 and "tile" in self.meta:  # an adapted model: the crops it was adapted on
+            return tuple(int(s) for s in self.meta["tile"])
         h, w = self.meta["image_size"]
         if self.scale == 1:
             return (h, w)

@@ -56,6 +56,14 @@ def draw_share(known: torch.Tensor, share: float, unit: str, generator: torch.Ge
     return known * (torch.rand(known.shape, generator=generator) < share).float()
 
 
+def adaptation_crop(meta: dict, images: Sequence[tuple[torch.Tensor, ...]]) -> tuple[int, int]:
+    """Training crops of an adaptation: the model's training height and twice its width (more lateral context
+    per step), within the smallest image. From `image_size`, not an adapted model's tile, so adapting an adapted
+    model again keeps the same crops."""
+    h, w = (int(s) for s in meta["image_size"])
+    return (min(h, *(o.shape[-2] for o, *_ in images)), min(2 * w, *(o.shape[-1] for o, *_ in images)))
+
+
 class SelfSupervisedAdaptation(Strategy):
     kind = "adaptation"
     log_fields = ("loss",)
@@ -78,17 +86,17 @@ class SelfSupervisedAdaptation(Strategy):
         self.seed = ADAPT_STREAM + seed
         self.images = self._split(images, holdout)
         self.generator = self._starting_generator(model, seed).to(memory_format=torch.channels_last)
-        self.adapted = ReconstructionModel(self.generator, dict(model.meta, data_consistency=True),
+        self.crop = adaptation_crop(model.meta, self.images)
+        # the adapted model reconstructs in tiles of the crops it learned on: the narrower training tiles would
+        # hide the lateral context it was adapted to use (1.7 dB on docs/results/seismic_survey.md's test shots)
+        self.adapted = ReconstructionModel(self.generator, dict(model.meta, data_consistency=True,
+                                                                tile=list(self.crop)),
                                            f"{model.name}+{'gather-only' if from_scratch else 'adapt'}")
         self.signed = model.value_range[0] < 0
         self.lr = lr or (1e-3 if from_scratch else 2e-4)
         self.lr_decay, self.steps = lr_decay, steps  # the schedule (ganrecon.training.steps.lr_factor) and its steps
         lr_factor(lr_decay, 0, steps)  # refuses an unknown schedule before any work
         self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.9, 0.999))
-        heights = [o.shape[-2] for o, _, _ in self.images]
-        widths = [o.shape[-1] for o, _, _ in self.images]
-        # wide crops: more lateral context per step
-        self.crop = (min(model.tile[0], *heights), min(2 * model.tile[1], *widths))
         self.initial_state = copy.deepcopy(self.generator.state_dict())
         self.best_generator = copy.deepcopy(self.generator)  # the best-scoring weights so far
         self.best_step: int | None = None
