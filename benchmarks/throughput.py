@@ -20,8 +20,8 @@ Everything is measured in one run on one machine, so only ratios are compared:
       together, as the tiled path runs them: exactly the first batch it made),
     - the tiled path (the `ReconstructionModel` call `load_model` returns),
     - the CLI end to end (`python -m ganrecon reconstruct FILE --guard off` in a fresh process: start-up, file
-      reading and writing included; the fastest of `cli_repeats` processes), with its peak RSS (os.wait4 in a small watcher process) and that of a
-      process that only imported the CLI and loaded the model;
+      reading and writing included; the fastest of `cli_repeats` processes), with its peak RSS (os.wait4 in a
+      small watcher process) and that of a process that only imported the CLI and loaded the model;
   bf16 (`torch.autocast("cpu", torch.bfloat16)`) against fp32 on the tiled path: speed-up, PSNR of the bf16
   output against the fp32 output, and the change of PSNR against the clean images where the input has them;
 - each shipped model's training config (benchmarks/ship_models.py SOURCES: run name = config name): images/s
