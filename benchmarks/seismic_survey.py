@@ -51,8 +51,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DT = 0.004
 PATTERN = "columns:random:0.5"
 CONVENTIONAL = ("zero-fill", "linear", "biharmonic", "fk", "pocs", "sliding-fk", "fx", "dip-steered", "consensus")
-# eval_every: one held-out score is a pass over the whole survey (14.5 s for 60 shots with 2 threads, the time of 107
-# bf16 steps; docs/results/adapt_precision.md): at 400 steps scoring takes 21% of the budget, at 50 it took 68%
+# eval_every: one held-out score is a pass over the whole survey (9.9 s for 60 shots with 2 threads, the time of 81
+# bf16 steps; docs/results/adapt_precision.md): at 400 steps scoring takes 17% of the budget, at 50 62%
 FULL = {"shots": 60, "nt": 500, "nx": 96, "spacings": (25.0, 37.5), "test_every": 10, "seconds": 1800.0,
         "steps": None, "eval_every": 400, "adapt_seconds": 60.0, "precision": "bf16", "lr_decay": "none",
         "methods": CONVENTIONAL}
