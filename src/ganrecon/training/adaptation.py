@@ -88,7 +88,7 @@ class SelfSupervisedAdaptation(Strategy):
         self.generator = self._starting_generator(model, seed).to(memory_format=torch.channels_last)
         self.crop = adaptation_crop(model.meta, self.images)
         # the adapted model reconstructs in tiles of the crops it learned on: the narrower training tiles would
-        # hide the lateral context it was adapted to use (1.7 dB on docs/results/seismic_survey.md's test shots)
+        # hide the lateral context it was adapted to use (2.4-2.8 dB on docs/results/seismic_survey.md's test shots)
         self.adapted = ReconstructionModel(self.generator, dict(model.meta, data_consistency=True,
                                                                 tile=list(self.crop)),
                                            f"{model.name}+{'gather-only' if from_scratch else 'adapt'}")
