@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import platform
@@ -142,7 +143,7 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
     methods["single-gather-adapted"]["steps"] = [r.steps for r in single.reports]
     adapted = load_model(run)
     methods["survey-adapted"] = score(adapted, survey)
-    methods["survey-adapted:pretrained-tiles"] = score(in_pretrained_tiles(run), survey)
+    methods["survey-adapted:pretrained-tiles"] = score(in_pretrained_tiles(adapted), survey)
     # what users get: the guard checks the adapted model against the conventional methods on each gather's own
     # known traces (a plain model to it, so no adaptation happens inside its folds)
     methods["survey-adapted-guarded"] = score(GuardedModel(adapted, PATTERN), survey)
@@ -157,12 +158,10 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
             "settings": dict(settings, threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine())}
 
 
-def in_pretrained_tiles(run: Path):
+def in_pretrained_tiles(adapted):
     """The survey-adapted model reconstructing in the pretrained model's tiles (its training size) instead of
-    its adaptation crops: what the crops' lateral context is worth, the same weights."""
-    model = load_model(run)
-    model.meta.pop("tile", None)
-    return model
+    its adaptation crops: what the crops' lateral context is worth, the same weights (shared, not reloaded)."""
+    return dataclasses.replace(adapted, meta={k: v for k, v in adapted.meta.items() if k != "tile"})
 
 
 def as_json(value):

@@ -3,6 +3,7 @@ config.yaml, log.csv, validation.csv, TensorBoard events and summary.json."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import csv
 import fcntl
@@ -93,12 +94,14 @@ def seconds_at(run_dir: Path, steps) -> dict[int, float]:
         for row in csv.DictReader(fh):
             if row.get("seconds"):
                 logged[int(row["step"])] = float(row["seconds"])
+    order = sorted(logged)
     times = {}
     for step in set(steps):
         if step == 0:
             times[step] = 0.0
-        elif logged:
-            times[step] = logged[min(logged, key=lambda s: abs(s - step))]
+        elif order:  # the nearest logged step (the earlier of two as near), found by bisection
+            i = bisect.bisect_left(order, step)
+            times[step] = logged[min(order[max(i - 1, 0):i + 1], key=lambda s: abs(s - step))]
     return times
 
 
