@@ -106,3 +106,15 @@ def test_a_mask_on_the_observed_grid_of_down_s_is_scored_on_the_clean_grid():
     assert torch.isnan(image_metrics(estimate, clean, torch.ones(2, 1, 4, 4))["mse_missing"]).all()
     with pytest.raises(GanreconError, match="not a whole multiple"):
         image_metrics(estimate, clean, torch.ones(2, 1, 3, 3))
+
+
+def test_ssim_in_float32_agrees_with_float64_far_below_reported_precision():
+    from torchmetrics.functional.image import structural_similarity_index_measure
+
+    torch.manual_seed(0)
+    clean = torch.nn.functional.avg_pool2d(torch.rand(8, 1, 64, 64, dtype=torch.float64), 5, 1, 2)
+    noisy = (clean + 0.02 * torch.randn_like(clean)).clamp(0, 1)
+    exact = structural_similarity_index_measure(noisy, clean, gaussian_kernel=True, sigma=1.5, kernel_size=11,
+                                                data_range=1.0, reduction="none")
+    ssim = image_metrics(noisy, clean)["ssim"]
+    assert ssim.dtype == torch.float64 and (ssim - exact).abs().max() < 1e-5

@@ -109,6 +109,21 @@ def test_costly_priors_are_cached_per_image():
     assert calls == [2, 1, 2, 2] and not cache.entries
 
 
+def test_a_refiner_caches_its_costly_prior_only_in_eval_mode():
+    """Training batches are new at every step: in training mode the cache is bypassed, so it keeps the fixed
+    validation batch that eval-mode calls reuse."""
+    gen = build_generator("unet", channels=1, image_size=(16, 16), prior="biharmonic", depth=1, width=4)
+    x = torch.rand(3, 1, 16, 16)
+    m = (torch.rand(1, 1, 1, 16) > 0.5).float().expand_as(x).contiguous()
+    with torch.no_grad():
+        trained = gen.train()(x, m)
+        assert not gen.cache.entries
+        evaluated = gen.eval()(x, m)
+        assert len(gen.cache.entries) == 3
+        torch.testing.assert_close(gen(x, m), evaluated)
+    torch.testing.assert_close(trained, evaluated)
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(name="unet", prior="median-ish"), "Unknown prior"),
     (dict(name="unet", prior="bicubic"), "does not fit a generator of scale 1"),

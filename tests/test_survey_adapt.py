@@ -1,6 +1,7 @@
 """Survey-level self-supervised adaptation, `ganrecon adapt` (issue 20): a tiny random-weight U-Net and a few tiny
 synthetic gathers made here, so every test runs in seconds on one CPU thread."""
 
+import csv
 import json
 import math
 
@@ -13,6 +14,7 @@ from safetensors.torch import load_file
 from ganrecon.adapt_survey import SurveyAdaptConfig, adapt_survey
 from ganrecon.checkpoints import save_bundle
 from ganrecon.cli import main
+from ganrecon.errors import GanreconError
 from ganrecon.inference import load_model
 from ganrecon.models import build_generator
 from ganrecon.survey import read_survey
@@ -229,10 +231,15 @@ def test_linear_budget_decay_follows_the_steps_or_the_time_budget_whichever_is_f
         strategy.step(step, torch.Generator().manual_seed(step))
         rates.append(strategy.optimiser.param_groups[0]["lr"])
     assert rates == pytest.approx([1e-3, 1e-3, 0.5e-3, 0.5e-3, 0.0])
+    with pytest.raises(GanreconError, match="lr_decay is one of none, linear-budget"):  # steps only: no decay
+        SelfSupervisedAdaptation(model, [(c, (c != 0).float()) for c in clean], lr_decay="linear")
     survey, run = npy_survey(tmp_path / "survey"), tmp_path / "run"
     adapt_survey(config(survey, unet, steps=2), run, progress=False)
     resumed = adapt_survey(config(survey, unet, steps=4, lr_decay="linear-budget"), run, resume=True, progress=False)
     assert (resumed.first_step, resumed.steps) == (2, 4)
+    with open(run / "log.csv", newline="") as fh:
+        logged = {int(row["step"]): float(row["lr"]) for row in csv.DictReader(fh)}
+    assert logged[2] > logged[4] > 0  # the last steps of the constant rate, then of the decay
 
 
 def test_resume_refuses_another_survey_and_a_run_is_not_overwritten(tmp_path, unet, capsys):

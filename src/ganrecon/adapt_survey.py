@@ -24,13 +24,11 @@ import yaml
 from ganrecon.errors import GanreconError
 from ganrecon.reconstructor import resolve_precision
 from ganrecon.survey import Survey, read_survey
+from ganrecon.training.adaptation import LR_DECAYS
 
 # what a resumed run must share with the run it continues (the budget, steps, threads, precision and lr_decay may
 # change)
 SAME_ON_RESUME = ("survey", "model", "degrade", "seed", "hide", "holdout", "lr", "batch_size", "eval_every")
-# the learning-rate schedules of an adaptation: both follow the budget, so a resumed run may add a decay to a
-# constant rate (the decay then starts where the longer budget's second half has already begun)
-ADAPT_LR_DECAYS = ("none", "linear-budget")
 
 
 @dataclass
@@ -70,8 +68,8 @@ class SurveyAdaptConfig:
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise GanreconError(f"--lr must be a positive number, got {self.lr}.")
         resolve_precision(self.precision)  # refuses an unknown one
-        if self.lr_decay not in ADAPT_LR_DECAYS:
-            raise GanreconError(f"--lr-decay must be one of {', '.join(ADAPT_LR_DECAYS)}, got {self.lr_decay!r}.")
+        if self.lr_decay not in LR_DECAYS:
+            raise GanreconError(f"--lr-decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}.")
 
 
 @dataclass

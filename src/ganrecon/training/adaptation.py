@@ -30,6 +30,10 @@ from ganrecon.training.steps import lr_factor
 from ganrecon.training.strategy import Strategy
 
 ADAPT_STREAM = 982_451_653  # offset of the adaptation's random streams from the user's seed
+# the learning-rate schedules of an adaptation (ganrecon.training.steps.lr_factor): both follow the time budget as
+# well as the steps, so a budgeted run without a step limit still decays, and a resumed run may add a decay to a
+# constant rate (it then starts where the longer budget's second half has already begun)
+LR_DECAYS = ("none", "linear-budget")
 # what describes the shipped file rather than the network: not carried into an adapted model's bundle
 SHIPPING_FIELDS = ("shipped_name", "stored_dtype", "source_run", "description", "selected")
 
@@ -66,7 +70,7 @@ def adaptation_crop(meta: dict, images: Sequence[tuple[torch.Tensor, ...]]) -> t
 
 class SelfSupervisedAdaptation(Strategy):
     kind = "adaptation"
-    log_fields = ("loss",)
+    log_fields = ("loss", "lr")
     validate_first = True  # the starting weights are a candidate (and their score times the reconstruction pass)
 
     def __init__(self, model, images: Sequence[tuple[torch.Tensor, torch.Tensor]], *, hide: float = 0.3,
@@ -94,8 +98,9 @@ class SelfSupervisedAdaptation(Strategy):
                                            f"{model.name}+{'gather-only' if from_scratch else 'adapt'}")
         self.signed = model.value_range[0] < 0
         self.lr = lr or (1e-3 if from_scratch else 2e-4)
-        self.lr_decay, self.steps = lr_decay, steps  # the schedule (ganrecon.training.steps.lr_factor) and its steps
-        lr_factor(lr_decay, 0, steps)  # refuses an unknown schedule before any work
+        if lr_decay not in LR_DECAYS:  # "linear" follows steps only: no decay at all in a budgeted run
+            raise GanreconError(f"An adaptation's lr_decay is one of {', '.join(LR_DECAYS)}, got {lr_decay!r}.")
+        self.lr_decay, self.steps = lr_decay, steps
         self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.9, 0.999))
         self.initial_state = copy.deepcopy(self.generator.state_dict())
         self.best_generator = copy.deepcopy(self.generator)  # the best-scoring weights so far
@@ -167,7 +172,7 @@ class SelfSupervisedAdaptation(Strategy):
         self.optimiser.zero_grad(set_to_none=True)
         loss.backward()
         self.optimiser.step()
-        return {"loss": loss.item()}
+        return {"loss": loss.item(), "lr": self.optimiser.param_groups[0]["lr"]}
 
     def validate(self, step: int) -> dict:
         """SNR (dB) on the held-out known traces of every image, reconstructed from the training traces alone.
