@@ -3,7 +3,8 @@
     PYTHONPATH=src .venv/bin/python benchmarks/layer_times.py superres-porous-x4 [--tile 256] [--threads 2]
 
 `throughput.py` says how far a whole model is from the peak; this says which layers hold it back. One batch of
-tiles of the model's own tile size (random input, the layout the tiled path runs: channels_last, no_grad) goes
+tiles of the model's own tile size (a latent model: G on `--batch` random z; random input, the layout the tiled
+path runs: channels_last, no_grad) goes
 through the generator `--repeats` times with its layers as trained (`layers_as_trained`: every layer a module
 call); forward hooks on every leaf module time it (the best of the repeats), and FlopCounterMode counts its
 FLOPs. `--compare` then times the whole generator as trained against the faster form inference runs
@@ -114,7 +115,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a shipped model name or a bundle path")
     parser.add_argument("--tile", type=int, default=None, help="input tile side (default: the model's tile)")
-    parser.add_argument("--batch", type=int, default=1, help="tiles per batch")
+    parser.add_argument("--batch", type=int, default=1, help="tiles per batch (latent models: z per batch)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", type=Path, default=None)
@@ -122,23 +123,27 @@ def main(argv=None) -> None:
                         help="also time the layers as trained against the inference form (same run)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from ganrecon.inference import load_model
+    from ganrecon.inference import LatentModel, load_model
     from ganrecon.models.generators import layers_as_trained
     from ganrecon.reconstructor import inference_layout
 
     model = load_model(args.model)
-    th, tw = (args.tile, args.tile) if args.tile else model.tile
     generator = model.generator
-    observed = torch.rand(args.batch, model.meta.get("channels", 1), th, tw).contiguous(
-        memory_format=torch.channels_last)
-    mask = torch.ones_like(observed)
+    if isinstance(model, LatentModel):  # G(z): a batch of latent vectors, no tiles
+        inputs = (torch.randn(args.batch, model.z_dim, generator=torch.Generator().manual_seed(0)),)
+        what = f"{args.batch} z of {model.z_dim}"
+    else:
+        th, tw = (args.tile, args.tile) if args.tile else model.tile
+        observed = torch.rand(args.batch, model.meta.get("channels", 1), th, tw).contiguous(
+            memory_format=torch.channels_last)
+        inputs, what = (observed, torch.ones_like(observed)), f"{args.batch} x {observed.shape[1]} x {th} x {tw}"
     peak = conv_peak()["gflop_per_s"]
     with inference_layout(generator, True):
         with layers_as_trained():  # every layer a module call its hooks see (folded BatchNorm is not)
-            lines = table(generator.eval(), (observed, mask), args.repeats, peak)
+            lines = table(generator.eval(), inputs, args.repeats, peak)
         if args.compare:
-            lines += ["", *compare_forms(generator, (observed, mask), args.repeats)]
-    head = (f"Layer times of `{args.model}` on {args.batch} x {observed.shape[1]} x {th} x {tw} "
+            lines += ["", *compare_forms(generator, inputs, args.repeats)]
+    head = (f"Layer times of `{args.model}` on {what} "
             f"({torch.get_num_threads()} threads, channels_last, no_grad, best of {args.repeats}; "
             f"reference peak {peak:.0f} GFLOP/s; `benchmarks/layer_times.py`).")
     text = "\n".join([f"## Layer times: {args.model}", "", head, "", *lines]) + "\n"

@@ -87,3 +87,16 @@ def test_the_bare_step_runs_a_conditional_strategy_on_one_fixed_batch(tiny_npz):
     config = TrainConfig(**tiny_overrides(tiny_npz))
     strategy = strategy_for(config.task)(config, torch.device("cpu"), name="bare")
     assert bench.bare_step_seconds(strategy, 0, config.seed, repeats=2) > 0
+
+
+def test_validation_is_averaged_over_the_runs_validations():
+    """The first validation pays for what later ones reuse (a cached prior): the mean counts it once per run,
+    which ends at its steps or its time budget, whichever comes first at this loop's speed."""
+    from ganrecon.config import TrainConfig
+
+    planned = TrainConfig(steps=1000, eval_every=250)
+    assert bench.run_validation_seconds(planned, 0.5, 10.0, 1.0) == (3.25, 4)
+    budgeted = TrainConfig(steps=1000, eval_every=250, max_seconds=300)  # 600 steps at 0.5 s: 2 validations
+    assert bench.run_validation_seconds(budgeted, 0.5, 10.0, 1.0) == (5.5, 2)
+    short = TrainConfig(steps=1000, eval_every=250, max_seconds=60)
+    assert bench.run_validation_seconds(short, 0.5, 10.0, 1.0) == (10.0, 1)
