@@ -109,12 +109,14 @@ def test_costly_priors_are_cached_per_image():
     assert calls == [2, 1, 2, 2] and not cache.entries
 
 
-def test_a_refiner_caches_its_costly_prior_only_in_eval_mode():
-    """Training batches are new at every step: in training mode the cache is bypassed, so it keeps the fixed
-    validation batch that eval-mode calls reuse."""
+def test_a_refiner_caches_its_costly_prior_only_for_validation_and_inference():
+    """Training batches are new at every step: in training mode or with gradients on the cache is bypassed, so it
+    keeps the fixed validation batch that validation (eval mode, no gradients) reuses."""
     gen = build_generator("unet", channels=1, image_size=(16, 16), prior="biharmonic", depth=1, width=4)
     x = torch.rand(3, 1, 16, 16)
     m = (torch.rand(1, 1, 1, 16) > 0.5).float().expand_as(x).contiguous()
+    gen.eval()(x, m)  # with gradients: a fine-tuning step, which keeps eval mode
+    assert not gen.cache.entries
     with torch.no_grad():
         trained = gen.train()(x, m)
         assert not gen.cache.entries

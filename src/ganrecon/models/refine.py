@@ -18,8 +18,8 @@ Details:
 - the prior is computed without gradients, in float32 outside autocast; batched torch for bicubic, linear and
   nearest interpolation along rows, switching median, impulse-biharmonic and the trivial priors; the scipy/scikit-image/pylops
   baselines otherwise, with a small per-image cache (keyed by a hash of the image and mask) so a fixed
-  validation batch or a repeated input does not pay twice; in training mode the cache is bypassed (every
-  batch is new);
+  validation batch or a repeated input does not pay twice; a training or adaptation step (training mode, or
+  gradients on) bypasses the cache (every batch is new);
 - for images the output is clamped to the value range (straight-through gradient), which leaves a prior
   inside the range unchanged.
 """
@@ -149,6 +149,7 @@ class PriorRefiner(nn.Module):
 
     def prior(self, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The conventional estimate (float32, no gradients, the clean grid); missing entries must be finite."""
+        learning = self.training or torch.is_grad_enabled()  # a training or adaptation step (fine-tuning keeps eval)
         with torch.no_grad(), torch.autocast(observed.device.type, enabled=False):
             known = mask > 0
             observed = torch.where(known, observed.float(), 0.0)
@@ -159,9 +160,9 @@ class PriorRefiner(nn.Module):
                 return run_baseline(self.prior_name, o, m, value_range=self.value_range, scale=self.scale,
                                     **self.prior_options).float()
 
-            if self.prior_name in TORCH_PRIORS or self.training:
+            if self.prior_name in TORCH_PRIORS or learning:
                 # a training batch is new at every step: caching it would only hash it and evict the fixed
-                # validation batch, which the EMA copy (always in eval mode) or the model in eval mode reuses
+                # validation batch, which validation (eval mode, no gradients) reuses
                 return run(observed, mask)
             return self.cache(run, observed, mask.float().expand_as(observed))
 
