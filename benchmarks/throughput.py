@@ -405,8 +405,7 @@ def bare_step_seconds(strategy, step: int, seed: int, repeats: int) -> float:
     if hasattr(strategy, "batch"):
         fixed = strategy.batch(step, step_generator(seed, step))
         strategy.batch = lambda *_, **__: fixed
-    strategy.update_ema = lambda *_: None
-    without_prior_cache(getattr(strategy, "generator", None))  # the loop computes it for every new batch
+    strategy.update_ema = lambda *_: None  # a refiner's prior is computed at every step: steps bypass its cache
     strategy.step(step, step_generator(seed, step))  # warm-up
     times = []
     for _ in range(max(1, repeats)):
@@ -468,8 +467,7 @@ def training_row(config_name: str, shipped: list[str], sizes: Sizes, threads: in
     """Whole-loop images/s of one config (amortised at its own validation and checkpoint intervals) against its
     bare D + G step, in this process. The loop and the bare step are measured `train_repeats` times, in turn,
     and each quantity is the fastest of its repeats (as every inference time here is a best of N): this
-    machine has slow spells lasting tens of seconds, which a single loop-then-bare pair reads as a ratio of
-    0.4 or 2."""
+    machine has slow spells of minutes, in which a single loop-then-bare pair reads almost any ratio."""
     from ganrecon.config import load_config
 
     path = ROOT / "configs" / f"{config_name}.yaml"
@@ -544,12 +542,17 @@ def guarded_table(rows: list[dict]) -> list[str]:
 
 
 def shortfall_lines(rows: list[dict], target: float = 0.4) -> list[str]:
-    """Where each conditional model whose tiled path is below `target` of the peak loses it, from this run's
-    numbers: the network alone on one batch of tiles (the batch's seconds less its prior's), what the tiled path
-    executes beyond the model's own FLOPs, and the prior's share of the batch."""
+    """Where each model below `target` of the peak loses it, from this run's numbers. A conditional model (on
+    its tiled path): the network alone on one batch of tiles (the batch's seconds less its prior's), what the
+    tiled path executes beyond the model's own FLOPs, and the prior's share of the batch. A latent model (G(z)):
+    the layer-by-layer breakdown to run."""
     lines = []
     for r in rows:
         tiled, raw = r.get("tiled"), r.get("raw")
+        if r.get("kind") == "latent" and raw and raw["fraction_of_peak"] < target:
+            lines.append(f"- {r['name']} (G(z) {pct(raw['fraction_of_peak'])}): no tiles and no prior; where its "
+                         f"time goes, layer by layer: `benchmarks/layer_times.py {r['name']} --batch "
+                         f"{r['input_shape'][0]}`")
         if not tiled or not raw or tiled["fraction_of_peak"] >= target:
             continue
         prior_s = r.get("prior_seconds") or 0.0
@@ -595,8 +598,7 @@ def validation_cell(row: dict) -> str:
 def training_table(rows: list[dict]) -> list[str]:
     lines = ["| config (shipped) | batch | bare D+G step img/s | loop step img/s | loop img/s, amortised | "
              "loop / bare (each repeat) | validation s: first, later, mean over the run (images -> config's; "
-             "every) | "
-             "checkpoint s (every) |",
+             "every) | checkpoint s (every) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "skipped" in r:
@@ -641,10 +643,7 @@ def markdown(result: dict) -> str:
                       "network's FLOPs) takes: " + "; ".join(
                           f"{r['name']} ({r['prior']}) {secs(r['prior_seconds'])} of {secs(r['raw']['seconds'])}"
                           for r in refiners) + ".", ""]
-        short = shortfall_lines(result["inference"]) + [
-            f"- {r['name']} (G(z) {pct(r['raw']['fraction_of_peak'])}): no tiles and no prior; where its time goes, "
-            f"layer by layer: `benchmarks/layer_times.py {r['name']} --batch {r['input_shape'][0]}`"
-            for r in result["inference"] if r.get("kind") == "latent" and r["raw"]["fraction_of_peak"] < 0.4]
+        short = shortfall_lines(result["inference"])
         if short:
             lines += ["Below 40% of the peak (on the tiled path; latent models: G(z)), and where the time goes "
                       "(this run's numbers):", "",

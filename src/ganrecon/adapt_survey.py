@@ -24,7 +24,7 @@ import yaml
 from ganrecon.errors import GanreconError
 from ganrecon.reconstructor import resolve_precision
 from ganrecon.survey import Survey, read_survey
-from ganrecon.training.adaptation import LR_DECAYS
+from ganrecon.training.adaptation import check_lr_decay
 
 # what a resumed run must share with the run it continues (the budget, steps, threads, precision and lr_decay may
 # change)
@@ -68,8 +68,7 @@ class SurveyAdaptConfig:
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise GanreconError(f"--lr must be a positive number, got {self.lr}.")
         resolve_precision(self.precision)  # refuses an unknown one
-        if self.lr_decay not in LR_DECAYS:
-            raise GanreconError(f"--lr-decay must be one of {', '.join(LR_DECAYS)}, got {self.lr_decay!r}.")
+        check_lr_decay(self.lr_decay, "--lr-decay must be")
 
 
 @dataclass

@@ -68,6 +68,13 @@ def adaptation_crop(meta: dict, images: Sequence[tuple[torch.Tensor, ...]]) -> t
     return (min(h, *(o.shape[-2] for o, *_ in images)), min(2 * w, *(o.shape[-1] for o, *_ in images)))
 
 
+def check_lr_decay(lr_decay: str, prefix: str = "An adaptation's lr_decay is") -> None:
+    """One sentence for a schedule an adaptation cannot follow ("linear" follows steps only: no decay at all in a
+    budgeted run); `prefix` names the setting as the caller's user knows it."""
+    if lr_decay not in LR_DECAYS:
+        raise GanreconError(f"{prefix} one of {', '.join(LR_DECAYS)}, got {lr_decay!r}.")
+
+
 class SelfSupervisedAdaptation(Strategy):
     kind = "adaptation"
     log_fields = ("loss", "lr")
@@ -98,8 +105,7 @@ class SelfSupervisedAdaptation(Strategy):
                                            f"{model.name}+{'gather-only' if from_scratch else 'adapt'}")
         self.signed = model.value_range[0] < 0
         self.lr = lr or (1e-3 if from_scratch else 2e-4)
-        if lr_decay not in LR_DECAYS:  # "linear" follows steps only: no decay at all in a budgeted run
-            raise GanreconError(f"An adaptation's lr_decay is one of {', '.join(LR_DECAYS)}, got {lr_decay!r}.")
+        check_lr_decay(lr_decay)
         self.lr_decay, self.steps = lr_decay, steps
         self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.9, 0.999))
         self.initial_state = copy.deepcopy(self.generator.state_dict())
