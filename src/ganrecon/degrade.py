@@ -172,17 +172,34 @@ def _gauss_kernel1d(sigma: float, device=None) -> torch.Tensor:
     return (k / k.sum()).to(device=device, dtype=torch.float32)
 
 
+_MATRIX_MAX = 192  # the longest side (of a padded canvas) filtered by matrix products rather than convolution
+
+
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of N x C x H x W with replicated borders (works for any image size)."""
+    """Separable Gaussian blur of N x C x H x W with replicated borders (works for any image size). Images up to
+    _MATRIX_MAX a side are filtered by two matrix products (the blur as an H x H and a W x W matrix with the
+    borders folded in): there a one-channel convolution is 2-30 times slower; on larger ones it is faster."""
     k = _gauss_kernel1d(sigma, x.device).to(x.dtype)
     r = (k.numel() - 1) // 2
     if r == 0:
         return x
     n, c, h, w = x.shape
+    if max(h, w) <= _MATRIX_MAX:
+        return _blur_matrix(k, h) @ x @ _blur_matrix(k, w).T
     y = x.reshape(n * c, 1, h, w)
     y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
     y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
     return y.reshape(n, c, h, w)
+
+
+def _blur_matrix(k: torch.Tensor, size: int) -> torch.Tensor:
+    """size x size matrix of the 1-D correlation with the odd kernel k, replicated borders folded in (the taps
+    that fall off an edge add to the edge sample)."""
+    r = (k.numel() - 1) // 2
+    rows = torch.arange(size, device=k.device)[:, None]
+    cols = (rows + torch.arange(-r, r + 1, device=k.device)).clamp(0, size - 1)
+    matrix = torch.zeros(size, size, device=k.device, dtype=k.dtype)
+    return matrix.index_put_((rows.expand_as(cols), cols), k.expand_as(cols).contiguous(), accumulate=True)
 
 
 def warp_by(x: torch.Tensor, disp: torch.Tensor) -> torch.Tensor:
@@ -202,16 +219,29 @@ def _smooth_field(n: int, h: int, w: int, corr: float, gen: torch.Generator, dev
 
     White noise is drawn on a padded canvas and filtered with a 'valid' convolution, so there is no border
     effect, and divided by the exact std of the filtered noise (sum of squared taps), not an empirical one:
-    small images with long correlation keep the right amplitude statistics.
+    small images with long correlation keep the right amplitude statistics. The separable filter runs as two
+    matrix products (a banded matrix per axis) on canvases up to _MATRIX_MAX a side, where a one-channel
+    convolution with a kernel this long is slower; larger ones are convolved.
     """
     k = _gauss_kernel1d(corr, device)
     r = (k.numel() - 1) // 2
     noise = _randn((n, 1, h + 2 * r, w + 2 * r), gen, device)
-    if r:
-        noise = F.conv2d(noise, k.view(1, 1, 1, -1))
-        noise = F.conv2d(noise, k.view(1, 1, -1, 1))
-        noise = noise / float(k.square().sum())
-    return noise[:, 0]
+    if not r:
+        return noise[:, 0]
+    if max(h, w) + 2 * r <= _MATRIX_MAX:
+        noise = _valid_filter_matrix(k, h) @ noise[:, 0] @ _valid_filter_matrix(k, w).T
+    else:
+        noise = F.conv2d(F.conv2d(noise, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))[:, 0]
+    return noise / float(k.square().sum())
+
+
+def _valid_filter_matrix(k: torch.Tensor, size: int) -> torch.Tensor:
+    """size x (size + len(k) - 1) matrix M with (M v)[i] = sum_t k[t] v[i + t]: a 'valid' correlation as a product."""
+    taps = k.numel()
+    rows = torch.arange(size, device=k.device)[:, None]
+    matrix = torch.zeros(size, size + taps - 1, device=k.device, dtype=k.dtype)
+    matrix[rows, rows + torch.arange(taps, device=k.device)] = k
+    return matrix
 
 
 def _parse_bool(text: str, name: str) -> bool:
