@@ -415,6 +415,24 @@ def bare_step_seconds(strategy, step: int, seed: int, repeats: int) -> float:
     return statistics.median(times)
 
 
+def loop_extras_seconds(strategy, step: int, seed: int, repeats: int) -> tuple[float, float]:
+    """Median seconds of what a loop step does besides the bare step: making a batch (data and degradation,
+    from the step's own stream) and the EMA update (0 where the strategy has neither)."""
+    from ganrecon.training import step_generator
+
+    def median_of(call) -> float:
+        times = []
+        for k in range(max(1, repeats) + 1):  # the first is a warm-up
+            t = time.perf_counter()
+            call(step + k)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times[1:])
+
+    batch_s = median_of(lambda k: strategy.batch(k, step_generator(seed, k))) if hasattr(strategy, "batch") else 0.0
+    ema_s = median_of(strategy.update_ema) if getattr(strategy, "ema", None) is not None else 0.0
+    return batch_s, ema_s
+
+
 def validation_seconds(strategy, step: int) -> float:
     """Seconds of one validation. The first one pays for what later ones reuse (a costly prior of the fixed
     validation batch, computed once and cached by the EMA copy), so a run's validations are timed twice."""
@@ -447,11 +465,12 @@ def loop_and_bare(config, sizes: Sizes) -> dict:
     try:
         strategy = strategy_for(config.task)(config, torch.device("cpu"), name="bare")
         first_s, later_s = (validation_seconds(strategy, config.steps) for _ in range(2))
+        batch_s, ema_s = loop_extras_seconds(strategy, config.steps, config.seed, sizes.repeats)
         bare_s = bare_step_seconds(strategy, config.steps, config.seed, sizes.repeats)
     finally:
         torch.set_flush_denormal(False)
     return {"step_s": step_s, "checkpoint_s": max(end_s - first_s, 0.0),  # the loop's only validation was its first
-            "first_s": first_s, "later_s": later_s, "bare_s": bare_s,
+            "first_s": first_s, "later_s": later_s, "bare_s": bare_s, "batch_s": batch_s, "ema_s": ema_s,
             "run_images_per_s": config.steps * config.batch_size / result.seconds}
 
 
@@ -486,7 +505,7 @@ def training_row(config_name: str, shipped: list[str], sizes: Sizes, threads: in
             "validation_first_seconds": best["first_s"], "validation_later_seconds": best["later_s"],
             "validations": validations, "val_images": config.val_images, "config_val_images": base.val_images,
             "eval_every": base.eval_every, "checkpoint_seconds": best["checkpoint_s"],
-            "checkpoint_every": base.checkpoint_every}
+            "checkpoint_every": base.checkpoint_every, "batch_seconds": best["batch_s"], "ema_seconds": best["ema_s"]}
 
 
 def training_configs(names: list[str]) -> dict[str, list[str]]:
@@ -613,6 +632,22 @@ def training_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+def loop_shortfall_lines(rows: list[dict], target: float = 0.85) -> list[str]:
+    """Where the loop of each config below `target` of its bare step spends the difference, from this run."""
+    lines = []
+    for r in rows:
+        if "skipped" in r or r["loop_over_bare"] >= target or "batch_seconds" not in r:
+            continue
+        b = r["batch_size"]
+        step_ms, bare_ms, loop_ms = (1e3 * b / r[k] for k in ("loop_step_images_per_s", "bare_images_per_s",
+                                                               "loop_images_per_s"))
+        lines.append(f"- {r['config']}: a loop step takes {step_ms:.1f} ms against the bare step's {bare_ms:.1f}; "
+                     f"making its batch (data and degradation) takes {1e3 * r['batch_seconds']:.1f} ms, the EMA "
+                     f"update {1e3 * r['ema_seconds']:.1f} ms, and validation and checkpoints add "
+                     f"{loop_ms - step_ms:.1f} ms per step.")
+    return lines
+
+
 def markdown(result: dict) -> str:
     peak = result["peak"]
     best = peak["best"]
@@ -661,6 +696,9 @@ def markdown(result: dict) -> str:
                   "bare are measured several times in turn and each number is the fastest of its repeats (this "
                   "machine has slow spells); the ratio of each repeat on its own is in brackets.", "",
                   *training_table(result["training"]), ""]
+        slow = loop_shortfall_lines(result["training"])
+        if slow:
+            lines += ["Below 85% of the bare step, where the loop's extra time goes (this run's numbers):", "", *slow, ""]
     return "\n".join(lines)
 
 

@@ -100,3 +100,23 @@ def test_validation_is_averaged_over_the_runs_validations():
     assert bench.run_validation_seconds(budgeted, 0.5, 10.0, 1.0) == (5.5, 2)
     short = TrainConfig(steps=1000, eval_every=250, max_seconds=60)
     assert bench.run_validation_seconds(short, 0.5, 10.0, 1.0) == (10.0, 1)
+
+
+def test_a_loop_below_its_bare_step_is_explained_by_its_batch_ema_and_validation(tiny_npz):
+    """The extras are measured on the strategy itself (a batch from the step's stream, the EMA update), and a
+    config below 85% of its bare step gets a line that splits the difference; one above it gets none."""
+    from conftest import tiny_overrides
+
+    from ganrecon.config import TrainConfig
+    from ganrecon.training import strategy_for
+
+    config = TrainConfig(**tiny_overrides(tiny_npz, ema=0.99))
+    strategy = strategy_for(config.task)(config, torch.device("cpu"), name="extras")
+    batch_s, ema_s = bench.loop_extras_seconds(strategy, 0, config.seed, repeats=2)
+    assert batch_s > 0 and ema_s > 0
+    row = {"config": "slow", "batch_size": 10, "bare_images_per_s": 100.0, "loop_step_images_per_s": 80.0,
+           "loop_images_per_s": 50.0, "loop_over_bare": 0.5, "batch_seconds": 0.02, "ema_seconds": 0.001}
+    lines = bench.loop_shortfall_lines([row, {**row, "config": "fast", "loop_over_bare": 0.9}])
+    assert lines == ["- slow: a loop step takes 125.0 ms against the bare step's 100.0; making its batch (data and "
+                     "degradation) takes 20.0 ms, the EMA update 1.0 ms, and validation and checkpoints add "
+                     "75.0 ms per step."]
