@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -120,3 +121,18 @@ def test_a_loop_below_its_bare_step_is_explained_by_its_batch_ema_and_validation
     assert lines == ["- slow: a loop step takes 125.0 ms against the bare step's 100.0; making its batch (data and "
                      "degradation) takes 20.0 ms, the EMA update 1.0 ms, and validation and checkpoints add "
                      "75.0 ms per step."]
+
+
+def test_the_reference_is_the_higher_of_two_peak_measurements_and_every_fraction_follows_it():
+    """A slow spell during one peak measurement would inflate every percentage: the run measures the peak before
+    and after the inference rows and recomputes each row's fraction against the higher one."""
+    low = {"gflop_per_s": 100.0, "best": {}, "rows": []}
+    high = {"gflop_per_s": 400.0, "best": {}, "rows": []}
+    peak = bench.higher_peak(low, high)
+    assert peak["gflop_per_s"] == 400.0 and peak["measured"] == [100.0, 400.0]
+    rows = [{"raw": bench.rate(2e9, 0.1, 100.0), "tiled": None, "cli": {**bench.rate(1e9, 0.1, 100.0), "file": "x"}}]
+    assert rows[0]["raw"]["fraction_of_peak"] == pytest.approx(0.2)
+    bench.rescale_to_peak(rows, peak["gflop_per_s"])
+    assert rows[0]["raw"]["fraction_of_peak"] == pytest.approx(0.05)
+    assert rows[0]["cli"]["fraction_of_peak"] == pytest.approx(0.025)
+    assert "100 and 400 GFLOP/s" in bench.measured_note(peak)
