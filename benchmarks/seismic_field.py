@@ -238,6 +238,8 @@ def write_markdown(data: dict, path: Path) -> None:
             lines.append(f"| {res['gather']} | `{res['degrade']}` | {method} | {sc['snr']:.2f} | "
                          f"{sc['snr_missing']:.2f} | {sc['ms_per_image'] / 1000:.1f} |")
     others = "; ".join(f"`{k}`: {provenance(v)}" for k, v in env["models"].items() if k != "gan-unet")
+    others = (f"The other seismic U-Nets, without adaptation: {others}." if others else
+              "No other seismic U-Net was compared in this run (`--compare` found none of their runs).")
     gathers = sorted({r["gather"] for r in results})
     atomic_write_text(path, f"""## Seismic interpolation on gathers from another generator
 
@@ -246,9 +248,8 @@ def write_markdown(data: dict, path: Path) -> None:
 of the signal RMS, which caps any method's SNR near 20 dB) at trace spacings {', '.join(f'{d:g}' for d in SPACINGS)} m:
 a generator no model saw. `gan-unet` is the shipped pretrained model, guarded (`ganrecon.guard`, what users get; `gan-unet:raw` is the network alone) ({provenance(env['models']['gan-unet'])});
 `+adapt` fine-tunes it on each gather's own known traces for at most {env['adapt_seconds']:g} s;
-`+gather-only` trains the same architecture from scratch on the gather alone for the same time. The other
-seismic U-Nets, without adaptation: {others}. All of them average each output with that of the polarity-flipped
-input (`ganrecon.inference`).
+`+gather-only` trains the same architecture from scratch on the gather alone for the same time. {others}
+Every U-Net averages each output with that of the polarity-flipped input (`ganrecon.inference`).
 `fk` is FK sparse inversion with the library defaults (tuned on unaliased 128 x 64 patches by
 `benchmarks/tune_fk.py`: a dip cone of 1 sample/trace); `fk-tuned` picks the dip cone (none, 1, 3 or 6 samples/trace) and
 the sparsity weight (0.01, 0.003) for each spacing and decimation on a tuning gather of the same generator (seeds
