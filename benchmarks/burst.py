@@ -12,7 +12,7 @@ each seen as FRAMES frames through independent `turbulence:1.0` (the simulator o
   validation split, so "best classical" is the best a practitioner could get from them;
 - the learned burst restorer (configs/translate-turbulence-burst8.yaml) and the learned single-frame restorer
   (configs/translate-turbulence-refine-wide.yaml and its stages, else translate-turbulence-refine.yaml, on the
-  burst's first frame), when runs/ holds them.
+  burst's first frame), from runs/ where it holds them, else the shipped bundles of the same generators.
 
     .venv/bin/python benchmarks/burst.py [--runs runs] [--limit 256] [--threads 2]
 """
@@ -79,8 +79,9 @@ def tuned_options(val: torch.Tensor) -> dict[str, dict]:
     return chosen
 
 
-def restorer(runs: Path, stages: tuple[str, ...], label: str):
-    """The best-validation generator (else the last) of the latest stage in runs/, named `label`; None without."""
+def restorer(runs: Path, stages: tuple[str, ...], label: str, shipped: str):
+    """The best-validation generator (else the last) of the latest stage in runs/, named `label`; without one
+    (a fresh checkout has no runs/), the shipped bundle `shipped` (its fp16 copy of such a generator)."""
     for run in stages:
         for stem in ("model-best", "model"):
             if (runs / run / f"{stem}.safetensors").is_file():
@@ -88,13 +89,15 @@ def restorer(runs: Path, stages: tuple[str, ...], label: str):
                 model.name = label
                 model.meta["source_run"] = f"{run}/{stem}"
                 return model
-    print(f"  (no {stages[-1]} in {runs}: train configs/{stages[-1]}.yaml)")
-    return None
+    print(f"  (no {stages[-1]} in {runs}: the shipped {shipped} bundle)")
+    model = load_model(shipped)
+    model.name = label
+    return model
 
 
 def provenance(model) -> dict:
-    return {k: model.meta.get(k) for k in ("source_run", "steps", "train_seconds", "total_steps",
-                                           "total_train_seconds", "selected")}
+    return {k: model.meta.get(k) for k in ("source_run", "shipped_name", "stored_dtype", "steps", "train_seconds",
+                                           "total_steps", "total_train_seconds", "selected") if k in model.meta}
 
 
 def run(test: torch.Tensor, val: torch.Tensor, runs: Path) -> tuple[dict, Evaluation]:
@@ -107,16 +110,14 @@ def run(test: torch.Tensor, val: torch.Tensor, runs: Path) -> tuple[dict, Evalua
                "one frame, wiener": lambda o, m: baseline_methods(frame, (0.0, 1.0), ["wiener"],
                                                                    options=options)["wiener"](o[:, :1], None),
                **baseline_methods(burst, (0.0, 1.0), options=options)}
-    single = restorer(runs, SINGLE, LEARNED_FRAME)
-    if single is not None:
-        methods[single.name] = lambda o, m: single(o[:, :1])
-    model = restorer(runs, RESTORER, LEARNED_BURST)
-    if model is not None:
-        methods[model.name] = model
+    single = restorer(runs, SINGLE, LEARNED_FRAME, "translate-turbulence")
+    methods[single.name] = lambda o, m: single(o[:, :1])
+    model = restorer(runs, RESTORER, LEARNED_BURST, "translate-turbulence-burst8")
+    methods[model.name] = model
     estimates: dict[str, torch.Tensor] = {}
     scores = score_methods(methods, test, observed, mask, (0.0, 1.0), estimates=estimates)
     results = {"n_images": len(test), "degrade": burst_spec(), "methods": scores, "settings": settings,
-               "models": {m.name: provenance(m) for m in (single, model) if m is not None}}
+               "models": {m.name: provenance(m) for m in (single, model)}}
     return results, Evaluation(results, test, observed, mask, estimates)
 
 
