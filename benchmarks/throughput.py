@@ -425,11 +425,16 @@ def bare_step_seconds(strategy, step: int, seed: int, repeats: int) -> float:
         fixed = strategy.batch(step, step_generator(seed, step))
         strategy.batch = lambda *_, **__: fixed
     strategy.update_ema = lambda *_: None  # a refiner's prior is computed at every step: steps bypass its cache
-    strategy.step(step, step_generator(seed, step))  # warm-up
+    return median_seconds(lambda _: strategy.step(step, step_generator(seed, step)), repeats)
+
+
+def median_seconds(call, repeats: int) -> float:
+    """Median seconds of `call(k)` for k = 1 .. repeats, after a warm-up call(0)."""
+    call(0)
     times = []
-    for _ in range(max(1, repeats)):
+    for k in range(1, max(1, repeats) + 1):
         t = time.perf_counter()
-        strategy.step(step, step_generator(seed, step))
+        call(k)
         times.append(time.perf_counter() - t)
     return statistics.median(times)
 
@@ -439,16 +444,10 @@ def loop_extras_seconds(strategy, step: int, seed: int, repeats: int) -> tuple[f
     from the step's own stream) and the EMA update (0 where the strategy has neither)."""
     from ganrecon.training import step_generator
 
-    def median_of(call) -> float:
-        times = []
-        for k in range(max(1, repeats) + 1):  # the first is a warm-up
-            t = time.perf_counter()
-            call(step + k)
-            times.append(time.perf_counter() - t)
-        return statistics.median(times[1:])
-
-    batch_s = median_of(lambda k: strategy.batch(k, step_generator(seed, k))) if hasattr(strategy, "batch") else 0.0
-    ema_s = median_of(strategy.update_ema) if getattr(strategy, "ema", None) is not None else 0.0
+    batch_s = (median_seconds(lambda k: strategy.batch(step + k, step_generator(seed, step + k)), repeats)
+               if hasattr(strategy, "batch") else 0.0)
+    ema_s = (median_seconds(lambda k: strategy.update_ema(step + k), repeats)
+             if getattr(strategy, "ema", None) is not None else 0.0)
     return batch_s, ema_s
 
 

@@ -185,7 +185,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
         return x
     n, c, h, w = x.shape
     if max(h, w) <= _MATRIX_MAX:
-        return _blur_matrix(k, h) @ x @ _blur_matrix(k, w).T
+        rows = _blur_matrix(k, h)
+        return rows @ x @ (rows if w == h else _blur_matrix(k, w)).T
     y = x.reshape(n * c, 1, h, w)
     y = F.conv2d(F.pad(y, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1))
     y = F.conv2d(F.pad(y, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1))
@@ -193,13 +194,13 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 
 def _blur_matrix(k: torch.Tensor, size: int) -> torch.Tensor:
-    """size x size matrix of the 1-D correlation with the odd kernel k, replicated borders folded in (the taps
-    that fall off an edge add to the edge sample)."""
+    """size x size matrix of the 1-D correlation with the odd kernel k and replicated borders: the 'valid'
+    correlation of the edge-padded vector, the padding folded in (taps that fall off an edge add to its sample)."""
     r = (k.numel() - 1) // 2
-    rows = torch.arange(size, device=k.device)[:, None]
-    cols = (rows + torch.arange(-r, r + 1, device=k.device)).clamp(0, size - 1)
-    matrix = torch.zeros(size, size, device=k.device, dtype=k.dtype)
-    return matrix.index_put_((rows.expand_as(cols), cols), k.expand_as(cols).contiguous(), accumulate=True)
+    padded = torch.arange(-r, size + r, device=k.device).clamp(0, size - 1)  # the sample each padded entry copies
+    pad = torch.zeros(size + 2 * r, size, device=k.device, dtype=k.dtype)
+    pad[torch.arange(size + 2 * r, device=k.device), padded] = 1
+    return _valid_filter_matrix(k, size) @ pad
 
 
 def warp_by(x: torch.Tensor, disp: torch.Tensor) -> torch.Tensor:
@@ -229,7 +230,8 @@ def _smooth_field(n: int, h: int, w: int, corr: float, gen: torch.Generator, dev
     if not r:
         return noise[:, 0]
     if max(h, w) + 2 * r <= _MATRIX_MAX:
-        noise = _valid_filter_matrix(k, h) @ noise[:, 0] @ _valid_filter_matrix(k, w).T
+        rows = _valid_filter_matrix(k, h)
+        noise = rows @ noise[:, 0] @ (rows if w == h else _valid_filter_matrix(k, w)).T
     else:
         noise = F.conv2d(F.conv2d(noise, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))[:, 0]
     return noise / float(k.square().sum())
