@@ -178,7 +178,7 @@ _MATRIX_MAX = 192  # the longest side (of a padded canvas) filtered by matrix pr
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of N x C x H x W with replicated borders (works for any image size). Images up to
     _MATRIX_MAX a side are filtered by two matrix products (the blur as an H x H and a W x W matrix with the
-    borders folded in): there a one-channel convolution is 2-30 times slower; on larger ones it is faster."""
+    borders folded in): there a one-channel convolution is several times slower; on larger ones it is faster."""
     k = _gauss_kernel1d(sigma, x.device).to(x.dtype)
     r = (k.numel() - 1) // 2
     if r == 0:
