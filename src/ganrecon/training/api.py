@@ -7,13 +7,17 @@ import contextlib
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 
 from ganrecon.config import TrainConfig, load_config
 from ganrecon.errors import GanreconError
 from ganrecon.training.conditional import ConditionalGAN
 from ganrecon.training.data import DIRECTIONS
-from ganrecon.training.distributed import init_distributed_from_env, rank_and_world, resolve_device
+from ganrecon.training.distributed import (
+    init_distributed_from_env,
+    leave_process_group,
+    rank_and_world,
+    resolve_device,
+)
 from ganrecon.training.loop import LoopOptions, RunLoop, TrainResult
 from ganrecon.training.progress import BarProgress
 from ganrecon.training.rundir import RunFiles, RunLock, checkpoint_to_resume
@@ -105,8 +109,11 @@ def train_from_files(config_path: str | None, overrides: list[str], run_dir: str
     else:
         config = load_config(config_path, overrides)
     started = init_distributed_from_env()
+    finished = False
     try:
-        return train(config, run_dir, resume=resume, progress=progress)
+        result = train(config, run_dir, resume=resume, progress=progress)
+        finished = True
+        return result
     finally:
         if started:
-            dist.destroy_process_group()
+            leave_process_group(all_finished=finished)

@@ -3,6 +3,7 @@ stops, finishes early or declares divergence (a rank that leaves alone leaves th
 
 from __future__ import annotations
 
+import gc
 import os
 
 import torch
@@ -60,3 +61,15 @@ def init_distributed_from_env() -> bool:
     else:
         dist.init_process_group("gloo")
     return True
+
+
+def leave_process_group(all_finished: bool) -> None:
+    """Tear the group down while the interpreter is whole. Gloo's worker threads drop their last collectives
+    (and the tensors in them, which Python still references) only after those collectives return; a thread
+    that does so while the interpreter finalises aborts the process ("terminate called without an active
+    exception"), which failed a finished run. So every finished rank waits for the others, the DDP wrappers
+    that still hold the group are collected, and then the group is destroyed, which joins its threads."""
+    if all_finished:
+        dist.barrier()
+    gc.collect()
+    dist.destroy_process_group()
