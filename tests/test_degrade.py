@@ -199,6 +199,38 @@ def test_the_turbulence_fields_banded_products_equal_the_valid_convolution(n, h,
     assert torch.allclose(field, expected, atol=1e-5)
 
 
+@pytest.mark.parametrize("h, w, corr", [(48, 48, 8.0), (20, 33, 2.0)])
+def test_factored_turbulence_fields_have_the_filtered_noises_covariance(h, w, corr):
+    """fields=factored draws small fields as S_h Z S_w^T: S S^T is the normalised covariance of the 'valid'-filtered
+    noise (to round-off), and the drawn fields show it (unit variance, the filter's autocorrelation)."""
+    from ganrecon.degrade import _covariance_root, _gauss_kernel1d, _smooth_field, _valid_filter_matrix
+
+    k = _gauss_kernel1d(corr).double()
+    for size in (h, w):
+        filt = _valid_filter_matrix(k, size)
+        root = _covariance_root(corr, size).double()
+        assert torch.allclose(root @ root.T, filt @ filt.T / float(k.square().sum()), atol=1e-5)
+    field = _smooth_field(3000, h, w, corr, torch.Generator().manual_seed(4), "cpu", factored=True).double()
+    assert field.shape == (3000, h, w)
+    assert float(field.var()) == pytest.approx(1.0, abs=0.03)
+    for lag in (1, 4, 8):
+        expected = float((k[: k.numel() - lag] * k[lag:]).sum() / k.square().sum())
+        assert float((field[:, :, :-lag] * field[:, :, lag:]).mean()) == pytest.approx(expected, abs=0.03)
+        assert float((field[:, :-lag] * field[:, lag:]).mean()) == pytest.approx(expected, abs=0.03)
+
+
+def test_factored_turbulence_is_another_draw_of_the_same_degradation():
+    x = _ramp_images(False)
+    padded = parse_degradation("turbulence:1:frames=3")(x, generator=5)[0]
+    factored = parse_degradation("turbulence:1:frames=3,fields=factored")(x, generator=5)[0]
+    again = parse_degradation("turbulence:1:fields=factored,frames=3")(x, generator=5)[0]
+    assert factored.shape == padded.shape == (3, 6, 16, 16) and torch.equal(factored, again)
+    assert not torch.allclose(factored, padded, atol=1e-3)
+    assert float(factored.mean()) == pytest.approx(float(padded.mean()), abs=0.01)
+    with pytest.raises(GanreconError, match="must be padded or factored"):
+        parse_degradation("turbulence:1:fields=fast")
+
+
 @pytest.mark.parametrize("shape, sigma", [((3, 2, 48, 40), 1.5), ((1, 1, 4, 9), 1.5), ((1, 1, 200, 30), 1.0)])
 def test_gaussian_blur_by_matrix_products_equals_the_replicate_padded_convolution(shape, sigma):
     """Small images are blurred by matrix products with the borders folded in (a 4-pixel side is shorter than the

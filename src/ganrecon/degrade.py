@@ -56,6 +56,7 @@ Wiener and Richardson-Lucy score better with it at every strength tried (0.5, 1,
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -105,8 +106,10 @@ DEGRADATION_SPECS: dict[str, str] = {
     "sp": "sp:AMOUNT[:SALT_RATIO] -- salt & pepper: a fraction AMOUNT of entries set to the range max "
           "(share SALT_RATIO, default 0.5) or min.",
     "down": "down:S -- antialiased bicubic downsampling by S in {2, 4, 8} (H and W divisible by S).",
-    "turbulence": "turbulence:STRENGTH[:corr=8,tilt=1,blur=1,frames=1] -- atmospheric turbulence: smooth "
-                  "random warp plus spatially varying blur; frames=N: a burst of N frames (stacked channels).",
+    "turbulence": "turbulence:STRENGTH[:corr=8,tilt=1,blur=1,frames=1,fields=padded] -- atmospheric turbulence: "
+                  "smooth random warp plus spatially varying blur; frames=N: a burst of N frames (stacked "
+                  "channels); fields=factored: the same distribution from fewer random numbers (faster, other "
+                  "draws).",
     "phase-screen": "phase-screen:D_R0[:sampling=2,patch=16,frames=1] -- turbulence through a Kolmogorov phase "
                     "screen: aperture over Fried's parameter D_R0 (0-16], pixels per lambda/D, isoplanatic patch "
                     "in pixels; frames=N: a burst.",
@@ -215,7 +218,8 @@ def warp_by(x: torch.Tensor, disp: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
-def _smooth_field(n: int, h: int, w: int, corr: float, gen: torch.Generator, device) -> torch.Tensor:
+def _smooth_field(n: int, h: int, w: int, corr: float, gen: torch.Generator, device,
+                  factored: bool = False) -> torch.Tensor:
     """n x h x w stationary Gaussian field with unit variance and Gaussian correlation of scale `corr` px.
 
     White noise is drawn on a padded canvas and filtered with a 'valid' convolution, so there is no border
@@ -223,18 +227,40 @@ def _smooth_field(n: int, h: int, w: int, corr: float, gen: torch.Generator, dev
     small images with long correlation keep the right amplitude statistics. The separable filter runs as two
     matrix products (a banded matrix per axis) on canvases up to _MATRIX_MAX a side, where a one-channel
     convolution with a kernel this long is slower; larger ones are convolved.
+
+    `factored` draws such small fields as S_h Z S_w^T from h x w normals Z, S the square roots of the filtered
+    noise's row and column covariances: the same distribution from several times fewer random numbers (at
+    48 px a quarter; drawing them was most of a turbulent burst's cost), but other realisations than the
+    padded canvas, which therefore stays the default (test sets drawn before stay as they were).
     """
     k = _gauss_kernel1d(corr, device)
     r = (k.numel() - 1) // 2
+    small = max(h, w) + 2 * r <= _MATRIX_MAX
+    if r and small and factored:
+        rows = _covariance_root(corr, h).to(device)
+        columns = rows if w == h else _covariance_root(corr, w).to(device)
+        return rows @ _randn((n, h, w), gen, device) @ columns.T
     noise = _randn((n, 1, h + 2 * r, w + 2 * r), gen, device)
     if not r:
         return noise[:, 0]
-    if max(h, w) + 2 * r <= _MATRIX_MAX:
+    if small:
         rows = _valid_filter_matrix(k, h)
         noise = rows @ noise[:, 0] @ (rows if w == h else _valid_filter_matrix(k, w)).T
     else:
         noise = F.conv2d(F.conv2d(noise, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))[:, 0]
     return noise / float(k.square().sum())
+
+
+@functools.lru_cache(maxsize=32)
+def _covariance_root(corr: float, size: int) -> torch.Tensor:
+    """Symmetric square root S (S S^T = C) of the covariance C of `size` consecutive samples of white noise
+    filtered by the 'valid' Gaussian of scale corr, normalised to unit variance. Computed in float64 through
+    the eigendecomposition: C's smallest eigenvalues are round-off (the filter removes high frequencies), which
+    a Cholesky factorisation would refuse."""
+    k = _gauss_kernel1d(corr).double()
+    filt = _valid_filter_matrix(k, size)
+    lam, vectors = torch.linalg.eigh(filt @ filt.T / float(k.square().sum()))
+    return ((vectors * lam.clamp(min=0).sqrt()) @ vectors.T).float()
 
 
 def _valid_filter_matrix(k: torch.Tensor, size: int) -> torch.Tensor:
@@ -621,15 +647,17 @@ class Turbulence(Degradation):
     family = "blur"
 
     def __init__(self, strength: float, corr: float = 8.0, tilt: float = 1.0, blur: float = 1.0,
-                 spec: str | None = None):
+                 fields: str = "padded", spec: str | None = None):
         self.strength = float(strength)
         self.corr = float(corr)
         self.tilt = float(tilt)
         self.blur = float(blur)
-        self.spec = spec or f"turbulence:{strength:g}:corr={corr:g},tilt={tilt:g},blur={blur:g}"
+        self.fields = fields  # how the smooth fields are drawn: "padded" or "factored" (see _smooth_field)
+        self.spec = spec or f"turbulence:{strength:g}:corr={corr:g},tilt={tilt:g},blur={blur:g},fields={fields}"
 
     def _params(self):
-        return {"strength": self.strength, "corr": self.corr, "tilt": self.tilt, "blur": self.blur}
+        return {"strength": self.strength, "corr": self.corr, "tilt": self.tilt, "blur": self.blur,
+                "fields": self.fields}
 
     def mean_psf(self, include_tilt: bool = True, size: int | None = None) -> np.ndarray:
         return turbulence_mean_psf(self.strength, tilt=self.tilt, blur=self.blur,
@@ -647,10 +675,11 @@ class Turbulence(Degradation):
         device = x.device
         # 1. tilt: correlated displacement field in pixels -> normalised grid_sample coordinates
         amp = self.tilt * self.strength
-        disp = _smooth_field(2 * n, h, w, self.corr, gen, device).view(n, 2, h, w) * amp
+        factored = self.fields == "factored"
+        disp = _smooth_field(2 * n, h, w, self.corr, gen, device, factored).view(n, 2, h, w) * amp
         warped = warp_by(x, disp)
         # 2. spatially varying blur: blend blur levels with triangular weights of a uniform smooth map
-        t = torch.special.ndtr(_smooth_field(n, h, w, self.corr, gen, device)) * (len(_BLUR_LEVELS) - 1)
+        t = torch.special.ndtr(_smooth_field(n, h, w, self.corr, gen, device, factored)) * (len(_BLUR_LEVELS) - 1)
         mean_sigma = self.blur * self.strength
         out = torch.zeros_like(warped)
         for i, f in enumerate(_BLUR_LEVELS):
@@ -916,8 +945,13 @@ def _parse_one(spec: str) -> Degradation:
         _need_args(spec, args, 1, 2, "turbulence:1.0 or turbulence:1.0:corr=8,tilt=1,blur=1")
         strength = _parse_nonneg(args[0], f"The turbulence strength in {spec!r}", positive=True)
         opts = parse_options(args[1] if len(args) > 1 else "", "turbulence",
-                             {"corr": float, "tilt": float, "blur": float, "frames": int})
+                             {"corr": float, "tilt": float, "blur": float, "frames": int, "fields": str})
         kw = {}
+        if "fields" in opts:
+            if opts["fields"] not in ("padded", "factored"):
+                raise GanreconError(f"The turbulence option fields in {spec!r} must be padded or factored, got "
+                                    f"{opts['fields']!r}.")
+            kw["fields"] = opts["fields"]
         for key, positive in (("corr", True), ("tilt", False), ("blur", False)):
             if key in opts:
                 kw[key] = _parse_nonneg(opts[key], f"The turbulence option {key} in {spec!r}", positive)
