@@ -4,15 +4,18 @@
 native bf16 (AVX512-BF16 or AMX on a CPU, a CUDA device that reports bf16) and fp32 elsewhere. That default is
 allowed only where bf16 costs at most TOLERANCE_DB of PSNR against the clean images: this script measures it, per
 model, on held-out sets no model trained on (the same specs as the models' own benchmarks), with the guard off
-(the networks themselves) and the same degraded inputs in both precisions.
+(the networks themselves) and the same degraded inputs in both precisions. A model with any set beyond the
+tolerance runs in fp32 under `auto`: `--record` writes that choice into its shipped bundle's description
+(`auto_precision`), which `ganrecon.reconstruction.set_precision` honours. Run it with `--record` after shipping.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/precision.py [--n 64] [--threads 2]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/precision.py [--n 64] [--threads 2] [--record]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import platform
 import sys
 import time
@@ -20,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from ganrecon.bundles import PRETRAINED_DIR
 from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
@@ -57,12 +61,35 @@ def measure(name: str, data: str, degrade: str, n: int, root: str | None) -> dic
     return row
 
 
+def auto_choices(rows: list[dict], tolerance: float) -> dict[str, str]:
+    """model -> what `auto` may run it in where bf16 is native: bf16 only if every set is within the tolerance."""
+    choices: dict[str, str] = {}
+    for r in rows:
+        within = abs(r["change_db"]) <= tolerance
+        choices[r["model"]] = "bf16" if within and choices.get(r["model"], "bf16") == "bf16" else "fp32"
+    return choices
+
+
+def record_choices(choices: dict[str, str], folder: Path = PRETRAINED_DIR) -> None:
+    """Each shipped bundle's description gets `auto_precision: fp32` where bf16 costs too much (and loses it
+    where it no longer does); the weights are untouched."""
+    for name, choice in choices.items():
+        path = folder / f"{name}.json"
+        meta = json.loads(path.read_text())
+        meta.pop("auto_precision", None)
+        if choice == "fp32":
+            meta["auto_precision"] = "fp32"
+        atomic_write_json(path, meta)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=64, help="held-out images per set")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
+    parser.add_argument("--record", action="store_true",
+                        help="write each model's auto choice into its shipped bundle's description")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -75,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     env = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
            "cpu": platform.processor() or platform.machine(), "bf16_native": bf16_native(torch.device("cpu")),
            "argv": sys.argv[1:]}
-    data = {"environment": env, "tolerance_db": TOLERANCE_DB, "rows": rows}
+    choices = auto_choices(rows, TOLERANCE_DB)
+    if args.record:
+        record_choices(choices)
+    data = {"environment": env, "tolerance_db": TOLERANCE_DB, "rows": rows, "auto": choices,
+            "recorded": args.record}
     out = Path(args.out)
     atomic_write_json(out / "precision.json", data)
     write_markdown(data, out / "precision.md")
@@ -91,13 +122,18 @@ def write_markdown(data: dict, path: Path) -> None:
         lines.append(f"| {r['model']} | `{r['data']}` | {r['degrade']} | {r['images']} | {r['fp32_psnr']:.3f} | "
                      f"{r['bf16_psnr']:.3f} | {r['change_db']:+.4f} | {ok} |")
     worst = max(rows, key=lambda r: abs(r["change_db"]))
+    kept = sorted(name for name, choice in data["auto"].items() if choice == "fp32")
+    where = (f"no change here exceeds {data['tolerance_db']} dB (largest: {worst['change_db']:+.4f} dB, "
+             f"{worst['model']} on `{worst['data']}`)" if not kept else
+             f"the change stays within {data['tolerance_db']} dB for every model but {', '.join(kept)}, which "
+             f"`auto` runs in fp32 (its bundle records `auto_precision: fp32`"
+             f"{'' if data['recorded'] else '; this run did not record it, rerun with --record'})")
     atomic_write_text(path, f"""## Inference precision: bf16 against fp32 on held-out sets
 
 `benchmarks/precision.py`: each shipped conditional model on held-out images (test splits; the guard off, so the
 networks themselves), the same degraded inputs in fp32 and under bf16 autocast. `--precision auto`, the default
-of `ganrecon reconstruct`, takes bf16 where the hardware has it natively, allowed because no change
-here exceeds {data['tolerance_db']} dB (largest: {worst['change_db']:+.4f} dB, {worst['model']} on
-`{worst['data']}`). Speed-ups are in throughput.md. {env['threads']} torch thread(s) on {env['cpu']}, torch
+of `ganrecon reconstruct`, takes bf16 where the hardware has it natively, per model: {where}.
+Speed-ups are in throughput.md. {env['threads']} torch thread(s) on {env['cpu']}, torch
 {env['torch']}; native bf16 here: {env['bf16_native']}.
 
 {chr(10).join(lines)}

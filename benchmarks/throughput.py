@@ -362,7 +362,8 @@ def conditional_row(name: str, sizes: Sizes, peak: float, threads: int, root: Pa
            "piece_shape": list(piece[0].shape), "own_gflop": own / 1e9, "executed_over_own": executed / own,
            "polarity_passes": 2 if model.signed else 1,
            "prior": model.generator.prior_name if prior is not None else None, "prior_seconds": prior_seconds,
-           "raw": rate(piece_flops, raw_seconds, peak), "tiled": rate(own, tiled_seconds, peak)}
+           "raw": rate(piece_flops, raw_seconds, peak), "tiled": rate(own, tiled_seconds, peak),
+           "auto_precision": model.meta.get("auto_precision")}  # fp32: the bundle keeps `auto` out of bf16
     row["bf16"] = None if "bf16" in skip else bf16_row(model, data, warm, out, tiled_seconds)
     del out
     frames = getattr(model, "frames", 1)
@@ -536,6 +537,13 @@ def training_configs(names: list[str]) -> dict[str, list[str]]:
 
 
 # ------------------------------------------------------------------------------------------ report
+def auto_fp32_note(rows: list[dict]) -> str:
+    """The models whose bundles keep `auto` in fp32 (benchmarks/precision.py --record), said after the CPU's
+    auto choice."""
+    kept = [r["name"] for r in rows if r.get("auto_precision") == "fp32"]
+    return f", fp32 for {', '.join(kept)}, whose bundle records that bf16 costs it more than 0.05 dB" if kept else ""
+
+
 def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}%"
 
@@ -694,7 +702,8 @@ def markdown(result: dict) -> str:
                   "add. Percentages count the model's own FLOPs. CLI: `ganrecon reconstruct --guard off` in a fresh "
                   f"process, the fastest of {result['sizes'].get('cli_repeats', 1)} (start-up and file I/O included; "
                   "peak RSS: the largest), at its default precision (auto: "
-                  f"{result.get('cli_precision', 'fp32')} on this CPU; the other columns are fp32).", "", *inference_table(result["inference"]), ""]
+                  f"{result.get('cli_precision', 'fp32')} on this CPU{auto_fp32_note(result['inference'])}; the "
+                  "other columns are fp32).", "", *inference_table(result["inference"]), ""]
         if any(r.get("cli_guarded") for r in result["inference"]):
             lines += ["What a user gets by default: the same CLI run with `--guard auto` (the self-check on the "
                       "user's input, the baselines it compares, and the blend; `ganrecon.guard`). Percentages still "

@@ -290,3 +290,15 @@ def test_auto_precision_takes_bf16_only_where_the_cpu_has_it(tmp_path, monkeypat
     model = load_model(_bundle(tmp_path, 4, image_size=(32, 32)))
     set_precision(model, "auto")
     assert model.precision == expected
+
+
+def test_auto_precision_keeps_fp32_for_a_model_whose_bundle_says_bf16_costs_it_too_much(tmp_path, monkeypatch):
+    from ganrecon.reconstruction import set_precision
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True, raising=False)
+    model = load_model(_bundle(tmp_path, 4, image_size=(32, 32)))
+    model.meta["auto_precision"] = "fp32"
+    set_precision(model, "auto")
+    assert model.precision == "fp32"
+    set_precision(model, "bf16")  # asked for by name: as asked
+    assert model.precision == "bf16"

@@ -329,9 +329,9 @@ def reconstruct(
     guard: str = typer.Option("auto", help=GUARD_HELP),
     precision: str = typer.Option("auto", help="fp32; bf16: the network (and --adapt's training steps) under "
                                                 "bf16 autocast, up to 2x faster on CPUs with bf16 units "
-                                                "(docs/results/throughput.md), within 0.05 dB PSNR of fp32 "
-                                                "(docs/results/precision.md); auto: bf16 where the hardware has "
-                                                "it natively, else fp32"),
+                                                "(docs/results/throughput.md; PSNR change per model in "
+                                                "docs/results/precision.md); auto: bf16 where the hardware has "
+                                                "it natively and the model's bundle allows it, else fp32"),
 ) -> None:
     """Reconstruct one file, or every file of a folder, with a trained model; each output keeps its input's
     format, shape and dtype. Under torchrun a folder's files (or a TIFF stack's slices) are shared among the

@@ -84,8 +84,9 @@ def with_preprocessing(model, *, gain: str | None = None, dt_ms: float | None = 
 
 def set_precision(model, precision: str) -> None:
     """Set the inference precision of a trained network: fp32, bf16, or auto (bf16 where the hardware has it,
-    ganrecon.reconstructor.resolve_precision); a latent model (inversion runs its own optimisation) takes only
-    float32."""
+    ganrecon.reconstructor.resolve_precision, unless the bundle records `auto_precision: fp32` because
+    benchmarks/precision.py measured bf16 costing it more than the tolerance); a latent model (inversion runs
+    its own optimisation) takes only float32."""
     from ganrecon.reconstructor import ModelWrapper, ReconstructionModel, resolve_precision
 
     inner = model
@@ -93,6 +94,8 @@ def set_precision(model, precision: str) -> None:
         inner = inner.model
     if isinstance(inner, ReconstructionModel):
         inner.precision = resolve_precision(precision, next(inner.generator.parameters()).device)
+        if precision == "auto" and inner.meta.get("auto_precision") == "fp32":
+            inner.precision = "fp32"
     elif resolve_precision(precision) == "bf16" and precision != "auto":  # auto: float32 is what it runs in
         raise GanreconError(f"The model {model.name} runs in float32 only.")
 

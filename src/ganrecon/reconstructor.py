@@ -59,8 +59,8 @@ def bf16_native(device: torch.device) -> bool:
 
 
 def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str:
-    """`auto` -> bf16 where the hardware has it natively, else fp32 (benchmarks/precision.py measured bf16 within
-    0.05 dB PSNR of fp32 for every shipped model); fp32 and bf16 as given."""
+    """`auto` -> bf16 where the hardware has it natively, else fp32; fp32 and bf16 as given. (A bundle may keep
+    `auto` in fp32, see ganrecon.reconstruction.set_precision.)"""
     if precision == "auto":
         return "bf16" if bf16_native(torch.device(device)) else "fp32"
     return check_precision(precision)

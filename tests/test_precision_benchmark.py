@@ -1,0 +1,27 @@
+"""benchmarks/precision.py's decision: a model runs in bf16 under `auto` only if every held-out set it was measured
+on stays within the tolerance, and `--record` writes that into the bundle's description alone."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("precision_benchmark", ROOT / "benchmarks" / "precision.py")
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench
+spec.loader.exec_module(bench)
+
+
+def test_one_set_beyond_the_tolerance_keeps_the_model_in_fp32():
+    rows = [{"model": "a", "change_db": 0.01}, {"model": "a", "change_db": -0.08}, {"model": "a", "change_db": 0.0},
+            {"model": "b", "change_db": -0.05}, {"model": "b", "change_db": 0.02}]
+    assert bench.auto_choices(rows, 0.05) == {"a": "fp32", "b": "bf16"}
+
+
+def test_recording_sets_and_clears_the_flag_and_keeps_the_rest_of_the_description(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"task": "denoise", "auto_precision": "fp32"}))
+    bench.record_choices({"a": "fp32", "b": "bf16"}, tmp_path)
+    assert json.loads((tmp_path / "a.json").read_text()) == {"task": "denoise", "auto_precision": "fp32"}
+    assert json.loads((tmp_path / "b.json").read_text()) == {"task": "denoise"}
