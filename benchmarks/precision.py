@@ -63,11 +63,9 @@ def measure(name: str, data: str, degrade: str, n: int, root: str | None) -> dic
 
 def auto_choices(rows: list[dict], tolerance: float) -> dict[str, str]:
     """model -> what `auto` may run it in where bf16 is native: bf16 only if every set is within the tolerance."""
-    choices: dict[str, str] = {}
-    for r in rows:
-        within = abs(r["change_db"]) <= tolerance
-        choices[r["model"]] = "bf16" if within and choices.get(r["model"], "bf16") == "bf16" else "fp32"
-    return choices
+    models = dict.fromkeys(r["model"] for r in rows)
+    return {m: "bf16" if all(abs(r["change_db"]) <= tolerance for r in rows if r["model"] == m) else "fp32"
+            for m in models}
 
 
 def record_choices(choices: dict[str, str], folder: Path = PRETRAINED_DIR) -> None:

@@ -334,6 +334,7 @@ def conditional_row(name: str, sizes: Sizes, peak: float, threads: int, root: Pa
     """One conditional model: FLOPs, one batch of tiles, the tiled path, bf16 and the CLI."""
     from ganrecon.inference import load_model
     from ganrecon.models.generators import layers_as_trained
+    from ganrecon.reconstruction import bundle_keeps_fp32
     from ganrecon.reconstructor import inference_layout
 
     model = load_model(name)
@@ -363,7 +364,7 @@ def conditional_row(name: str, sizes: Sizes, peak: float, threads: int, root: Pa
            "polarity_passes": 2 if model.signed else 1,
            "prior": model.generator.prior_name if prior is not None else None, "prior_seconds": prior_seconds,
            "raw": rate(piece_flops, raw_seconds, peak), "tiled": rate(own, tiled_seconds, peak),
-           "auto_precision": model.meta.get("auto_precision")}  # fp32: the bundle keeps `auto` out of bf16
+           "auto_precision": "fp32" if bundle_keeps_fp32(model.meta) else None}  # the bundle keeps `auto` in fp32
     row["bf16"] = None if "bf16" in skip else bf16_row(model, data, warm, out, tiled_seconds)
     del out
     frames = getattr(model, "frames", 1)
@@ -541,7 +542,8 @@ def auto_fp32_note(rows: list[dict]) -> str:
     """The models whose bundles keep `auto` in fp32 (benchmarks/precision.py --record), said after the CPU's
     auto choice."""
     kept = [r["name"] for r in rows if r.get("auto_precision") == "fp32"]
-    return f", fp32 for {', '.join(kept)}, whose bundle records that bf16 costs it more than 0.05 dB" if kept else ""
+    return (f", fp32 for {', '.join(kept)}, whose bundle records that bf16 costs it more than precision.md's "
+            "tolerance" if kept else "")
 
 
 def pct(value: float | None) -> str:

@@ -942,25 +942,7 @@ def _parse_one(spec: str) -> Degradation:
             raise GanreconError(f"The downsampling factor in {spec!r} must be 2, 4 or 8, got {s}.")
         return Down(s, spec=spec)
     if kind == "turbulence":
-        _need_args(spec, args, 1, 2, "turbulence:1.0 or turbulence:1.0:corr=8,tilt=1,blur=1")
-        strength = _parse_nonneg(args[0], f"The turbulence strength in {spec!r}", positive=True)
-        opts = parse_options(args[1] if len(args) > 1 else "", "turbulence",
-                             {"corr": float, "tilt": float, "blur": float, "frames": int, "fields": str})
-        kw = {}
-        if "fields" in opts:
-            if opts["fields"] not in ("padded", "factored"):
-                raise GanreconError(f"The turbulence option fields in {spec!r} must be padded or factored, got "
-                                    f"{opts['fields']!r}.")
-            kw["fields"] = opts["fields"]
-        for key, positive in (("corr", True), ("tilt", False), ("blur", False)):
-            if key in opts:
-                kw[key] = _parse_nonneg(opts[key], f"The turbulence option {key} in {spec!r}", positive)
-        # kernels and padded canvases grow with these lengths (px): bound them so a typo cannot exhaust memory
-        longest = max(kw.get("corr", 8.0), strength * kw.get("tilt", 1.0), strength * kw.get("blur", 1.0))
-        if longest > _MAX_TURBULENCE_PX:
-            raise GanreconError(f"{spec!r} asks for a correlation, tilt or blur of {longest:g} pixels; the "
-                                f"simulator allows at most {_MAX_TURBULENCE_PX} (corr, strength x tilt, strength x blur).")
-        return _maybe_burst(Turbulence(strength, **kw), opts, spec)
+        return _parse_turbulence(spec, args)
     if kind == "phase-screen":
         _need_args(spec, args, 1, 2, "phase-screen:3 or phase-screen:3:sampling=2,patch=16")
         d_r0 = _parse_nonneg(args[0], f"D / r0 in {spec!r}", positive=True)
@@ -974,6 +956,29 @@ def _parse_one(spec: str) -> Degradation:
         return _maybe_burst(PhaseScreenTurbulence(d_r0, **kw), opts, spec)
     known = ", ".join(DEGRADATION_SPECS)
     raise GanreconError(f"Unknown degradation {kind!r} in {spec!r}; known kinds: {known}.")
+
+
+def _parse_turbulence(spec: str, args: list[str]) -> Degradation:
+    """turbulence:STRENGTH[:corr=..,tilt=..,blur=..,frames=..,fields=..] (a burst with frames >= 2)."""
+    _need_args(spec, args, 1, 2, "turbulence:1.0 or turbulence:1.0:corr=8,tilt=1,blur=1")
+    strength = _parse_nonneg(args[0], f"The turbulence strength in {spec!r}", positive=True)
+    opts = parse_options(args[1] if len(args) > 1 else "", "turbulence",
+                         {"corr": float, "tilt": float, "blur": float, "frames": int, "fields": str})
+    kw = {}
+    if "fields" in opts:
+        if opts["fields"] not in ("padded", "factored"):
+            raise GanreconError(f"The turbulence option fields in {spec!r} must be padded or factored, got "
+                                f"{opts['fields']!r}.")
+        kw["fields"] = opts["fields"]
+    for key, positive in (("corr", True), ("tilt", False), ("blur", False)):
+        if key in opts:
+            kw[key] = _parse_nonneg(opts[key], f"The turbulence option {key} in {spec!r}", positive)
+    # kernels and padded canvases grow with these lengths (px): bound them so a typo cannot exhaust memory
+    longest = max(kw.get("corr", 8.0), strength * kw.get("tilt", 1.0), strength * kw.get("blur", 1.0))
+    if longest > _MAX_TURBULENCE_PX:
+        raise GanreconError(f"{spec!r} asks for a correlation, tilt or blur of {longest:g} pixels; the "
+                            f"simulator allows at most {_MAX_TURBULENCE_PX} (corr, strength x tilt, strength x blur).")
+    return _maybe_burst(Turbulence(strength, **kw), opts, spec)
 
 
 def _maybe_burst(part: Degradation, opts: dict, spec: str) -> Degradation:

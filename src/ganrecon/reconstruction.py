@@ -82,6 +82,12 @@ def with_preprocessing(model, *, gain: str | None = None, dt_ms: float | None = 
     return model
 
 
+def bundle_keeps_fp32(meta: dict) -> bool:
+    """The model's description records that bf16 costs it more than the tolerance (benchmarks/precision.py
+    --record writes `auto_precision: fp32`), so `auto` runs it in float32."""
+    return meta.get("auto_precision") == "fp32"
+
+
 def set_precision(model, precision: str) -> None:
     """Set the inference precision of a trained network: fp32, bf16, or auto (bf16 where the hardware has it,
     ganrecon.reconstructor.resolve_precision, unless the bundle records `auto_precision: fp32` because
@@ -94,7 +100,7 @@ def set_precision(model, precision: str) -> None:
         inner = inner.model
     if isinstance(inner, ReconstructionModel):
         inner.precision = resolve_precision(precision, next(inner.generator.parameters()).device)
-        if precision == "auto" and inner.meta.get("auto_precision") == "fp32":
+        if precision == "auto" and bundle_keeps_fp32(inner.meta):
             inner.precision = "fp32"
     elif resolve_precision(precision) == "bf16" and precision != "auto":  # auto: float32 is what it runs in
         raise GanreconError(f"The model {model.name} runs in float32 only.")
