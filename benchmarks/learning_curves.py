@@ -23,6 +23,7 @@ import yaml
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 from ganrecon.training.accumulate import lineage
 from ganrecon.training.rundir import seconds_at
+from ganrecon.training.validation import PER_SPEC
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = {"model", "noisy", "identity"}  # not conventional answers to compare the model with
@@ -49,15 +50,21 @@ def read_run(run: Path, default_threads: int = 1) -> dict:
     for step in sorted(scores):
         if model_key not in scores[step] or step not in seconds:
             continue
-        baselines = {k: v for k, v in scores[step].items() if k not in SKIP | {model_key}}
+        baselines = {k: v for k, v in scores[step].items()
+                     if k not in SKIP | {model_key} and PER_SPEC not in k}  # over several noises: best-classical
         best = (min if lower else max)(baselines, key=baselines.get) if baselines else None
         digits = 5 if lower else 3
         points.append({"step": step, "cpu_minutes": round(start + seconds[step] * threads / 60, 2),
                        "model": round(scores[step][model_key], digits), "best_baseline": best,
                        "baseline": round(baselines[best], digits) if best else None})
     return {"run": run.name, "task": config.get("task"), "data": config.get("data"), "metric": metric,
-            "threads": threads, "init": config.get("init"), "amp": bool(config.get("amp")), "val_degrade": config.get("val_degrade")
-            or config.get("degrade"), "points": points, "tail_gain_per_cpu_minute": tail_slope(points)}
+            "threads": threads, "init": config.get("init"), "amp": bool(config.get("amp")), "val_degrade": _specs(config.get("val_degrade")
+            or config.get("degrade")), "points": points, "tail_gain_per_cpu_minute": tail_slope(points)}
+
+
+def _specs(degrade) -> str:
+    """A run's validation degradation(s) as one label."""
+    return " + ".join(degrade) if isinstance(degrade, list) else str(degrade)
 
 
 def inherited_seconds(run: Path, config: dict) -> float:

@@ -202,3 +202,9 @@ def test_init_continues_a_latent_generator_and_counts_its_steps(tmp_path, tiny_n
             torch.testing.assert_close(x.float(), y.float(), msg=name)
     meta = json.loads((tmp_path / "second" / "model.json").read_text())
     assert meta["steps"] == 2 and meta["total_steps"] == 8 + 2
+
+
+def test_latent_training_refuses_several_validation_degradations(tmp_path, tiny_npz):
+    config = load_config(overrides=_latent_overrides(tiny_npz, val_degrade=["keep-first:100", "keep-first:50"]))
+    with pytest.raises(GanreconError, match="one degradation"):
+        train(config, tmp_path / "run", progress=False)

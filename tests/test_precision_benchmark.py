@@ -25,3 +25,22 @@ def test_recording_sets_and_clears_the_flag_and_keeps_the_rest_of_the_descriptio
     bench.record_choices({"a": "fp32", "b": "bf16"}, tmp_path)
     assert json.loads((tmp_path / "a.json").read_text()) == {"task": "denoise", "auto_precision": "fp32"}
     assert json.loads((tmp_path / "b.json").read_text()) == {"task": "denoise"}
+
+
+def test_a_newly_shipped_conditional_model_runs_fp32_under_auto_until_measured(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    spec = importlib.util.spec_from_file_location("ship_models", ROOT / "benchmarks" / "ship_models.py")
+    ship_models = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship_models)
+    for name, kind in (("denoise-blind", "conditional"), ("latent-mnist-mlp", "unconditional")):
+        run, stem = ship_models.SOURCES[name]
+        (tmp_path / "runs" / run).mkdir(parents=True)
+        save_file({"w": torch.ones(2, 2)}, str(tmp_path / "runs" / run / f"{stem}.safetensors"))
+        (tmp_path / "runs" / run / f"{stem}.json").write_text(json.dumps({"kind": kind}))
+        ship_models.ship(name, tmp_path / "runs", tmp_path / "shipped")
+    assert json.loads((tmp_path / "shipped" / "denoise-blind.json").read_text())["auto_precision"] == "fp32"
+    assert "auto_precision" not in json.loads((tmp_path / "shipped" / "latent-mnist-mlp.json").read_text())
+    bench.record_choices({"denoise-blind": "bf16"}, tmp_path / "shipped")  # measured within the tolerance: cleared
+    assert "auto_precision" not in json.loads((tmp_path / "shipped" / "denoise-blind.json").read_text())

@@ -11,7 +11,7 @@ from conftest import tiny_overrides
 from safetensors.torch import load_file
 
 from ganrecon.checkpoints import latest_checkpoint
-from ganrecon.config import load_config
+from ganrecon.config import apply_overrides, load_config
 from ganrecon.errors import GanreconError
 from ganrecon.training import TrainingDiverged, train
 
@@ -117,6 +117,11 @@ def test_init_starts_from_trained_weights_and_refuses_another_architecture(tmp_p
                                    "generator_options": {"width": 16}})
     with pytest.raises(GanreconError, match="init: the weights in .* do not fit"):
         train(wider, tmp_path / "wider", progress=False)
+    widen = {**tiny_overrides(tiny_npz, steps=2, init=str(tmp_path / "first")), "init_widen": True}
+    train(apply_overrides(load_config(overrides=widen), ["generator_options.width=16"]), tmp_path / "widened",
+          progress=False)  # the same U-Net, grown wider (models.widen)
+    widened = json.loads((tmp_path / "widened" / "model.json").read_text())
+    assert widened["generator_options"]["width"] == 16 and widened["total_steps"] == 6
 
 
 def test_a_list_of_data_specs_trains_on_their_union_and_refuses_mixed_sizes(tmp_path):
@@ -163,3 +168,23 @@ def test_time_budget_finishes_the_run_as_if_planned(tmp_path, tiny_npz):
     rows = (tmp_path / "run" / "validation.csv").read_text().splitlines()
     assert rows[-1].startswith(f"{result.step},")  # scored at the step the budget ended
     assert json.loads((latest_checkpoint(tmp_path / "run") / "state.json").read_text())["step"] == result.step
+
+
+def test_validation_over_several_degradations_chooses_by_their_mean(tmp_path, tiny_npz):
+    specs = ["columns:random:0.5", "columns:regular:2"]
+    config = load_config(overrides=tiny_overrides(tiny_npz, steps=6, eval_every=6, val_degrade=specs))
+    result = train(config, tmp_path / "run", progress=False)
+    scores = result.last_validation
+    for spec in specs:
+        assert {f"model@{spec}", f"linear@{spec}", f"zero-fill@{spec}"} <= set(scores)
+    assert scores["model"]["psnr"] == pytest.approx(sum(scores[f"model@{s}"]["psnr"] for s in specs) / 2)
+    best = [max(v["psnr"] for k, v in scores.items() if k.endswith(f"@{s}") and not k.startswith("model"))
+            for s in specs]
+    assert scores["best-classical"]["psnr"] == pytest.approx(sum(best) / 2)
+    with open(tmp_path / "run" / "validation.csv", newline="") as fh:
+        assert {"model", "best-classical", f"model@{specs[1]}"} <= {r["method"] for r in csv.DictReader(fh)}
+    single = train(load_config(overrides=tiny_overrides(tiny_npz, steps=6, eval_every=6, val_degrade=specs[1])),
+                   tmp_path / "single", progress=False)  # the first spec of a list is validated as if alone
+    first = train(load_config(overrides=tiny_overrides(tiny_npz, steps=6, eval_every=6, val_degrade=specs[::-1])),
+                  tmp_path / "first", progress=False)
+    assert first.last_validation[f"linear@{specs[1]}"] == single.last_validation["linear"]

@@ -25,7 +25,8 @@ class TrainConfig:
     download: bool = False               # let torchvision fetch mnist / fashion-mnist into data_root
     val_data: str | None = None          # default: the `val` split of `data`
     degrade: str | list[str] = "columns:random:0.5"   # a list: one spec drawn per batch (e.g. blind denoising)
-    val_degrade: str | None = None       # default: the first of `degrade`
+    val_degrade: str | list[str] | None = None  # default: the first of `degrade`; a list: validation on each,
+                                         # the model judged by the mean (one blind model, several noises)
     mix_per_image: bool = False          # a degrade list: each image draws its spec, not each batch (BatchNorm)
     patch: str | None = None             # "HxW": cut large images into patches
     limit: int | None = None             # at most this many training images
@@ -38,6 +39,7 @@ class TrainConfig:
     discriminator_options: dict = field(default_factory=dict)
     data_consistency: bool = True        # keep observed entries exactly in the output
     init: str | None = None              # start the generator from these weights (run dir, bundle or shipped name)
+    init_widen: bool = False             # init's U-Net is narrower: grow it to generator_options.width (models.widen)
     # losses
     adversarial: str = "vanilla"
     adversarial_weight: float = 1.0
@@ -73,6 +75,11 @@ class TrainConfig:
 
     def degrade_list(self) -> list[str]:
         return [self.degrade] if isinstance(self.degrade, str) else list(self.degrade)
+
+    def val_degrade_list(self) -> list[str]:
+        if not self.val_degrade:
+            return self.degrade_list()[:1]
+        return [self.val_degrade] if isinstance(self.val_degrade, str) else list(self.val_degrade)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -8,13 +8,20 @@ import torch
 from ganrecon.errors import GanreconError
 
 
-def init_generator(generator: torch.nn.Module, ref: str) -> None:
-    """Fine-tuning: start from a trained generator's weights (same architecture; float16 bundles are cast back)."""
+def init_generator(generator: torch.nn.Module, ref: str, widen: bool = False) -> None:
+    """Fine-tuning: start from a trained generator's weights (same architecture; float16 bundles are cast back).
+    With `widen`, the weights are a narrower U-Net's, grown to this generator's width computing the same function
+    (`ganrecon.models.widen`): capacity added to a campaign without starting over."""
     from ganrecon.bundles import bundle_path, load_weights_into
     from ganrecon.checkpoints import read_bundle
 
     path = bundle_path(ref)
-    load_weights_into(generator, read_bundle(path)[0], path,
+    tensors = read_bundle(path)[0]
+    if widen:
+        from ganrecon.models.widen import widen_state
+
+        tensors = widen_state({k: t.float() if t.is_floating_point() else t for k, t in tensors.items()}, generator)
+    load_weights_into(generator, tensors, path,
                       "init: the weights in {weights} do not fit this config's generator ({problem}); use the "
                       "generator and generator_options they were trained with.")
 

@@ -33,7 +33,7 @@ from ganrecon.training.accumulate import init_generator, lineage
 from ganrecon.training.data import DegradationMix, load_training_data, orient, paired_observed
 from ganrecon.training.distributed import is_distributed, rank_and_world
 from ganrecon.training.gan import GANStrategy
-from ganrecon.training.validation import VAL_EXTRA, psnr_line
+from ganrecon.training.validation import VAL_EXTRA, per_spec_scores, psnr_line, score_baselines
 
 VAL_STREAM = 12345  # offset of the validation batch's degradation seed from the run's seed
 
@@ -167,7 +167,7 @@ class ConditionalGAN(GANStrategy):
         generator, discriminator = build_models(c, channels, image_size, self.value_range, self.scale,
                                                 self.degradation.frames)
         if c.init and not resuming:  # on resume the checkpoint already holds the fine-tuned weights
-            init_generator(generator, c.init)
+            init_generator(generator, c.init, widen=c.init_widen)
         generator.to(device)
         discriminator.to(device)
         self.init_optimisers(generator, discriminator)  # the EMA copy keeps the layout load_model gives, below
@@ -184,19 +184,26 @@ class ConditionalGAN(GANStrategy):
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
 
     def _prepare_validation(self, val_set) -> None:
-        """A fixed validation batch (its own degradation stream) and, on rank 0, its baseline scores."""
+        """Fixed validation batches, one per `val_degrade` spec (each its own degradation stream), and, on rank 0,
+        their baseline scores."""
         c = self.config
-        val_clean = val_set.images
-        val_degradation = DegradationMix([c.val_degrade or c.degrade_list()[0]])
-        val_obs, val_mask = degrade(val_degradation, val_clean, self.value_range,
-                                    torch.Generator().manual_seed(c.seed + VAL_STREAM))
+        specs = c.val_degrade_list()
         val_paired = paired_observed(val_set, self.scale)
-        if val_paired is not None:
-            val_obs, val_mask = val_paired, torch.ones_like(val_paired)
-        self.val_obs, self.val_clean, self.val_mask = orient(val_obs, val_clean, val_mask, c.direction)
-        if self.rank == 0 and c.direction == "AtoB":  # the baselines restore; they have nothing to say about B -> A
-            self.score_baselines_once(val_degradation.parts[0], self.val_obs, self.val_mask, self.val_clean,
-                                      self.value_range)
+        if val_paired is not None and len(specs) > 1:
+            raise GanreconError("Paired validation data comes degraded already: val_degrade cannot list several "
+                                "degradations for it.")
+        self.val_parts, self.val_baselines = {}, {}
+        for i, spec in enumerate(specs):
+            mix = DegradationMix([spec])
+            val_obs, val_mask = degrade(mix, val_set.images, self.value_range,
+                                        torch.Generator().manual_seed(c.seed + VAL_STREAM + i))
+            if val_paired is not None:
+                val_obs, val_mask = val_paired, torch.ones_like(val_paired)
+            val_obs, val_clean, val_mask = orient(val_obs, val_set.images, val_mask, c.direction)
+            self.val_parts[spec] = (val_obs, val_clean, val_mask)
+            if self.rank == 0 and c.direction == "AtoB":  # the baselines restore; nothing to say about B -> A
+                self.val_baselines[spec] = score_baselines(mix.parts[0], val_obs, val_mask, val_clean,
+                                                           self.value_range, task=c.task)
 
     def autocast(self):
         if self.amp_dtype is None:
@@ -297,16 +304,19 @@ class ConditionalGAN(GANStrategy):
         return ReconstructionModel(self.model, self.meta(step, seconds), self.name)
 
     def validate(self, step: int) -> dict:
+        """The model and the baselines on each validation batch; over several degradations, one row per method
+        and degradation besides the model's mean, which checkpoints are chosen by (`per_spec_scores`)."""
         from ganrecon.metrics import image_metrics, summarise
 
         self.model.eval()
-        estimate = self.reconstructor(step)(self.val_obs, self.val_mask)
+        reconstruct = self.reconstructor(step)
+        scores = {}
+        for spec, (val_obs, val_clean, val_mask) in self.val_parts.items():
+            metrics = image_metrics(reconstruct(val_obs, val_mask), val_clean, val_mask, self.value_range,
+                                    extra=VAL_EXTRA.get(self.config.task, ()))
+            scores[spec] = {"model": summarise(metrics), **self.val_baselines.get(spec, {})}
         self.generator.train()  # the EMA copy stays in eval mode
-        metrics = image_metrics(estimate, self.val_clean, self.val_mask, self.value_range,
-                                extra=VAL_EXTRA.get(self.config.task, ()))
-        scores = {"model": summarise(metrics),
-                  **self.baseline_scores}
-        return scores
+        return next(iter(scores.values())) if len(scores) == 1 else per_spec_scores(scores)
 
     def selection_score(self, scores: dict, step: int) -> float | None:
         return scores["model"]["psnr"]

@@ -16,6 +16,7 @@ import torch
 
 from ganrecon.checkpoints import save_bundle
 from ganrecon.config import TrainConfig
+from ganrecon.errors import GanreconError
 from ganrecon.losses import discriminator_loss, generator_adversarial_loss
 from ganrecon.models.latent import build_latent_discriminator, build_latent_generator
 from ganrecon.training.accumulate import init_generator, lineage
@@ -83,7 +84,7 @@ class UnconditionalGAN(GANStrategy):
         channels, image_size = int(self.train_set.images.shape[1]), tuple(self.train_set.images.shape[-2:])
         generator, discriminator = build_latent_models(config, channels, image_size, self.value_range)
         if config.init and not resuming:  # training accumulates: G from a bundle, D learns afresh against it
-            init_generator(generator, config.init)
+            init_generator(generator, config.init, widen=config.init_widen)
         self.init_optimisers(generator.to(device), discriminator.to(device))
         self.z_dim = int(generator.z_dim)
         self.fixed_z = torch.randn(SAMPLE_GRID ** 2, self.z_dim,
@@ -92,7 +93,11 @@ class UnconditionalGAN(GANStrategy):
         self.order, self.order_epoch = None, -1
         # held-out validation: inversion under the task's degradation, next to the task's baselines
         self.val_clean = val_set.images
-        val_degradation = parse_degradation(config.val_degrade or config.degrade_list()[0])
+        specs = config.val_degrade_list()
+        if len(specs) > 1:
+            raise GanreconError("Latent training validates inversion under one degradation: give val_degrade one "
+                                "spec, not a list.")
+        val_degradation = parse_degradation(specs[0])
         self.val_obs, self.val_mask = val_degradation(self.val_clean, value_range=self.value_range,
                                                       generator=torch.Generator().manual_seed(config.seed + VAL_STREAM))
         self.score_baselines_once(val_degradation, self.val_obs, self.val_mask, self.val_clean, self.value_range)

@@ -24,11 +24,34 @@ def score_baselines(degradation, val_obs: torch.Tensor, val_mask: torch.Tensor, 
     return scores
 
 
+PER_SPEC = "@"  # "model@sp:0.15": one degradation's score in a validation over several (`per_spec_scores`)
+BEST_CLASSICAL = "best-classical"
+
+
+def mean_summary(summaries: list[dict[str, float]]) -> dict[str, float]:
+    """The mean of each metric the summaries share."""
+    keys = set.intersection(*(set(s) for s in summaries))
+    return {k: sum(s[k] for s in summaries) / len(summaries) for k in sorted(keys)}
+
+
+def per_spec_scores(scores: dict[str, dict[str, dict[str, float]]], own: str = "model") -> dict:
+    """Validation over several degradations (spec -> method -> summary) as one row per method: `own` is the
+    mean over the degradations (what checkpoints are chosen by), `best-classical` the mean of each degradation's
+    best baseline by PSNR (what the model is compared with), and every method's own score as NAME@SPEC."""
+    rows = {f"{name}{PER_SPEC}{spec}": summary for spec, methods in scores.items() for name, summary in methods.items()}
+    rows[own] = mean_summary([methods[own] for methods in scores.values()])
+    best = [max((v for k, v in methods.items() if k != own), key=lambda v: v.get("psnr", -1e9))
+            for methods in scores.values() if len(methods) > 1]
+    if len(best) == len(scores):
+        rows[BEST_CLASSICAL] = mean_summary(best)
+    return rows
+
+
 def psnr_line(step: int, scores: dict, own: str = "model") -> str:
-    """The model's PSNR and SNR next to the best baseline's PSNR."""
+    """The model's PSNR and SNR next to the best baseline's PSNR (per-degradation rows aside)."""
     model = scores.get(own, {})
-    best = max(((k, v) for k, v in scores.items() if k != own), key=lambda kv: kv[1].get("psnr", -1e9),
-               default=(None, {}))
+    best = max(((k, v) for k, v in scores.items() if k != own and PER_SPEC not in k),
+               key=lambda kv: kv[1].get("psnr", -1e9), default=(None, {}))
     text = (f"step {step}: {own} PSNR {model.get('psnr', float('nan')):.2f} dB, "
             f"SNR {model.get('snr', float('nan')):.2f} dB")
     if best[0]:
