@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One lent-GPU slot (issue 18) spent on the models that missed their targets on the CPU (wider U-Nets than the CPU
-# could train, and shipped models continued with larger batches). The candidates' best weights come back in float16 for the CPU benchmarks to judge
+# could train, and shipped models continued with larger batches). The candidates' best weights come back as shipped bundles are stored (float16, int8 above 4 MiB) for the CPU benchmarks to judge
 # (benchmarks/denoise.py, traces.py) before anything is shipped.
 #
 #   bash benchmarks/gpu_campaign.sh [OUT]          # on the GPU machine: OUT defaults to $OUT, else gpu-out
@@ -9,7 +9,7 @@
 # Each plan line is run:config:seconds; SCALE multiplies the seconds. The runs' data come from .gpu/ when it is
 # there (a copy of the MNIST training set and the 11 wallpaper photographs, carried to a machine that has
 # neither): .gpu/mnist/train.npz and .gpu/wallpapers/NAME/contents/images/FILE. What comes back (at most 8 files
-# of 16 MiB): candidates.tar.partNN (the float16 bundles, one per run, plus every run's config, logs and
+# of 16 MiB): candidates.tar.partNN (the compact bundles, one per run, plus every run's config, logs and
 # summary), and campaign.log.
 set -uo pipefail
 cd "$(dirname "$0")/.."

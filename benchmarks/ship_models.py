@@ -6,7 +6,7 @@ cast back to float32 on load).
     .venv/bin/python benchmarks/ship_models.py --runs runs-gpu --to DIR --candidates RUN ...
 
 --to writes the bundles to another folder (benchmarks/train_all.sh --device cuda collects them there).
---candidates writes each run's model-best as DIR/RUN.safetensors + .json in float16, whatever its size: weights
+--candidates writes each run's model-best as DIR/RUN.safetensors + .json, stored as shipped bundles are: weights
 to benchmark (and to continue with `init:`) before one of them is shipped (benchmarks/gpu_campaign.sh).
 """
 
@@ -74,16 +74,21 @@ def write_bundle(tensors: dict[str, torch.Tensor], meta: dict, out: Path, source
     return out
 
 
+def compact(original: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str]:
+    """float16, or int8 with per-row scales where float16 would pass MAX_BYTES (from the float32 weights)."""
+    tensors = half(original)
+    if sum(v.numel() * v.element_size() for v in tensors.values()) > MAX_BYTES:
+        return quantize_int8(original), "int8"
+    return tensors, "float16"
+
+
 def ship(name: str, runs: Path, to: Path = PRETRAINED) -> Path | None:
     run, stem = SOURCES[name]
     weights = runs / run / f"{stem}.safetensors"
     if not weights.is_file():
         print(f"{name}: no {weights}, skipped")
         return None
-    original = load_file(str(weights))
-    tensors, stored = half(original), "float16"
-    if sum(v.numel() * v.element_size() for v in tensors.values()) > MAX_BYTES:
-        tensors, stored = quantize_int8(original), "int8"  # from the float32 weights, not their float16 copy
+    tensors, stored = compact(load_file(str(weights)))
     meta = json.loads(weights.with_suffix(".json").read_text())
     meta.update(shipped_name=name, stored_dtype=stored, source_run=f"{run}/{stem}", description=DESCRIPTIONS[name])
     if meta.get("kind", "conditional") == "conditional":  # what benchmarks/precision.py measures: new weights run
@@ -92,14 +97,16 @@ def ship(name: str, runs: Path, to: Path = PRETRAINED) -> Path | None:
 
 
 def candidate(run: str, runs: Path, to: Path) -> Path | None:
-    """A run's best weights in float16 under the run's name: half the bytes, and `init:` casts them back."""
+    """A run's best weights under the run's name, stored as a shipped bundle is (`compact`): `init:` casts them
+    back, and continued training absorbs the rounding."""
     weights = runs / run / "model-best.safetensors"
     if not weights.is_file():
         print(f"{run}: no {weights}, skipped")
         return None
+    tensors, stored = compact(load_file(str(weights)))
     meta = json.loads(weights.with_suffix(".json").read_text())
-    meta.update(stored_dtype="float16", source_run=f"{run}/model-best")
-    return write_bundle(half(load_file(str(weights))), meta, to / f"{run}.safetensors", weights)
+    meta.update(stored_dtype=stored, source_run=f"{run}/model-best")
+    return write_bundle(tensors, meta, to / f"{run}.safetensors", weights)
 
 
 def main() -> None:
