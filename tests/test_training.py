@@ -152,8 +152,8 @@ def test_validation_scores_exactly_what_load_model_ships(tmp_path, tiny_npz, dat
     result = train(config, tmp_path / "run", progress=False)
     model = load_model(tmp_path / "run")
     batch = ConditionalGAN(config, torch.device("cpu"))  # the same fixed validation batch the run scored
-    estimate = model(batch.val_obs, batch.val_mask)
-    shipped = summarise(image_metrics(estimate, batch.val_clean, batch.val_mask, model.value_range))
+    (val_obs, val_clean, val_mask), = batch.val_parts.values()
+    shipped = summarise(image_metrics(model(val_obs, val_mask), val_clean, val_mask, model.value_range))
     assert shipped == result.last_validation["model"]
     best = load_model(tmp_path / "run" / "model-best.safetensors")
     assert best.meta["selected"] == f"best validation PSNR {shipped['psnr']:.2f} dB"  # one validation: step 6
