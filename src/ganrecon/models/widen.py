@@ -36,11 +36,10 @@ def _widen_weight(layer: str, fresh: torch.Tensor, old: torch.Tensor, transposed
     new inputs into old outputs, the fresh initialisation elsewhere."""
     out_dim, in_dim = (1, 0) if transposed else (0, 1)
     grown = fresh.detach().clone()
-    old_out = torch.arange(old.shape[out_dim])
     inputs = _input_positions(layer, old.shape[in_dim], fresh.shape[in_dim])
     silent = torch.ones(fresh.shape[in_dim], dtype=torch.bool)
     silent[inputs] = False
-    rows = grown.narrow(out_dim, 0, len(old_out))  # a view: the old outputs' rows
+    rows = grown.narrow(out_dim, 0, old.shape[out_dim])  # a view: the old outputs' rows
     rows.index_fill_(in_dim, silent.nonzero().flatten(), 0.0)
     rows.index_copy_(in_dim, inputs, old.to(grown.dtype))
     return grown

@@ -20,7 +20,7 @@ def init_generator(generator: torch.nn.Module, ref: str, widen: bool = False) ->
     if widen:
         from ganrecon.models.widen import widen_state
 
-        tensors = widen_state({k: t.float() if t.is_floating_point() else t for k, t in tensors.items()}, generator)
+        tensors = widen_state(tensors, generator)  # cast to the generator's dtype as it grows
     load_weights_into(generator, tensors, path,
                       "init: the weights in {weights} do not fit this config's generator ({problem}); use the "
                       "generator and generator_options they were trained with.")

@@ -11,7 +11,6 @@ import torch
 from ganrecon.config import TrainConfig
 from ganrecon.training.steps import ema_decay, lr_factor, update_ema
 from ganrecon.training.strategy import Strategy
-from ganrecon.training.validation import score_baselines
 
 
 class GANStrategy(Strategy):
@@ -20,7 +19,6 @@ class GANStrategy(Strategy):
     def __init__(self, config: TrainConfig, device: torch.device):
         self.config, self.device = config, device
         self.images_per_step = config.batch_size
-        self.baseline_scores: dict = {}
 
     def init_optimisers(self, generator: torch.nn.Module, discriminator: torch.nn.Module) -> None:
         """The EMA copy and both optimisers, once the models are built and on their device."""
@@ -41,12 +39,6 @@ class GANStrategy(Strategy):
     def update_ema(self, step: int) -> None:
         if self.ema is not None:
             update_ema(self.ema, self.generator, ema_decay(self.config.ema, step))
-
-    def score_baselines_once(self, degradation, val_obs, val_mask, val_clean, value_range) -> None:
-        """The task's baselines on the fixed validation batch: they do not change during a run, so they are scored
-        once."""
-        self.baseline_scores = score_baselines(degradation, val_obs, val_mask, val_clean, value_range,
-                                               task=self.config.task)
 
     @property
     def model(self) -> torch.nn.Module:

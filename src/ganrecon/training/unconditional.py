@@ -22,7 +22,7 @@ from ganrecon.models.latent import build_latent_discriminator, build_latent_gene
 from ganrecon.training.accumulate import init_generator, lineage
 from ganrecon.training.data import load_training_data
 from ganrecon.training.gan import GANStrategy
-from ganrecon.training.validation import missing_mse_line
+from ganrecon.training.validation import missing_mse_line, score_baselines
 
 VAL_RESTARTS = 2
 VAL_STEPS = 100
@@ -100,7 +100,8 @@ class UnconditionalGAN(GANStrategy):
         val_degradation = parse_degradation(specs[0])
         self.val_obs, self.val_mask = val_degradation(self.val_clean, value_range=self.value_range,
                                                       generator=torch.Generator().manual_seed(config.seed + VAL_STREAM))
-        self.score_baselines_once(val_degradation, self.val_obs, self.val_mask, self.val_clean, self.value_range)
+        self.baseline_scores = score_baselines(val_degradation, self.val_obs, self.val_mask, self.val_clean,
+                                               self.value_range, task=config.task)  # fixed batch: scored once
 
     def step(self, step: int, rng: torch.Generator) -> dict:
         c = self.config
