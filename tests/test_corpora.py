@@ -93,11 +93,22 @@ def test_photos_dihedral_turns_and_mirrors_the_same_crops(wallpapers):
     assert load_dataset("photos:n=4,size=16x24,dihedral=1", split="train").images.shape == (4, 1, 16, 24)
 
 
+def test_photos_draw_gives_new_training_crops_and_keeps_held_out_ones(wallpapers):
+    first = load_dataset("photos:n=8,size=16x16", split="train", seed=1).images
+    assert torch.equal(load_dataset("photos:n=8,size=16x16,draw=0", split="train", seed=1).images, first)
+    second = load_dataset("photos:n=8,size=16x16,draw=1", split="train", seed=1).images
+    assert not any(torch.equal(a, b) for a, b in zip(first, second))
+    for split in ("val", "test"):
+        held = [load_dataset(f"photos:n=8,size=16x16,draw={d}", split=split, seed=1).images for d in (0, 1)]
+        assert torch.equal(*held)
+
+
 @pytest.mark.parametrize("spec,word", [("photos:sources=wallpapers", "corpora.sh"),
                                        ("photos:sources=paintings", "source"),
                                        ("photos:rgb=2", "rgb"),
                                        ("photos:zoom=3-1", "zoom"),
-                                       ("photos:dihedral=yes please", "dihedral")])
+                                       ("photos:dihedral=yes please", "dihedral"),
+                                       ("photos:draw=-1", "draw")])
 def test_photos_errors_are_one_sentence(tmp_path, monkeypatch, spec, word):
     monkeypatch.setenv(WALLPAPER_ENV, str(tmp_path / "nothing-here"))
     with pytest.raises(GanreconError) as e:

@@ -28,6 +28,8 @@ class TrainConfig:
     val_degrade: str | list[str] | None = None  # default: the first of `degrade`; a list: validation on each,
                                          # the model judged by the mean (one blind model, several noises)
     mix_per_image: bool = False          # a degrade list: each image draws its spec, not each batch (BatchNorm)
+    augment: str = "none"                # "mirror" / "dihedral": each training image turned and mirrored afresh
+                                         # at every step (training.augment); validation images never are
     patch: str | None = None             # "HxW": cut large images into patches
     limit: int | None = None             # at most this many training images
     val_images: int = 256

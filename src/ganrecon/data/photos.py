@@ -35,6 +35,7 @@ from ganrecon.data.natural import MAX_TRIES, MIN_STD, PHOTOS, available_photos
 from ganrecon.data.options import names, number, parse_dataclass, parse_range, positive_int, size
 from ganrecon.data.splits import item_rng, split_indices
 from ganrecon.errors import GanreconError
+from ganrecon.specs import parse_int
 
 SOURCES = ("skimage", "faces", "wallpapers")
 SKIMAGE_PHOTOS = tuple(name for name in PHOTOS if name not in ("text", "page"))
@@ -42,6 +43,8 @@ WALLPAPER_PHOTOS = ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "
                     "Grey", "Kite", "OneStandsOut", "Path", "summer_1am")
 WALLPAPER_ENV = "GANRECON_WALLPAPERS"
 WALLPAPER_DIR = "/usr/share/wallpapers"
+MAX_N = 1_000_000   # crops per draw: draw d takes the item streams [d * MAX_N, (d + 1) * MAX_N)
+MAX_DRAW = 1000
 FACES = 100   # lfw_subset()[:100] are faces, [100:] are not
 # Held-out images per source and split (faces: positions in lfw_subset), fixed for every seed.
 HELDOUT = {
@@ -59,15 +62,17 @@ class PhotoOptions:
     rgb: bool = False
     zoom: tuple[float, float] = (1.0, 2.0)
     dihedral: bool = False   # each crop turned by a random multiple of 90 degrees (square sizes) and mirrored
+    draw: int = 0            # which draw of training crops: a later stage of a chain sees crops it never saw
 
 
 def _parse(text: str) -> PhotoOptions:
     parsers = {
-        "n": positive_int("photos n", hi=1_000_000),
+        "n": positive_int("photos n", hi=MAX_N),
         "size": size("photos size", max_side=2048),
         "sources": lambda v: names(v, "photos source", SOURCES),
         "rgb": _flag,
         "dihedral": _flag,
+        "draw": lambda v: parse_int(v, "photos draw", lo=0, hi=MAX_DRAW),
         "zoom": lambda v: parse_range(v, "photos zoom", one=number("photos zoom", lo=0.25, hi=16.0)),
     }
     return parse_dataclass(PhotoOptions, text, "photos", parsers)
@@ -213,8 +218,9 @@ def load_photos(rest: str, ctx: Context) -> Raw:
     count = opt.n if ctx.wanted is None else min(opt.n, ctx.wanted)
     images = np.empty((count, 3 if opt.rgb else 1, *opt.size), dtype=np.float32)
     files = []
+    first = opt.draw * MAX_N if ctx.split not in ("val", "test") else 0  # held-out crops never move
     for i in range(count):
-        rng = item_rng("photos", ctx.seed, ctx.split, i)
+        rng = item_rng("photos", ctx.seed, ctx.split, first + i)
         for _ in range(MAX_TRIES):
             source = sources[int(rng.integers(len(sources)))]
             name = pool[source][int(rng.integers(len(pool[source])))]

@@ -30,6 +30,7 @@ from ganrecon.losses import (
 from ganrecon.models import build_discriminator, build_generator
 from ganrecon.models.layers import normalise_by_observed
 from ganrecon.training.accumulate import init_generator, lineage
+from ganrecon.training.augment import augment_batch, check_augment
 from ganrecon.training.data import DegradationMix, load_training_data, orient, paired_observed
 from ganrecon.training.distributed import is_distributed, rank_and_world
 from ganrecon.training.gan import GANStrategy
@@ -138,6 +139,7 @@ class ConditionalGAN(GANStrategy):
         self.value_range = self.train_set.value_range
         self.signed = self.value_range[0] < 0
         self.train_paired = paired_observed(self.train_set, self.scale)
+        check_augment(config.augment, tuple(self.train_set.images.shape[-2:]), self.train_paired is not None)
         if config.diversity_weight > 0:
             self._check_sampler()
         self.perceptual = PerceptualLoss(self.value_range).to(device) if config.perceptual_weight > 0 else None
@@ -229,6 +231,7 @@ class ConditionalGAN(GANStrategy):
             mask = torch.ones_like(observed)
         else:
             clean = clean.to(self.device, non_blocking=True)  # degradations run on the model's device
+            clean = augment_batch(clean, self.config.augment, rng)
             observed, mask = degrade(self.degradation, clean, self.value_range, rng)
         second = orient(degrade(self.degradation, clean, self.value_range, rng)[0], clean, mask,
                         self.config.direction)[1] if second_draw else None

@@ -20,6 +20,7 @@ from ganrecon.errors import GanreconError
 from ganrecon.losses import discriminator_loss, generator_adversarial_loss
 from ganrecon.models.latent import build_latent_discriminator, build_latent_generator
 from ganrecon.training.accumulate import init_generator, lineage
+from ganrecon.training.augment import augment_batch, check_augment
 from ganrecon.training.data import load_training_data
 from ganrecon.training.gan import GANStrategy
 from ganrecon.training.validation import missing_mse_line, score_baselines
@@ -82,6 +83,7 @@ class UnconditionalGAN(GANStrategy):
         self.train_set, val_set = load_training_data(config)
         self.value_range = self.train_set.value_range
         channels, image_size = int(self.train_set.images.shape[1]), tuple(self.train_set.images.shape[-2:])
+        check_augment(config.augment, image_size, paired=False)
         generator, discriminator = build_latent_models(config, channels, image_size, self.value_range)
         if config.init and not resuming:  # training accumulates: G from a bundle, D learns afresh against it
             init_generator(generator, config.init, widen=config.init_widen)
@@ -110,6 +112,7 @@ class UnconditionalGAN(GANStrategy):
             self.order, self.order_epoch = epoch_order(len(self.train_set.images), c.seed, epoch), epoch
         real = self.train_set.images[self.order[b * c.batch_size:(b + 1) * c.batch_size]].to(self.device)
         z = torch.randn(c.batch_size, self.z_dim, generator=rng).to(self.device)
+        real = augment_batch(real, c.augment, rng)  # the images the discriminator sees as real
         self.set_learning_rates(step)
 
         fake = self.generator(z)

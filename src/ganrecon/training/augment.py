@@ -1,0 +1,44 @@
+"""Per-step orientation augmentation of training batches (config key `augment`).
+
+A corpus of few photographs or porous images repeats its crops every epoch; turning and mirroring each image
+afresh at every step gives the network up to 8 versions of each crop and stops it from learning the crops'
+orientation. Nothing about noise, blur or resolution depends on orientation, so the targets stay valid.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ganrecon.errors import GanreconError
+
+AUGMENTS = {"none": 1, "mirror": 2, "dihedral": 8}   # name -> number of orientations drawn from
+
+
+def check_augment(name: str, image_size: tuple[int, int], paired: bool) -> None:
+    """One sentence for an augmentation the run cannot use, before any step."""
+    if name not in AUGMENTS:
+        raise GanreconError(f"Unknown augment {name!r}; choose from {', '.join(AUGMENTS)}.")
+    if name == "none":
+        return
+    if paired:
+        raise GanreconError("augment turns the clean images before they are degraded; paired training data comes "
+                            "degraded already. Use augment: none.")
+    if name == "dihedral" and image_size[0] != image_size[1]:
+        raise GanreconError(f"augment: dihedral turns images by 90 degrees and needs square training images, got "
+                            f"{image_size[0]}x{image_size[1]}; use augment: mirror.")
+
+
+def augment_batch(images: torch.Tensor, name: str, generator: torch.Generator) -> torch.Tensor:
+    """Each N x C x H x W image turned by its own random multiple of 90 degrees (dihedral) and mirrored left to
+    right half the time (mirror, dihedral); `none` returns the batch itself."""
+    kinds = AUGMENTS[name]
+    if kinds == 1:
+        return images
+    codes = torch.randint(kinds, (images.shape[0],), generator=generator)
+    out = images.clone()
+    for code in codes.unique().tolist():
+        rows = (codes == code).nonzero().flatten().to(images.device)
+        part = images[rows]
+        part = part.flip(-1) if code % 2 else part
+        out[rows] = torch.rot90(part, code // 2, dims=(-2, -1))
+    return out
