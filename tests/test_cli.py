@@ -69,6 +69,25 @@ def test_eval_guard_modes(tmp_path, image_model, tiny_npz, capsys):
     assert main(args + ["--guard", "maybe"]) == 2
 
 
+def test_eval_and_reconstruct_take_a_self_ensemble(tmp_path, image_model, tiny_npz):
+    def psnr(*extra):
+        out = tmp_path / "e.json"
+        assert main(["eval", "--model", str(image_model), "--data", tiny_npz, "--degrade", "columns:random:0.5",
+                     "--limit", "4", "--guard", "off", "--json", str(out), *extra]) == 0
+        return json.loads(out.read_text())["methods"]["img"]["psnr"]
+
+    assert psnr() == psnr("--ensemble", "none")                    # a bundle without a default: none
+    assert psnr("--ensemble", "mirror") != psnr()                  # the same network, mirrored and averaged
+    assert main(["eval", "--model", str(image_model), "--data", tiny_npz, "--degrade", "columns:random:0.5",
+                 "--ensemble", "upside-down"]) == 2
+    img = (smooth_images(1, 40, 24, seed=5)[0] * 255).astype(np.uint8)
+    img[:, ::3] = 0
+    Image.fromarray(img).save(tmp_path / "in.png")
+    assert main(["reconstruct", str(tmp_path / "in.png"), "--model", str(image_model), "-o",
+                 str(tmp_path / "out.png"), "--ensemble", "dihedral", "--guard", "off"]) == 0
+    assert (tmp_path / "out.png").is_file()
+
+
 def test_reconstruct_png_round_trip(tmp_path, image_model, capsys):
     img = (smooth_images(1, 40, 24, seed=5)[0] * 255).astype(np.uint8)
     img[:, ::3] = 0  # dead columns are taken as missing

@@ -99,6 +99,9 @@ SPLIT_HELP = ("train, val, test or all; auto: all of your own files (npy:, npz:,
               "split of built-in data")
 GUARD_HELP = ("check the model on the input itself against the baselines: choose (the better, per image and "
               "tile), report (the model, margin stated) or off; auto: choose, but off with --adapt/--gather-only")
+ENSEMBLE_HELP = ("self-ensemble: none; mirror or dihedral: the network also sees each tile mirrored (2x the time), "
+                 "or in all 8 turns and mirrors (8x), and the outputs are averaged; auto: the model's bundle's "
+                 "choice (docs/results/self_ensemble.md)")
 
 
 def _guard_mode(guard: str, adapting: bool, notes: list[str]) -> str:
@@ -179,15 +182,18 @@ def eval_(
                                                   "(segy: read from the headers)"),
     report: Path | None = typer.Option(None, metavar="DIR", help=REPORT_HELP),
     guard: str = typer.Option("auto", help=GUARD_HELP + "; the model's row is guarded, NAME:raw is not"),
+    ensemble: str = typer.Option("auto", help=ENSEMBLE_HELP),
 ) -> None:
     """A model (or several) and every applicable baseline on the same degraded images."""
     from ganrecon.adapt import AdaptOptions
     from ganrecon.evaluation import evaluate
     from ganrecon.inference import load_model
-    from ganrecon.reconstruction import with_preprocessing
+    from ganrecon.reconstruction import set_ensemble, with_preprocessing
 
     _check({"--json": json_out, "--figure": figure}, {"--report": report})
     loaded = [load_model(m) for m in model]
+    for m in loaded:
+        set_ensemble(m, ensemble)
     notes: list[str] = []
     sampling = _sampling(loaded, data, dt_ms, notes)
     guard = _guard_mode(guard, adapt or gather_only, notes)
@@ -332,6 +338,7 @@ def reconstruct(
                                                 "(docs/results/throughput.md; PSNR change per model in "
                                                 "docs/results/precision.md); auto: bf16 where the hardware has "
                                                 "it natively and the model's bundle allows it, else fp32"),
+    ensemble: str = typer.Option("auto", help=ENSEMBLE_HELP),
 ) -> None:
     """Reconstruct one file, or every file of a folder, with a trained model; each output keeps its input's
     format, shape and dtype. Under torchrun a folder's files (or a TIFF stack's slices) are shared among the
@@ -352,12 +359,12 @@ def reconstruct(
     guard = _guard_mode(guard, options is not None, notes)
     if folder:
         _reconstruct_folder(input, output, notes, model=model, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
-                            adapt=options, guard=guard, precision=precision, force=force)
+                            adapt=options, guard=guard, precision=precision, ensemble=ensemble, force=force)
         return
     with _AdaptProgress(options is not None) as progress:
         path = reconstruct_file(input, model, output, mask=mask, seed=seed, gain=gain, dt_ms=dt_ms,
                                 adapt=options, progress=progress, notes=notes.append,
-                                guard=guard, precision=precision)
+                                guard=guard, precision=precision, ensemble=ensemble)
     for line in notes:
         console.print(line, soft_wrap=True, highlight=False)
     console.print(f"wrote {path}", soft_wrap=True)

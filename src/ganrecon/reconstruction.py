@@ -106,9 +106,28 @@ def set_precision(model, precision: str) -> None:
         raise GanreconError(f"The model {model.name} runs in float32 only.")
 
 
+def set_ensemble(model, ensemble: str) -> None:
+    """Set the self-ensemble of a trained network (ganrecon.reconstructor): none, mirror, dihedral, or auto (the
+    bundle's `self_ensemble`, recorded by benchmarks/self_ensemble.py where it pays; none if absent). A latent
+    model (inversion) takes only none."""
+    from ganrecon.orientations import check_group
+    from ganrecon.reconstructor import ModelWrapper, ReconstructionModel
+
+    if ensemble != "auto":
+        check_group(ensemble, "ensemble")
+    inner = model
+    while isinstance(inner, ModelWrapper):
+        inner = inner.model
+    if isinstance(inner, ReconstructionModel):
+        inner.ensemble = None if ensemble == "auto" else inner.check_ensemble(ensemble)
+    elif ensemble not in ("auto", "none"):
+        raise GanreconError(f"The model {model.name} reconstructs by inversion and takes no self-ensemble.")
+
+
 def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str | None = None, seed: int = 0,
                 gain: str | None = None, dt_ms: float | None = None, adapt=None, progress=None,
-                notes=None, guard: str = "choose", precision: str = "fp32", shard: bool = True) -> Path:
+                notes=None, guard: str = "choose", precision: str = "fp32", ensemble: str = "auto",
+                shard: bool = True) -> Path:
     """Reconstruct one file (PNG, JPEG, TIFF, NPY or SEG-Y) into `output`, same format, shape and dtype; returns
     the output path. `model`: a run directory, weights file or shipped name, or a model already loaded.
     `mask`: a mask file (nonzero = known) or a mask degradation spec (seeded by `seed`); default: the all-zero
@@ -118,6 +137,7 @@ def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str 
     that nothing was missing, what adaptation kept, and what the guard chose. `guard` (choose|report|off) checks
     the model on the file itself against the baselines (ganrecon.guard). `precision` "bf16" runs a trained
     network under bf16 autocast (faster, output within ~1e-3 of float32), "auto" where the hardware has bf16.
+    `ensemble` (auto|none|mirror|dihedral) averages the network over orientations of each tile (`set_ensemble`).
     Under torchrun a TIFF stack's slices are shared among the processes unless `shard` is False (a folder shares
     its files instead)."""
     from ganrecon.guard import GuardedModel
@@ -127,6 +147,7 @@ def reconstruct(input_path: str | Path, model, output: str | Path, *, mask: str 
     check_outputs({"-o": output}, inputs=[input_path])
     model = load_model(model) if isinstance(model, (str, Path)) else model
     set_precision(model, precision)
+    set_ensemble(model, ensemble)
     if int(model.meta.get("frames", 1)) > 1:
         guarded = GuardedModel(model, mode=guard)
         path = _reconstruct_burst(Path(input_path), guarded, Path(output))

@@ -10,15 +10,12 @@ from __future__ import annotations
 import torch
 
 from ganrecon.errors import GanreconError
-
-AUGMENTS = {"none": 1, "mirror": 2, "dihedral": 8}   # name -> number of orientations drawn from
+from ganrecon.orientations import GROUPS, check_group, orient
 
 
 def check_augment(name: str, image_size: tuple[int, int], paired: bool) -> None:
     """One sentence for an augmentation the run cannot use, before any step."""
-    if name not in AUGMENTS:
-        raise GanreconError(f"Unknown augment {name!r}; choose from {', '.join(AUGMENTS)}.")
-    if name == "none":
+    if check_group(name, "augment") == "none":
         return
     if paired:
         raise GanreconError("augment turns the clean images before they are degraded; paired training data comes "
@@ -29,16 +26,14 @@ def check_augment(name: str, image_size: tuple[int, int], paired: bool) -> None:
 
 
 def augment_batch(images: torch.Tensor, name: str, generator: torch.Generator) -> torch.Tensor:
-    """Each N x C x H x W image turned by its own random multiple of 90 degrees (dihedral) and mirrored left to
-    right half the time (mirror, dihedral); `none` returns the batch itself."""
-    kinds = AUGMENTS[name]
+    """Each N x C x H x W image in its own random orientation of the group (ganrecon.orientations); `none`
+    returns the batch itself."""
+    kinds = GROUPS[name]
     if kinds == 1:
         return images
     codes = torch.randint(kinds, (images.shape[0],), generator=generator)
     out = images.clone()
     for code in codes.unique().tolist():
         rows = (codes == code).nonzero().flatten().to(images.device)
-        part = images[rows]
-        part = part.flip(-1) if code % 2 else part
-        out[rows] = torch.rot90(part, code // 2, dims=(-2, -1))
+        out[rows] = orient(images[rows], code)
     return out

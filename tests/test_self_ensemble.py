@@ -1,0 +1,95 @@
+"""Self-ensemble: orientations and their inverses, the averaged reconstruction, the bundle's default and the
+benchmark's choice (benchmarks/self_ensemble.py)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from ganrecon.errors import GanreconError
+from ganrecon.orientations import GROUPS, orient, unorient
+from ganrecon.reconstruction import set_ensemble
+from ganrecon.reconstructor import ReconstructionModel
+
+ROOT = Path(__file__).resolve().parents[1]
+spec = importlib.util.spec_from_file_location("self_ensemble_benchmark", ROOT / "benchmarks" / "self_ensemble.py")
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench
+spec.loader.exec_module(bench)
+
+
+class AddRamp(nn.Module):
+    """Adds a left-to-right ramp: not mirror-symmetric, so its ensemble differs from it in a known way."""
+
+    scale, fixed_size = 1, False
+
+    def __init__(self):
+        super().__init__()
+        self.zero = nn.Parameter(torch.zeros(()))   # a reconstructor finds its device from a parameter
+
+    def forward(self, obs, mask):
+        return obs + torch.linspace(0.0, 1.0, obs.shape[-1]) + self.zero
+
+
+def _model(meta_extra=None, size=(8, 8)):
+    meta = {"channels": 1, "image_size": list(size), "value_range": [0.0, 1.0], **(meta_extra or {})}
+    return ReconstructionModel(AddRamp().eval(), meta, "ramp")
+
+
+def test_every_orientation_is_undone_and_the_eight_are_distinct():
+    x = torch.rand(2, 1, 5, 5)
+    turned = [orient(x, code) for code in range(GROUPS["dihedral"])]
+    assert all(torch.equal(unorient(t, code), x) for code, t in enumerate(turned))
+    assert len({t.numpy().tobytes() for t in turned}) == 8
+
+
+def test_the_ensemble_averages_the_network_over_orientations():
+    x = torch.rand(1, 1, 8, 8)
+    ramp = torch.linspace(0.0, 1.0, 8)
+    assert torch.allclose(_model()(x), x + ramp)
+    assert torch.allclose(_model()(x, ensemble="mirror"), x + 0.5, atol=1e-6)     # ramp and its mirror
+    assert torch.allclose(_model()(x, ensemble="dihedral"), x + 0.5, atol=1e-6)   # rows and columns average out
+
+
+def test_the_bundle_names_the_default_and_set_ensemble_overrides_it():
+    x = torch.rand(1, 1, 8, 8)
+    model = _model({"self_ensemble": "mirror"})
+    assert torch.allclose(model(x), x + 0.5, atol=1e-6)
+    set_ensemble(model, "none")
+    assert torch.allclose(model(x), x + torch.linspace(0.0, 1.0, 8))
+    set_ensemble(model, "auto")
+    assert model.ensemble is None and torch.allclose(model(x), x + 0.5, atol=1e-6)
+    with pytest.raises(GanreconError, match="Unknown ensemble"):
+        set_ensemble(model, "sideways")
+
+
+def test_a_quarter_turn_is_refused_for_a_fixed_size_non_square_network():
+    model = _model(size=(8, 4))
+    model.generator.fixed_size = True
+    with pytest.raises(GanreconError, match="mirror or none"):
+        set_ensemble(model, "dihedral")
+    set_ensemble(model, "mirror")
+
+
+def test_the_choice_wants_a_clear_mean_gain_no_loss_and_the_smallest_group_close_to_the_best():
+    def row(model, mirror, dihedral):
+        return {"model": model, "groups": ("mirror", "dihedral"),
+                "val": {"psnr": {"none": 30.0, "mirror": 30.0 + mirror, "dihedral": 30.0 + dihedral}}}
+
+    rows = [row("a", 0.30, 0.50), row("a", 0.20, 0.40),      # dihedral clearly best
+            row("b", 0.30, 0.32),                             # mirror within the slack of dihedral
+            row("c", 0.04, 0.06),                             # too small to pay
+            row("d", 0.50, 0.60), row("d", -0.10, 0.10)]      # mirror loses on one set
+    assert bench.choose(rows) == {"a": "dihedral", "b": "mirror", "c": "none", "d": "dihedral"}
+
+
+def test_recording_writes_and_clears_the_default(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"task": "denoise", "self_ensemble": "mirror"}))
+    bench.record_choices({"a": "dihedral", "b": "none"}, tmp_path)
+    assert json.loads((tmp_path / "a.json").read_text()) == {"task": "denoise", "self_ensemble": "dihedral"}
+    assert json.loads((tmp_path / "b.json").read_text()) == {"task": "denoise"}
