@@ -226,8 +226,10 @@ def markdown(results: dict) -> str:
             degrade = (
                 info["degrade"] if isinstance(info["degrade"], str) else ", ".join(info["degrade"] or [])
             )
+            ensemble = info.get("self_ensemble", "none")
+            ensemble = f" Self-ensemble `{ensemble}` (its bundle's default, self_ensemble.md)." if ensemble != "none" else ""
             lines.append(
-                f"- `{label}` ({info['source']}): trained on `{info['data']}` with `{degrade}`{trained}."
+                f"- `{label}` ({info['source']}): trained on `{info['data']}` with `{degrade}`{trained}.{ensemble}"
             )
         lines.append("")
     else:
@@ -285,6 +287,7 @@ def main() -> None:
                 "train_seconds": m.meta.get("train_seconds"),
                 "train_device": m.meta.get("device", "cpu"),
                 "init": m.meta.get("init"),
+                "self_ensemble": m.meta.get("self_ensemble", "none"),
             }
             for label, m in models.items()
         },

@@ -9,9 +9,9 @@ and held-out test images (the report), the network alone (guard off), the same d
 ensemble. A model's default (`self_ensemble` in its bundle, which `--ensemble auto` follows) is the smallest
 group within SLACK_DB of the best group's mean validation gain, provided that gain is at least MIN_GAIN_DB and
 no validation set loses more than SLACK_DB. Missing columns and seismic traces try only mirrors: a quarter turn
-would make columns rows. `--record` writes the choices into the shipped bundles' descriptions.
+would make columns rows. `--record` writes the choices into the shipped bundles' descriptions (`--record a,b`: those models' only).
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/self_ensemble.py [--threads 2] [--record]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/self_ensemble.py [--threads 2] [--only a,b] [--record [a,b]]
 """
 
 from __future__ import annotations
@@ -97,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None, help="models to measure, comma-separated (default: all)")
     parser.add_argument("--data-root", default=str(ROOT.parent / "shared" / "datasets"))
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
-    parser.add_argument("--record", action="store_true", help="write the choices into the shipped bundles")
+    parser.add_argument("--record", nargs="?", const="all", default="",
+                        help="write the choices into the shipped bundles: all, or the models named (comma-separated; "
+                             "a model whose own benchmark has not been rerun with its choice is best left out)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -113,12 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         gains = ", ".join(f"{g} {row['test']['psnr'][g] - row['test']['psnr']['none']:+.3f}" for g in groups)
         print(f"{name} {degrade}: held-out {row['test']['psnr']['none']:.3f} dB alone; {gains}", flush=True)
     choices = choose(rows)
-    if args.record:
-        record_choices(choices)
+    recorded = sorted(choices if args.record == "all" else set(args.record.split(",")) & set(choices))
+    record_choices({name: choices[name] for name in recorded})
     env = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
            "cpu": platform.processor() or platform.machine(), "argv": sys.argv[1:]}
     data = {"environment": env, "min_gain_db": MIN_GAIN_DB, "slack_db": SLACK_DB, "rows": rows,
-            "choices": choices, "recorded": args.record}
+            "choices": choices, "recorded": recorded}
     atomic_write_json(Path(args.out) / "self_ensemble.json", data)
     write_markdown(data, Path(args.out) / "self_ensemble.md")
     return 0
@@ -137,8 +139,10 @@ def write_markdown(data: dict, path: Path) -> None:
             spec = r[f"{part}_data"]
             lines.append(f"| {r['model']} | {r['degrade']} | {part}: `{spec}` | {m['images']} | "
                          f"{m['psnr']['none']:.3f} | {gain['mirror']} | {gain['dihedral']} | {times} |")
-    chosen = ", ".join(f"{k}: **{v}**" for k, v in data["choices"].items())
-    recorded = "recorded in the bundles" if data["recorded"] else "not recorded by this run (rerun with --record)"
+    chosen = ", ".join(f"{k}: **{v}**" + ("" if k in data["recorded"] else " (not recorded)")
+                       for k, v in data["choices"].items())
+    recorded = ("a choice marked not recorded is this run's measurement only: its bundle keeps its default until "
+                "the model's own benchmark is rerun with it")
     atomic_write_text(path, f"""## Self-ensemble: each tile in several orientations, outputs averaged
 
 `benchmarks/self_ensemble.py`: each shipped conditional model alone (guard off) on validation images, which choose,
