@@ -88,16 +88,23 @@ def bundle_keeps_fp32(meta: dict) -> bool:
     return meta.get("auto_precision") == "fp32"
 
 
+def innermost(model):
+    """The model a chain of wrappers (adaptation, gain, resampling: ganrecon.reconstructor.ModelWrapper) runs."""
+    from ganrecon.reconstructor import ModelWrapper
+
+    while isinstance(model, ModelWrapper):
+        model = model.model
+    return model
+
+
 def set_precision(model, precision: str) -> None:
     """Set the inference precision of a trained network: fp32, bf16, or auto (bf16 where the hardware has it,
     ganrecon.reconstructor.resolve_precision, unless the bundle records `auto_precision: fp32` because
     benchmarks/precision.py measured bf16 costing it more than the tolerance); a latent model (inversion runs
     its own optimisation) takes only float32."""
-    from ganrecon.reconstructor import ModelWrapper, ReconstructionModel, resolve_precision
+    from ganrecon.reconstructor import ReconstructionModel, resolve_precision
 
-    inner = model
-    while isinstance(inner, ModelWrapper):
-        inner = inner.model
+    inner = innermost(model)
     if isinstance(inner, ReconstructionModel):
         inner.precision = resolve_precision(precision, next(inner.generator.parameters()).device)
         if precision == "auto" and bundle_keeps_fp32(inner.meta):
@@ -111,16 +118,12 @@ def set_ensemble(model, ensemble: str) -> None:
     bundle's `self_ensemble`, recorded by benchmarks/self_ensemble.py where it pays; none if absent). A latent
     model (inversion) takes only none."""
     from ganrecon.orientations import check_group
-    from ganrecon.reconstructor import ModelWrapper, ReconstructionModel
+    from ganrecon.reconstructor import ReconstructionModel
 
-    if ensemble != "auto":
-        check_group(ensemble, "ensemble")
-    inner = model
-    while isinstance(inner, ModelWrapper):
-        inner = inner.model
+    inner = innermost(model)
     if isinstance(inner, ReconstructionModel):
         inner.ensemble = None if ensemble == "auto" else inner.check_ensemble(ensemble)
-    elif ensemble not in ("auto", "none"):
+    elif ensemble != "auto" and check_group(ensemble, "ensemble") != "none":
         raise GanreconError(f"The model {model.name} reconstructs by inversion and takes no self-ensemble.")
 
 
