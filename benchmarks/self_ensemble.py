@@ -8,8 +8,10 @@ pay is a property of each model, so it is measured: per model and degradation, o
 and held-out test images (the report), the network alone (guard off), the same degraded inputs for every
 ensemble. A model's default (`self_ensemble` in its bundle, which `--ensemble auto` follows) is the smallest
 group within SLACK_DB of the best group's mean validation gain, provided that gain is at least MIN_GAIN_DB and
-no validation set loses more than SLACK_DB. Missing columns and seismic traces try only mirrors: a quarter turn
-would make columns rows. `--record` writes the choices into the shipped bundles' descriptions (`--record a,b`: those models' only).
+no validation set loses more than SLACK_DB. Averaging blurs what a network invents, so for the models whose
+adversarial term is there for texture (TEXTURE) a group is also vetoed where it moves the high-frequency power
+ratio (ganrecon.metrics.hf_power, estimate / truth) further from 1 by more than HF_SLACK in |log ratio| on any
+validation set. Missing columns and seismic traces try only mirrors: a quarter turn would make columns rows. `--record` writes the choices into the shipped bundles' descriptions (`--record a,b`: those models' only).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/self_ensemble.py [--threads 2] [--only a,b] [--record [a,b]]
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import platform
 import sys
 from pathlib import Path
@@ -29,11 +32,14 @@ from ganrecon.bundles import PRETRAINED_DIR
 from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
+from ganrecon.metrics import extra_metrics
 from ganrecon.orientations import GROUPS
 
 ROOT = Path(__file__).resolve().parent.parent
 MIN_GAIN_DB = 0.1    # below this mean validation gain the extra passes are not worth their time
 SLACK_DB = 0.05      # a smaller group this close to the best is chosen; a set losing more vetoes the group
+HF_SLACK = 0.05     # |log HF ratio| a texture model may move away from 1 (about 5 % of the power)
+TEXTURE = ("superres-porous-x4-gan", "translate-turbulence")   # the SRGAN twin and pix2pix: sharpness is the point
 SQUARE = ("mirror", "dihedral")
 COLUMNS = ("mirror",)
 # (model, validation data, held-out data, degradation, images per set, groups tried)
@@ -59,12 +65,23 @@ def measure(name: str, data: str, degrade: str, n: int, split: str, groups: tupl
     plain = load_model(name)
     plain.ensemble = "none"
     models = [plain] + [dataclasses.replace(plain, name=f"{name}:{g}", ensemble=g) for g in groups]
-    result = evaluate(data, degrade, models=models, limit=n, split=split, root=root, include_baselines=False,
-                      guard="off").results
-    scores = {"none": result["methods"][name]}
-    scores.update({g: result["methods"][f"{name}:{g}"] for g in groups})
-    return {"psnr": {g: s["psnr"] for g, s in scores.items()},
-            "ms_per_image": {g: s["ms_per_image"] for g, s in scores.items()}, "images": result["n_images"]}
+    evaluation = evaluate(data, degrade, models=models, limit=n, split=split, root=root, include_baselines=False,
+                          guard="off")
+    result = evaluation.results
+    keys = {"none": name, **{g: f"{name}:{g}" for g in groups}}
+    hf = {g: extra_metrics(evaluation.estimates[k], evaluation.clean, ("hf_ratio",))["hf_ratio"].nanmean().item()
+          for g, k in keys.items()}
+    return {"psnr": {g: result["methods"][k]["psnr"] for g, k in keys.items()},
+            "ms_per_image": {g: result["methods"][k]["ms_per_image"] for g, k in keys.items()},
+            "hf_ratio": hf, "images": result["n_images"]}
+
+
+def blurs(row: dict, group: str) -> bool:
+    """Whether `group` moves a texture model's validation HF ratio further from 1 than HF_SLACK allows."""
+    hf = row["val"].get("hf_ratio")
+    if row["model"] not in TEXTURE or not hf:
+        return False
+    return abs(math.log(hf[group])) > abs(math.log(hf["none"])) + HF_SLACK
 
 
 def choose(rows: list[dict]) -> dict[str, str]:
@@ -73,7 +90,8 @@ def choose(rows: list[dict]) -> dict[str, str]:
     for model in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == model]
         gains = {g: [r["val"]["psnr"][g] - r["val"]["psnr"]["none"] for r in mine] for g in mine[0]["groups"]}
-        ok = {g: sum(v) / len(v) for g, v in gains.items() if min(v) >= -SLACK_DB}
+        ok = {g: sum(v) / len(v) for g, v in gains.items()
+              if min(v) >= -SLACK_DB and not any(blurs(r, g) for r in mine)}
         best = max(ok.values(), default=0.0)
         fits = [g for g in GROUPS if g in ok and ok[g] >= best - SLACK_DB]
         choices[model] = fits[0] if best >= MIN_GAIN_DB and fits else "none"
@@ -119,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     record_choices({name: choices[name] for name in recorded})
     env = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
            "cpu": platform.processor() or platform.machine(), "argv": sys.argv[1:]}
-    data = {"environment": env, "min_gain_db": MIN_GAIN_DB, "slack_db": SLACK_DB, "rows": rows,
+    data = {"environment": env, "min_gain_db": MIN_GAIN_DB, "slack_db": SLACK_DB, "hf_slack": HF_SLACK,
+            "texture": list(TEXTURE), "rows": rows,
             "choices": choices, "recorded": recorded}
     atomic_write_json(Path(args.out) / "self_ensemble.json", data)
     write_markdown(data, Path(args.out) / "self_ensemble.md")
@@ -128,17 +147,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_markdown(data: dict, path: Path) -> None:
     env = data["environment"]
-    lines = ["| model | degradation | set | images | alone dB | mirror | dihedral | time x (mirror / dihedral) |",
-             "|---|---|---|---:|---:|---:|---:|---|"]
+    lines = ["| model | degradation | set | images | alone dB | mirror | dihedral | time x (mirror / dihedral) "
+             "| HF ratio (alone / mirror / dihedral) |", "|---|---|---|---:|---:|---:|---:|---|---|"]
     for r in data["rows"]:
         for part in ("val", "test"):
             m = r[part]
             gain = {g: f"{m['psnr'][g] - m['psnr']['none']:+.3f}" if g in m["psnr"] else "-" for g in SQUARE}
             times = " / ".join(f"{m['ms_per_image'][g] / max(m['ms_per_image']['none'], 1e-9):.1f}"
                                for g in r["groups"])
+            hf = " / ".join(f"{m['hf_ratio'][g]:.3f}" for g in ("none", *r["groups"])) if "hf_ratio" in m else "-"
             spec = r[f"{part}_data"]
             lines.append(f"| {r['model']} | {r['degrade']} | {part}: `{spec}` | {m['images']} | "
-                         f"{m['psnr']['none']:.3f} | {gain['mirror']} | {gain['dihedral']} | {times} |")
+                         f"{m['psnr']['none']:.3f} | {gain['mirror']} | {gain['dihedral']} | {times} | {hf} |")
     chosen = ", ".join(f"{k}: **{v}**" + ("" if k in data["recorded"] else " (not recorded)")
                        for k, v in data["choices"].items())
     recorded = ("a choice marked not recorded is this run's measurement only: its bundle keeps its default until "
@@ -150,8 +170,10 @@ and held-out test images, which report; the same degraded inputs for the network
 (`mirror`, 2 passes) and in all 8 turns and mirrors (`dihedral`, 8 passes; square images only), gains in dB of
 PSNR over the network alone. The default per model (`self_ensemble` in its bundle, what `--ensemble auto` runs):
 the smallest group within {data['slack_db']} dB of the best mean validation gain, if that gain is at least
-{data['min_gain_db']} dB and no validation set loses more than {data['slack_db']} dB. Missing columns and traces try
-mirrors only. Choices ({recorded}): {chosen}. Times: wall time per image relative to the network alone, same run.
+{data['min_gain_db']} dB and no validation set loses more than {data['slack_db']} dB; for the models trained for
+texture ({', '.join(data.get('texture', []))}), a group that moves the validation HF ratio (high-frequency power,
+estimate / truth) further from 1 by more than {data.get('hf_slack')} in |log ratio| is vetoed, since averaging
+blurs what the network invents. Missing columns and traces try mirrors only. Choices ({recorded}): {chosen}. Times: wall time per image relative to the network alone, same run.
 {env['threads']} torch thread(s) on {env['cpu']}, torch {env['torch']}.
 
 {chr(10).join(lines)}

@@ -87,6 +87,20 @@ def test_the_choice_wants_a_clear_mean_gain_no_loss_and_the_smallest_group_close
     assert bench.choose(rows) == {"a": "dihedral", "b": "mirror", "c": "none", "d": "dihedral"}
 
 
+def test_a_texture_model_keeps_no_ensemble_that_blurs_what_it_invents():
+    texture = bench.TEXTURE[0]
+
+    def row(model, hf):
+        return {"model": model, "groups": ("mirror", "dihedral"),
+                "val": {"psnr": {"none": 30.0, "mirror": 30.2, "dihedral": 30.4},
+                        "hf_ratio": {"none": 0.80, "mirror": hf[0], "dihedral": hf[1]}}}
+
+    assert bench.choose([row(texture, (0.78, 0.60))]) == {texture: "mirror"}   # dihedral loses a quarter of the power
+    assert bench.choose([row(texture, (0.70, 0.60))]) == {texture: "none"}
+    assert bench.choose([row(texture, (0.82, 0.85))]) == {texture: "dihedral"}  # closer to 1 is no veto
+    assert bench.choose([row("plain", (0.70, 0.60))]) == {"plain": "dihedral"}  # PSNR models are not asked
+
+
 def test_recording_writes_and_clears_the_default(tmp_path):
     for name in ("a", "b"):
         (tmp_path / f"{name}.json").write_text(json.dumps({"task": "denoise", "self_ensemble": "mirror"}))

@@ -23,6 +23,13 @@ def check_group(name: str, what: str) -> str:
     return name
 
 
+def check_shape(name: str, height: int, width: int, what: str) -> None:
+    """A quarter turn swaps height and width: `dihedral` needs square images (`what` says whose)."""
+    if name == "dihedral" and height != width:
+        raise GanreconError(f"dihedral turns by 90 degrees and needs square images, but {what} {height}x{width}; "
+                            f"use mirror or none.")
+
+
 def orient(x: torch.Tensor, code: int) -> torch.Tensor:
     """Orientation `code` of ... x H x W tensors."""
     x = x.flip(-1) if code % 2 else x

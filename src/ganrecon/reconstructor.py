@@ -38,7 +38,7 @@ import torch
 
 from ganrecon.errors import GanreconError
 from ganrecon.models.layers import normalise_by_observed, polarity_average
-from ganrecon.orientations import GROUPS, check_group, orient, unorient
+from ganrecon.orientations import GROUPS, check_group, check_shape, orient, unorient
 from ganrecon.tiling import tiled_apply
 
 PRECISIONS = ("fp32", "bf16")
@@ -238,10 +238,8 @@ class ReconstructionModel(Reconstructor):
     def check_ensemble(self, ensemble: str) -> str:
         """The self-ensemble asked for, or one sentence on why this model cannot take it."""
         check_group(ensemble, "ensemble")
-        th, tw = self.tile
-        if ensemble == "dihedral" and self.fixed_size and th != tw:
-            raise GanreconError(f"The model {self.name} takes only {th}x{tw} tiles, which a quarter turn does not "
-                                f"keep: use ensemble mirror or none.")
+        if self.fixed_size:
+            check_shape(ensemble, *self.tile, f"the model {self.name} takes only tiles of")
         return ensemble
 
     def apply_tiles_polarity_averaged(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

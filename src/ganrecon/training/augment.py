@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from ganrecon.errors import GanreconError
-from ganrecon.orientations import GROUPS, check_group, orient
+from ganrecon.orientations import GROUPS, check_group, check_shape, orient
 
 
 def check_augment(name: str, image_size: tuple[int, int], paired: bool) -> None:
@@ -20,9 +20,7 @@ def check_augment(name: str, image_size: tuple[int, int], paired: bool) -> None:
     if paired:
         raise GanreconError("augment turns the clean images before they are degraded; paired training data comes "
                             "degraded already. Use augment: none.")
-    if name == "dihedral" and image_size[0] != image_size[1]:
-        raise GanreconError(f"augment: dihedral turns images by 90 degrees and needs square training images, got "
-                            f"{image_size[0]}x{image_size[1]}; use augment: mirror.")
+    check_shape(name, *image_size, "the training images are")
 
 
 def augment_batch(images: torch.Tensor, name: str, generator: torch.Generator) -> torch.Tensor:
