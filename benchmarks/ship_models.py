@@ -33,7 +33,7 @@ SOURCES = {
     "traces-seismic-unet": ("traces-seismic-unet-pocs-stage5", "model-best"),  # chain: -pocs -> -continued -> -stage3..5
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
-    "denoise-blind": ("denoise-blind-w48-fresh", "model-best"),  # chain: -photos-prior -> -decay .. -decay4 (CPU) -> -gpu (H200) -> -cpu7 .. -cpu12 -> -w48 (widened) -> -w48-dihedral-probe -> -w48-dihedral2 -> -w48-fresh
+    "denoise-blind": ("denoise-blind-w48-fresh2", "model-best"),  # chain: -photos-prior -> -decay .. -decay4 (CPU) -> -gpu (H200) -> -cpu7 .. -cpu12 -> -w48 (widened) -> -w48-dihedral-probe -> -w48-dihedral2 -> -w48-fresh -> -w48-fresh2
     "superres-porous-x4": ("superres-porous-ct-x4-prior", "model-content"),
     "superres-porous-x4-gan": ("superres-porous-ct-x4-twin", "model"),
     "translate-turbulence": ("translate-turbulence-refine-wide-stage4", "model-best"),  # chain: refine-wide -> -stage2..4

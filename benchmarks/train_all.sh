@@ -31,7 +31,7 @@ GPU_SECONDS=${GPU_SECONDS:-50}
 
 # run name : config : shipped model to start from (empty: none)
 PLAN=(
-  "denoise-blind-w48-fresh2:denoise-blind-w48-fresh2:denoise-blind"
+  "denoise-blind-w48-fresh3:denoise-blind-w48-fresh3:denoise-blind"
   "superres-porous-ct-x4-prior:superres-porous-ct-x4-prior:superres-porous-x4"
   "superres-porous-ct-x4-twin:superres-porous-ct-x4-twin:superres-porous-x4-gan"
   "traces-mnist-unet-mse2:traces-mnist-unet-mse2:traces-mnist-unet"
@@ -43,7 +43,7 @@ PLAN=(
 )
 # run name -> shipped names its bundles become (benchmarks/ship_models.py SOURCES)
 declare -A SHIPS=(
-  [denoise-blind-w48-fresh2]="denoise-blind" [superres-porous-ct-x4-prior]="superres-porous-x4"
+  [denoise-blind-w48-fresh3]="denoise-blind" [superres-porous-ct-x4-prior]="superres-porous-x4"
   [superres-porous-ct-x4-twin]="superres-porous-x4-gan"
   [traces-mnist-unet-mse2]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
   [latent-mnist-dcgan]="latent-mnist-dcgan" [translate-turbulence-refine-wide-stage4]="translate-turbulence"

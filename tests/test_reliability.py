@@ -568,13 +568,27 @@ def test_tiled_reconstruction_holds_at_most_batch_tiles_tiles(tmp_path):
     assert max(seen) <= 5 and sum(seen) >= (300 // 32) * (260 // 32)
 
 
-def test_int8_stored_bundle_loads_as_float_weights_close_to_the_original(tmp_path):
+def test_int8_keeps_small_weight_tensors_in_float16():
+    """The output layer of a denoiser (one row under one scale) lost it 0.25 dB in int8: small tensors stay float16."""
+    from ganrecon.checkpoints import INT8_MIN_ELEMENTS, INT8_SCALE, quantize_int8
+
+    stored = quantize_int8({"big": torch.randn(256, 256, 1, 1), "head": torch.randn(1, 48, 1, 1),
+                            "bias": torch.randn(256)})
+    assert stored["big"].dtype == torch.int8 and 256 * 256 >= INT8_MIN_ELEMENTS and "big" + INT8_SCALE in stored
+    assert stored["head"].dtype == torch.float16 and "head" + INT8_SCALE not in stored
+    assert stored["bias"].dtype == torch.float16
+
+
+def test_int8_stored_bundle_loads_as_float_weights_close_to_the_original(tmp_path, monkeypatch):
     """A wide model shipped as int8 (benchmarks/ship_models.py, above MAX_BYTES) reads back as float weights within
     half a quantisation step of each row's largest weight, and its output stays close to the float model's."""
     from safetensors.torch import load_file, save_file
 
+    from ganrecon import checkpoints
     from ganrecon.checkpoints import INT8_SCALE, quantize_int8, read_bundle
     from ganrecon.inference import load_model
+
+    monkeypatch.setattr(checkpoints, "INT8_MIN_ELEMENTS", 0)   # a tiny model: every weight tensor in int8
 
     weights = write_bundle(tmp_path / "m")
     original = load_file(str(weights))

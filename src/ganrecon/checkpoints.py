@@ -168,15 +168,19 @@ def save_bundle(path_stem: Path, generator: torch.nn.Module, meta: dict) -> None
 
 
 INT8_SCALE = ".int8_scale"  # suffix of the per-row scale beside an int8-stored weight
+INT8_MIN_ELEMENTS = 65536  # smaller weight tensors stay float16 (quantize_int8)
 
 
 def quantize_int8(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Weights of two or more dimensions as int8, one float32 scale per output row (symmetric, max-abs), the rest
     as float16: half the bytes of float16, so that a wide shipped model stays small in the repository and the
-    wheel; `read_bundle` restores float weights (the width-64 turbulence U-Net: 10.2 MB in float16, 5.1 in int8)."""
+    wheel; `read_bundle` restores float weights (the width-64 turbulence U-Net: 10.2 MB in float16, 5.1 in int8).
+    Tensors under INT8_MIN_ELEMENTS stay float16: they hold a few percent of the bytes, but in int8 a denoiser's
+    output layer (one row of 48 weights under one scale) and the convolution before it cost stage 18 of
+    `denoise-blind` 0.36 dB on held-out photographs at salt & pepper 0.15 (46.65 against 47.01 dB)."""
     out = {}
     for key, value in tensors.items():
-        if value.is_floating_point() and value.dim() >= 2:
+        if value.is_floating_point() and value.dim() >= 2 and value.numel() >= INT8_MIN_ELEMENTS:
             scale = value.float().abs().amax(dim=tuple(range(1, value.dim())), keepdim=True).clamp_min(1e-12) / 127
             out[key] = torch.round(value.float() / scale).to(torch.int8).contiguous()
             out[key + INT8_SCALE] = scale.contiguous()
