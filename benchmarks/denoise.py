@@ -226,8 +226,8 @@ def markdown(results: dict) -> str:
             degrade = (
                 info["degrade"] if isinstance(info["degrade"], str) else ", ".join(info["degrade"] or [])
             )
-            ensemble = info.get("self_ensemble", "none")
-            ensemble = f" Self-ensemble `{ensemble}` (its bundle's default, self_ensemble.md)." if ensemble != "none" else ""
+            group = info.get("self_ensemble", "none")
+            ensemble = f" Self-ensemble `{group}` (its bundle's default, self_ensemble.md)." if group != "none" else ""
             lines.append(
                 f"- `{label}` ({info['source']}): trained on `{info['data']}` with `{degrade}`{trained}.{ensemble}"
             )

@@ -11,7 +11,8 @@ group within SLACK_DB of the best group's mean validation gain, provided that ga
 no validation set loses more than SLACK_DB. Averaging blurs what a network invents, so for the models whose
 adversarial term is there for texture (TEXTURE) a group is also vetoed where it moves the high-frequency power
 ratio (ganrecon.metrics.hf_power, estimate / truth) further from 1 by more than HF_SLACK in |log ratio| on any
-validation set. Missing columns and seismic traces try only mirrors: a quarter turn would make columns rows. `--record` writes the choices into the shipped bundles' descriptions (`--record a,b`: those models' only).
+validation set. Missing columns and seismic traces try only mirrors: a quarter turn would make columns rows.
+`--record` writes the choices into the shipped bundles' descriptions (`--record a,b`: those models' only).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/self_ensemble.py [--threads 2] [--only a,b] [--record [a,b]]
 """
@@ -21,7 +22,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import platform
 import sys
 from pathlib import Path
@@ -32,7 +32,7 @@ from ganrecon.bundles import PRETRAINED_DIR
 from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
-from ganrecon.metrics import extra_metrics
+from ganrecon.metrics import extra_metrics, hf_gap
 from ganrecon.orientations import GROUPS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -81,7 +81,7 @@ def blurs(row: dict, group: str) -> bool:
     hf = row["val"].get("hf_ratio")
     if row["model"] not in TEXTURE or not hf:
         return False
-    return abs(math.log(hf[group])) > abs(math.log(hf["none"])) + HF_SLACK
+    return hf_gap(hf[group]) > hf_gap(hf["none"]) + HF_SLACK
 
 
 def choose(rows: list[dict]) -> dict[str, str]:
@@ -173,7 +173,8 @@ the smallest group within {data['slack_db']} dB of the best mean validation gain
 {data['min_gain_db']} dB and no validation set loses more than {data['slack_db']} dB; for the models trained for
 texture ({', '.join(data.get('texture', []))}), a group that moves the validation HF ratio (high-frequency power,
 estimate / truth) further from 1 by more than {data.get('hf_slack')} in |log ratio| is vetoed, since averaging
-blurs what the network invents. Missing columns and traces try mirrors only. Choices ({recorded}): {chosen}. Times: wall time per image relative to the network alone, same run.
+blurs what the network invents. Missing columns and traces try mirrors only. Choices ({recorded}): {chosen}.
+Times: wall time per image relative to the network alone, same run.
 {env['threads']} torch thread(s) on {env['cpu']}, torch {env['torch']}.
 
 {chr(10).join(lines)}

@@ -43,7 +43,7 @@ from ganrecon.errors import GanreconError
 from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model, pretrained_names
 from ganrecon.io_utils import atomic_path, atomic_write_json, atomic_write_text
-from ganrecon.metrics import extra_metrics, summarise
+from ganrecon.metrics import extra_metrics, hf_gap, summarise
 
 SEAM_WINDOW = 384  # input pixels of the one-piece window compared with the tiled slice (covers a 256-px tile seam)
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,7 +193,7 @@ def verdicts(results: dict) -> list[str]:
                      f"{'met' if gain >= 3 else 'missed'}); porosity error {held['srresnet']['porosity_error']:.4f}"
                      f" vs bicubic {held['bicubic']['porosity_error']:.4f} ({'met' if por else 'missed'})")
     if "srresnet" in held and "srgan" in held:
-        hf = abs(math.log(held["srgan"]["hf_ratio"])) < abs(math.log(held["srresnet"]["hf_ratio"]))
+        hf = hf_gap(held["srgan"]["hf_ratio"]) < hf_gap(held["srresnet"]["hf_ratio"])
         por = held["srgan"]["porosity_error"] <= held["srresnet"]["porosity_error"]
         lines.append(f"- issue 18, SRGAN on `porous-ct-heldout`: HF ratio {held['srgan']['hf_ratio']:.3f} vs SRResNet "
                      f"{held['srresnet']['hf_ratio']:.3f} (closer to 1: {'met' if hf else 'missed'}), porosity error "
@@ -211,7 +211,7 @@ def verdicts(results: dict) -> list[str]:
             continue
         others = [k for k in ("bicubic", "srresnet") if k in m]
         por = all(m["srgan"]["porosity_error"] < m[k]["porosity_error"] for k in others)
-        hf = all(abs(math.log(m["srgan"]["hf_ratio"])) < abs(math.log(m[k]["hf_ratio"])) for k in others)
+        hf = all(hf_gap(m["srgan"]["hf_ratio"]) < hf_gap(m[k]["hf_ratio"]) for k in others)
         lines.append(f"- SRGAN on `{key}`: porosity error {m['srgan']['porosity_error']:.4f} vs "
                      + ", ".join(f"{LABELS[k]} {m[k]['porosity_error']:.4f}" for k in others)
                      + f" ({'met' if por else 'missed'}); HF ratio {m['srgan']['hf_ratio']:.3f} vs "

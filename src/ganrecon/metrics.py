@@ -184,6 +184,12 @@ def porosity(images) -> torch.Tensor:
     return torch.tensor(out, dtype=torch.float64)
 
 
+def hf_gap(ratio: float) -> float:
+    """How far an `hf_ratio` is from the truth's 1, as |log ratio|: twice too sharp and half as sharp are equally
+    far, so a GAN's texture and a blurred estimate are compared on one scale."""
+    return abs(math.log(ratio))
+
+
 def hf_power(images, cutoff: float = 0.5) -> torch.Tensor:
     """Spectral power per image above `cutoff` x Nyquist (radial frequency > cutoff * 0.5 cycles/pixel), of the
     mean-removed image under a 2-D Hann window (so the image border's discontinuity does not leak into the band)."""

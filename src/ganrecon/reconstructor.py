@@ -18,9 +18,9 @@ What decides a model's numbers lives here, once:
   odd prior (POCS) is computed once;
 * self-ensemble: with `ensemble` "mirror" or "dihedral" (ganrecon.orientations) each tile also goes through
   the network mirrored, or in all 8 turns and mirrors, and the outputs, turned back, are averaged: 2 or 8 times
-  the network time for what an ensemble of as many models gives (the shipped denoiser, dihedral: +0.64 dB at
-  salt & pepper 0.15 and +0.25 at Gaussian 0.1 on held-out photographs, benchmarks/self_ensemble.py). A bundle names its default
-  (`self_ensemble`, recorded by that benchmark where it pays);
+  the network time for what an ensemble of as many models gives (gains per model in
+  docs/results/self_ensemble.md, from benchmarks/self_ensemble.py). A bundle names its default (`self_ensemble`,
+  recorded by that benchmark where it pays);
 * data consistency: where the description asks for it (meta["data_consistency"]), known entries are kept as given;
 * speed: fully convolutional networks run in channels_last layout (oneDNN's fast path, identical output), and
   `precision="bf16"` (opt-in) runs them under bf16 autocast (1.8-3.8x on the tiled paths of the latest
