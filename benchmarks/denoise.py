@@ -8,9 +8,10 @@ Salt & pepper (amounts 0.05, 0.15, 0.3, 0.5) and Gaussian noise (sigma 0.1, 0.2)
 - FER2013 PrivateTest, when the Kaggle CSV is in DATA_ROOT/fer2013/ (or --fer points at it).
 Every classical baseline (noisy input, median 3x3 / 5x5, adaptive and switching median, impulse-biharmonic, TV,
 non-local means, BM3D when installed) and the GANs, guarded as users get them (ganrecon.guard, with the
-unguarded model as NAME:raw): the blind model (configs/denoise-blind-photos-prior.yaml, trained on by -decay to -decay4, -gpu on a lent GPU, and -cpu7) everywhere, the per-level MNIST model (sp 0.15) on MNIST at
-sp 0.15, the FER2013 reference model on FER2013 at sp 0.15. Models come from runs/<name>
-(benchmarks/train_denoise.sh) or, if absent, from the shipped pretrained models of the same name.
+unguarded model as NAME:raw): the blind model `denoise-blind` (its chain of configs is in
+benchmarks/ship_models.py SOURCES) everywhere, the per-level MNIST model (sp 0.15) on MNIST at sp 0.15, the
+FER2013 reference model on FER2013 at sp 0.15. Models come from runs/<name> (benchmarks/train_denoise.sh) or,
+if absent, from the shipped pretrained models of the same name.
 
     .venv/bin/python benchmarks/denoise.py [--runs runs] [--limit 500] [--threads 1]
 """

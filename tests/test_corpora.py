@@ -1,4 +1,4 @@
-"""The training corpora (photos, digits-text, porous-ct, porous-ct-heldout), the CT-like scanner and the optional
+"""The training corpora (photos, deadleaves, digits-text, porous-ct, porous-ct-heldout), the CT-like scanner and the optional
 BM3D baseline. Tiny self-made data only: fake wallpapers and MNIST in tmp folders; porespy and bm3d tests skip
 when those optional packages are absent."""
 
@@ -16,6 +16,7 @@ from ganrecon.baselines import BASELINES, applicable_baselines, bm3d_denoise, bm
 from ganrecon.config import load_config
 from ganrecon.data import DATASET_SPECS, load_dataset
 from ganrecon.data.ct import Scanner, partial_volume, ring_pattern, scan
+from ganrecon.data.deadleaves import radii
 from ganrecon.data.photos import HELDOUT, WALLPAPER_ENV, WALLPAPER_PHOTOS
 from ganrecon.errors import GanreconError
 
@@ -111,6 +112,51 @@ def test_photos_draw_gives_new_training_crops_and_keeps_held_out_ones(wallpapers
                                        ("photos:draw=-1", "draw")])
 def test_photos_errors_are_one_sentence(tmp_path, monkeypatch, spec, word):
     monkeypatch.setenv(WALLPAPER_ENV, str(tmp_path / "nothing-here"))
+    with pytest.raises(GanreconError) as e:
+        load_dataset(spec, split="train")
+    assert word in one_sentence(e)
+
+
+# ---------------------------------------------------------------- deadleaves
+
+def test_deadleaves_items_are_fixed_per_split_and_draw():
+    train = load_dataset("deadleaves:n=6,size=16x16", split="train")
+    check_unit(train, (6, 1, 16, 16))
+    assert torch.equal(load_dataset("deadleaves:n=3,size=16x16", split="train").images, train.images[:3])
+    assert not torch.equal(load_dataset("deadleaves:n=6,size=16x16", split="val").images, train.images)
+    later = load_dataset("deadleaves:n=6,size=16x16,draw=1", split="train").images
+    assert not any(torch.equal(a, b) for a, b in zip(train.images, later))
+    held = [load_dataset(f"deadleaves:n=4,size=16x16,draw={d}", split="val").images for d in (0, 2)]
+    assert torch.equal(*held)
+    assert float(train.images.std(dim=(1, 2, 3)).min()) >= 0.02  # nearly flat items are redrawn
+
+
+def test_deadleaves_radii_follow_the_power_law():
+    r = radii(np.random.default_rng(0), 200_000, alpha=3.0, rmin=1.0, rmax=100.0)
+    assert r.min() >= 1.0 and r.max() <= 100.0
+    # CDF (1 - r^-2) / (1 - 100^-2): median sqrt(2 / (1 + 1e-4)), 90th percentile sqrt(10 / (1 + 9e-4))
+    assert abs(np.median(r) - np.sqrt(2 / 1.0001)) < 0.01
+    assert abs(np.quantile(r, 0.9) - np.sqrt(10 / 1.0009)) < 0.05
+
+
+def test_deadleaves_are_flat_discs_with_sharp_edges_unless_blurred():
+    sharp = load_dataset("deadleaves:n=4,size=32x32,blur=0", split="train").images
+    soft = load_dataset("deadleaves:n=4,size=32x32,blur=2", split="train").images
+    flat = [float((x[..., 1:] == x[..., :-1]).float().mean()) for x in (sharp, soft)]
+    assert flat[0] > 0.5 > flat[1]  # inside a disc neighbours are equal; edges are antialiased, not blurred
+    grey_levels = [len(torch.unique(x)) for x in sharp]
+    assert all(n < 0.8 * 32 * 32 for n in grey_levels)  # a few flat discs, not noise
+    colour = load_dataset("deadleaves:n=2,size=16x16,rgb=1,blur=0", split="train")
+    check_unit(colour, (2, 3, 16, 16))
+    assert not torch.equal(colour.images[:, 0], colour.images[:, 1])
+
+
+@pytest.mark.parametrize("spec,word", [("deadleaves:rmin=8,rmax=2", "rmax"),
+                                       ("deadleaves:alpha=1", "alpha"),
+                                       ("deadleaves:blur=2-1", "blur"),
+                                       ("deadleaves:rgb=2", "rgb"),
+                                       ("deadleaves:leaves=3", "leaves")])
+def test_deadleaves_errors_are_one_sentence(spec, word):
     with pytest.raises(GanreconError) as e:
         load_dataset(spec, split="train")
     assert word in one_sentence(e)
@@ -267,6 +313,7 @@ def test_bm3d_removes_gaussian_noise():
 
 @pytest.mark.parametrize("name,kinds,init", [
     ("denoise-blind-w48-fresh3", {"photos", "digits-text"}, "denoise-blind"),
+    ("denoise-blind-w48-leaves", {"photos", "deadleaves", "digits-text"}, "denoise-blind"),
     ("superres-porous-ct-x4-prior", {"porous-ct"}, "superres-porous-x4")])
 def test_new_corpora_configs_load_and_continue_from_the_shipped_generator(name, kinds, init):
     root = Path(__file__).resolve().parent.parent

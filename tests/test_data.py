@@ -408,7 +408,7 @@ def test_general_errors(spec, kwargs, word):
 
 def test_dataset_specs_lists_every_kind():
     assert set(DATASET_SPECS) == {"mnist", "fashion-mnist", "fer2013", "npz", "npy", "folder", "tiff", "segy",
-                                  "seismic", "porous", "natural", "paired", "aligned", "photos", "digits-text",
+                                  "seismic", "porous", "natural", "paired", "aligned", "photos", "deadleaves", "digits-text",
                                   "porous-ct", "porous-ct-heldout"}
     assert all(isinstance(v, str) and v and "\n" not in v for v in DATASET_SPECS.values())
 

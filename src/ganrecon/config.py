@@ -23,7 +23,7 @@ class TrainConfig:
     data: str | list[str] = "mnist"      # a list: train on the union of the data sets
     data_root: str | None = None
     download: bool = False               # let torchvision fetch mnist / fashion-mnist into data_root
-    val_data: str | None = None          # default: the `val` split of `data`
+    val_data: str | list[str] | None = None  # default: the `val` split of `data`; a list: equal shares
     degrade: str | list[str] = "columns:random:0.5"   # a list: one spec drawn per batch (e.g. blind denoising)
     val_degrade: str | list[str] | None = None  # default: the first of `degrade`; a list: validation on each,
                                          # the model judged by the mean (one blind model, several noises)

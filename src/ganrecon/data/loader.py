@@ -60,6 +60,9 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "photos": ("ganrecon.data.photos:load_photos",
                ("training photographs, whole images held out for val/test: photos[:n=2048,size=64x64,"
                 "sources=skimage+faces+wallpapers,rgb=0,zoom=1-2] (wallpapers: benchmarks/corpora.sh)")),
+    "deadleaves": ("ganrecon.data.deadleaves:load_deadleaves",
+                   ("synthetic occluding discs with power-law radii (the dead-leaves model) deadleaves[:n=2048,"
+                    "size=64x64,alpha=3,rmin=1,rmax=SIDE,blur=0-1,rgb=0,draw=0]")),
     "digits-text": ("ganrecon.data.digits_text:load_digits_text",
                     ("MNIST digits mixed with dark-on-light and light-on-dark text: digits-text[:n=4096,"
                      "size=28x28,text=0.5,invert=0.5,mnist=PATH]")),
