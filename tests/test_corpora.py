@@ -314,6 +314,7 @@ def test_bm3d_removes_gaussian_noise():
 @pytest.mark.parametrize("name,kinds,init", [
     ("denoise-blind-w48-fresh3", {"photos", "digits-text"}, "denoise-blind"),
     ("denoise-blind-w48-leaves", {"photos", "deadleaves", "digits-text"}, "denoise-blind"),
+    ("denoise-blind-w48-gauss", {"photos", "digits-text"}, "denoise-blind"),
     ("superres-porous-ct-x4-prior", {"porous-ct"}, "superres-porous-x4")])
 def test_new_corpora_configs_load_and_continue_from_the_shipped_generator(name, kinds, init):
     root = Path(__file__).resolve().parent.parent
