@@ -42,6 +42,17 @@ def positive_int(name: str, hi: int | None = None) -> Callable[[str], int]:
     return lambda text: parse_int(text, name, lo=1, hi=hi)
 
 
+def flag(name: str, meaning: str = "") -> Callable[[str], bool]:
+    """A 0/1 option (also false/true, no/yes); `meaning` says in the error what 1 does."""
+    def parse(text: str) -> bool:
+        value = str(text).strip().lower()
+        if value not in ("0", "1", "false", "true", "no", "yes"):
+            hint = f" ({meaning})" if meaning else ""
+            raise GanreconError(f"{name} is 0 or 1{hint}, got {text!r}.")
+        return value in ("1", "true", "yes")
+    return parse
+
+
 def number(name: str, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
            hi_open: bool = False) -> Callable[[str], float]:
     return lambda text: parse_float(text, name, lo=lo, hi=hi, lo_open=lo_open, hi_open=hi_open)

@@ -32,7 +32,7 @@ import numpy as np
 from ganrecon.data.convert import FILE_ERRORS, IMAGE_RANGE, to_grey
 from ganrecon.data.loader import Context, Raw
 from ganrecon.data.natural import MAX_TRIES, MIN_STD, PHOTOS, available_photos
-from ganrecon.data.options import names, number, parse_dataclass, parse_range, positive_int, size
+from ganrecon.data.options import flag, names, number, parse_dataclass, parse_range, positive_int, size
 from ganrecon.data.splits import item_rng, split_indices
 from ganrecon.errors import GanreconError
 from ganrecon.specs import parse_int
@@ -70,20 +70,12 @@ def _parse(text: str) -> PhotoOptions:
         "n": positive_int("photos n", hi=MAX_N),
         "size": size("photos size", max_side=2048),
         "sources": lambda v: names(v, "photos source", SOURCES),
-        "rgb": _flag,
-        "dihedral": _flag,
+        "rgb": flag("photos rgb", "colour"),
+        "dihedral": flag("photos dihedral", "crops randomly turned and mirrored"),
         "draw": lambda v: parse_int(v, "photos draw", lo=0, hi=MAX_DRAW),
         "zoom": lambda v: parse_range(v, "photos zoom", one=number("photos zoom", lo=0.25, hi=16.0)),
     }
     return parse_dataclass(PhotoOptions, text, "photos", parsers)
-
-
-def _flag(value: str) -> bool:
-    text = value.strip().lower()
-    if text not in ("0", "1", "false", "true", "no", "yes"):
-        raise GanreconError(f"photos rgb and dihedral are 0 or 1 (rgb=1: colour; dihedral=1: crops randomly "
-                            f"turned and mirrored), got {value!r}.")
-    return text in ("1", "true", "yes")
 
 
 def wallpaper_dir() -> Path:
