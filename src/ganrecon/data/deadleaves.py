@@ -18,14 +18,14 @@ natural.MIN_STD) are redrawn, up to natural.MAX_TRIES times. Item i of a split i
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from ganrecon.data.convert import IMAGE_RANGE
 from ganrecon.data.loader import Context, Raw
 from ganrecon.data.natural import MAX_TRIES, MIN_STD
-from ganrecon.data.options import flag, number, parse_dataclass, parse_range, positive_int, size
+from ganrecon.data.options import as_meta, flag, number, parse_dataclass, parse_range, positive_int, size
 from ganrecon.data.splits import item_rng
 from ganrecon.errors import GanreconError
 from ganrecon.specs import parse_int
@@ -121,6 +121,6 @@ def load_deadleaves(rest: str, ctx: Context) -> Raw:
     images = np.empty((count, 3 if opt.rgb else 1, *opt.size), dtype=np.float32)
     for i in range(count):
         images[i] = make_image(item_rng("deadleaves", ctx.seed, ctx.split, first + i), opt)
-    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(opt).items()}
+    options = as_meta(opt)
     return Raw(images=images, value_range=IMAGE_RANGE, name="deadleaves", meta={"options": options},
                per_image={"index": np.arange(count, dtype=np.int64)})

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import string
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from ganrecon.data.convert import IMAGE_RANGE
 from ganrecon.data.loader import Context, Raw
 from ganrecon.data.mnist import load_mnist
 from ganrecon.data.natural import MAX_TRIES, MIN_STD, photo
-from ganrecon.data.options import number, parse_dataclass, positive_int, size
+from ganrecon.data.options import as_meta, number, parse_dataclass, positive_int, size
 from ganrecon.data.splits import item_rng
 from ganrecon.errors import GanreconError
 
@@ -145,7 +145,7 @@ def load_digits_text(rest: str, ctx: Context) -> Raw:
         rng = item_rng("digits-text", ctx.seed, ctx.split, int(i))
         item, sources[i] = _text_item(rng, TEXT_SOURCES[ctx.split], opt.size)
         images[i, 0] = 1.0 - item if rng.random() < opt.invert else item
-    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(opt).items()}
+    options = as_meta(opt)
     return Raw(images=np.clip(images, 0.0, 1.0), value_range=IMAGE_RANGE, name="digits-text",
                meta={"options": options},
                per_image={"index": np.arange(count, dtype=np.int64), "mnist_index": mnist_index,

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from ganrecon.data.convert import IMAGE_RANGE, to_grey
 from ganrecon.data.loader import Context, Raw
-from ganrecon.data.options import names, parse_dataclass, positive_int, size
+from ganrecon.data.options import as_meta, names, parse_dataclass, positive_int, size
 from ganrecon.data.splits import item_rng
 from ganrecon.errors import GanreconError
 
@@ -112,7 +112,7 @@ def load_natural(rest: str, ctx: Context) -> Raw:
                 break
         images[i, 0] = crop
         sources.append(name)
-    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(opt).items()}
+    options = as_meta(opt)
     return Raw(images=images, value_range=IMAGE_RANGE, name="natural",
                meta={"options": options, "photos": [name for name, _ in regions]},
                per_image={"index": np.arange(count, dtype=np.int64), "files": sources})

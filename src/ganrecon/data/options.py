@@ -67,6 +67,11 @@ def size(name: str = "size", max_side: int = 8192) -> Callable[[str], tuple[int,
     return parse
 
 
+def as_meta(options) -> dict:
+    """A generator's options as plain JSON-ready values (tuples as lists), for its ImageSet's meta["options"]."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(options).items()}
+
+
 def parse_dataclass(cls: type, text: str, what: str, parsers: dict[str, Callable[[str], Any]]):
     """Instance of dataclass `cls` from "key=value,..." with every key checked and parsed by `parsers`."""
     raw = parse_options(text, what, allowed=dict.fromkeys(parsers, str))

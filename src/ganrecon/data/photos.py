@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,16 @@ import numpy as np
 from ganrecon.data.convert import FILE_ERRORS, IMAGE_RANGE, to_grey
 from ganrecon.data.loader import Context, Raw
 from ganrecon.data.natural import MAX_TRIES, MIN_STD, PHOTOS, available_photos
-from ganrecon.data.options import flag, names, number, parse_dataclass, parse_range, positive_int, size
+from ganrecon.data.options import (
+    as_meta,
+    flag,
+    names,
+    number,
+    parse_dataclass,
+    parse_range,
+    positive_int,
+    size,
+)
 from ganrecon.data.splits import item_rng, split_indices
 from ganrecon.errors import GanreconError
 from ganrecon.specs import parse_int
@@ -221,7 +230,7 @@ def load_photos(rest: str, ctx: Context) -> Raw:
                 break
         images[i] = _dihedral(rng, patch) if opt.dihedral else patch  # drawn last: the same crops as without
         files.append(f"{source}/{name}")
-    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(opt).items()}
+    options = as_meta(opt)
     return Raw(images=images, value_range=IMAGE_RANGE, name="photos",
                meta={"options": options, "photos": {source: list(chosen) for source, chosen in pool.items()}},
                per_image={"index": np.arange(count, dtype=np.int64), "files": files})

@@ -10,14 +10,14 @@ grain model is the `grains` family.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from ganrecon.data.convert import IMAGE_RANGE
 from ganrecon.data.ct import Scanner, grey_levels, scan
 from ganrecon.data.loader import Context, Raw
-from ganrecon.data.options import number, parse_dataclass, positive_int, size
+from ganrecon.data.options import as_meta, number, parse_dataclass, positive_int, size
 from ganrecon.data.splits import item_rng
 
 
@@ -79,6 +79,6 @@ def load_porous(rest: str, ctx: Context) -> Raw:
     porosity = np.empty(count, dtype=np.float64)
     for i in range(count):
         images[i, 0], porosity[i] = make_slice(item_rng("porous", ctx.seed, ctx.split, i), opt)
-    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(opt).items()}
+    options = as_meta(opt)
     return Raw(images=images, value_range=IMAGE_RANGE, name="porous", meta={"options": options},
                per_image={"index": np.arange(count, dtype=np.int64), "porosity": porosity})

@@ -25,7 +25,7 @@ import porespy), so results are cached on disk (ganrecon.data.cache: $GANRECON_C
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from ganrecon.data.cache import cached_arrays
 from ganrecon.data.convert import IMAGE_RANGE
 from ganrecon.data.ct import SCANNER_PARSERS, Scanner, grey_levels, scan
 from ganrecon.data.loader import Context, Raw
-from ganrecon.data.options import names, number, parse_dataclass, parse_range, positive_int, size
+from ganrecon.data.options import as_meta, names, number, parse_dataclass, parse_range, positive_int, size
 from ganrecon.data.porous import grain_map
 from ganrecon.data.splits import item_rng
 from ganrecon.errors import GanreconError
@@ -152,7 +152,7 @@ def _load(kind: str, opt: PorousCTOptions, ctx: Context) -> Raw:
             images[i, 0], porosity[i] = make_image(family, item_rng(kind, ctx.seed, ctx.split, i), opt)
         return {"images": images, "porosity": porosity}
 
-    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(opt).items()}
+    options = as_meta(opt)
     key = {"options": options, "seed": ctx.seed, "split": ctx.split, "count": count}
     arrays = cached_arrays(kind, key, make) if any(f in PORESPY_FAMILIES for f in opt.kinds) else make()
     return Raw(images=arrays["images"], value_range=IMAGE_RANGE, name=kind, meta={"options": options},

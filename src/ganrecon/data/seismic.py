@@ -27,13 +27,13 @@ produced with the old defaults as long as new draws come after the existing ones
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ganrecon.data.convert import SIGNED_RANGE
 from ganrecon.data.loader import Context, Raw
-from ganrecon.data.options import number, parse_dataclass, parse_range, positive_int, size
+from ganrecon.data.options import as_meta, number, parse_dataclass, parse_range, positive_int, size
 from ganrecon.data.splits import item_rng
 from ganrecon.errors import GanreconError
 
@@ -343,7 +343,7 @@ def load_seismic(rest: str, ctx: Context) -> Raw:
     opt = parse_seismic_options(rest)
     count = opt.n if ctx.wanted is None else min(opt.n, ctx.wanted)
     images, scale = generate_seismic(opt, seed=ctx.seed, split=ctx.split, count=count)
-    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(opt).items()}
+    options = as_meta(opt)
     return Raw(images=images, value_range=SIGNED_RANGE, name="seismic", scale=scale,
                meta={"dt_ms": opt.dt * 1000.0, "dx_m": opt.dx, "time_axis": "H", "trace_axis": "W",
                      "options": options},
