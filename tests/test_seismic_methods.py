@@ -133,3 +133,22 @@ def test_bad_options_are_one_sentence(name, options):
     clean = gather([(40, 0.5, 0.08, 1.0)], h=32, w=8)
     with pytest.raises(GanreconError):
         run(name, clean, trace_mask(8, [3], h=32), **options)
+
+
+@pytest.mark.parametrize("name", ["consensus", "deep-prior"])
+def test_gathers_in_parallel_give_what_one_at_a_time_gives(name):
+    """per_gather runs the gathers of a batch in torch's thread count of threads: the same numbers as one thread
+    (the deep prior, seeded through torch's global generator, stays serial)."""
+    events = [[(30, 0.6, 0.08, 1.0)], [(50, -1.5, 0.1, 1.0)], [(20, 0.2, 0.06, 1.0), (60, 1.0, 0.1, 0.5)]]
+    clean = torch.cat([gather(e, h=64, w=16) for e in events])
+    mask = trace_mask(16, [2, 5, 6, 11], h=64).expand_as(clean)
+    options = {"iterations": 10} if name == "deep-prior" else {}
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        serial = run_baseline(name, clean * mask, mask, value_range=(-1.0, 1.0), **options)
+        torch.set_num_threads(2)
+        parallel = run_baseline(name, clean * mask, mask, value_range=(-1.0, 1.0), **options)
+    finally:
+        torch.set_num_threads(previous)
+    torch.testing.assert_close(parallel, serial, rtol=0, atol=1e-6 if name == "deep-prior" else 0)

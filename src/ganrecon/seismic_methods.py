@@ -30,6 +30,7 @@ docs/results/seismic_methods.md.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -71,14 +72,21 @@ def gathers(observed, mask) -> tuple[np.ndarray, np.ndarray]:
     return np.where(known, obs, 0.0), known
 
 
-def per_gather(method: Callable[[np.ndarray, np.ndarray], np.ndarray], observed, mask, value_range) -> torch.Tensor:
-    """Apply `method(gather, known) -> estimate` to every H x W slice; known samples exact, the rest clamped."""
+def per_gather(method: Callable[[np.ndarray, np.ndarray], np.ndarray], observed, mask, value_range,
+               parallel: bool = True) -> torch.Tensor:
+    """Apply `method(gather, known) -> estimate` to every H x W slice; known samples exact, the rest clamped.
+    `parallel`: slices in torch's thread count of threads (numpy methods; not one that seeds torch globally)."""
     obs, known = gathers(observed, mask)
     out = obs.copy()
-    for n in range(obs.shape[0]):
-        for c in range(obs.shape[1]):
-            if not known[n, c].all():
-                out[n, c] = method(obs[n, c], known[n, c].copy())
+    todo = [(n, c) for n in range(obs.shape[0]) for c in range(obs.shape[1]) if not known[n, c].all()]
+    workers = min(len(todo), torch.get_num_threads() if parallel else 1)
+    if workers > 1:  # numpy's FFTs and solvers release the GIL, so the gathers of a batch run side by side
+        with ThreadPoolExecutor(workers) as pool:
+            estimates = list(pool.map(lambda nc: method(obs[nc], known[nc].copy()), todo))
+    else:
+        estimates = [method(obs[nc], known[nc].copy()) for nc in todo]
+    for nc, estimate in zip(todo, estimates):
+        out[nc] = estimate
     out = np.where(known, obs, np.clip(out, value_range[0], value_range[1]))
     device = observed.device if isinstance(observed, torch.Tensor) else torch.device("cpu")
     return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)).to(device)
@@ -151,4 +159,4 @@ def deep_prior(observed, mask, *, value_range=(-1.0, 1.0), scale=1,
     """Untrained deep prior: a small U-Net fitted to the known samples of each gather for `iterations` steps."""
     return per_gather(lambda d, k: deep_prior_gather(d, k, iterations=iterations, width=width, depth=depth, lr=lr,
                                                      channels=channels, seed=seed),
-                      observed, mask, value_range)
+                      observed, mask, value_range, parallel=False)

@@ -12,7 +12,10 @@ Field gathers are not like that, so `preset=field` switches on what they have (i
 at the drawn trace spacing, dominant frequencies from 6% to 50% of Nyquist, diffractions, a dispersive
 ground-roll cone, spherical-divergence decay, trace statics, white noise, and dead, noisy and polarity-flipped
 traces, with time and trace sampling drawn per gather (`dt=0.002-0.004`, `dx=5-30`). Any option given after the
-preset overrides it, e.g. `seismic:preset=field,bad=0`.
+preset overrides it, e.g. `seismic:preset=field,bad=0`. `preset=aliased` keeps the events and drops the rest:
+slow events (down to 500 m/s, e.g. refractions and the direct arrival) at 10-50 m trace spacing, so most
+patches alias, with decay and a little white noise but no statics, ground roll or bad traces (issue 20: the
+refiner of the best conventional answer learns what aliasing hides from it).
 
 Extending it (e.g. aliased steep events, ground roll, decay, dead traces):
 - a new kind of event: write `maker(rng, geometry, options, count) -> Events` and add it to `EVENT_KINDS`
@@ -179,7 +182,7 @@ def add_ground_roll(gather: np.ndarray, rng, geo: Geometry, opt: SeismicOptions)
     amp = np.repeat((1.0 / np.sqrt(1.0 + offset / 100.0))[None], 4, axis=0) * rng.uniform(0.5, 1.0, (4, 1))
     cone = render(Events(tt, amp, freq), geo)
     peak, cone_peak = np.abs(gather).max(), np.abs(cone).max()
-    if cone_peak == 0:
+    if cone_peak < CONE_OUTSIDE:  # the cone passes outside the patch: scaling its numerical dust up overflowed
         return gather
     strength = opt.groundroll * rng.uniform(0.1, 1.0)  # from a trace of ground roll to a cone that dominates
     return gather + cone * (strength * (peak if peak > 0 else 1.0) / cone_peak)
@@ -258,9 +261,13 @@ def number_or_range(name: str, hi: float | None = None) -> Callable[[str], tuple
     return lambda text: parse_range(text, name, one=number(name, lo=0.0, hi=hi, lo_open=True))
 
 
+CONE_OUTSIDE = 1e-6  # a ground-roll cone peaking below this (of a unit wavelet) lies outside the patch
+
 PRESETS = {
     "field": "events=4-12,fmin=8,fmax=60,vmin=1000,vmax=5000,kinds=linear+parabolic+hyperbolic+diffraction,"
              "groundroll=2,decay=2,statics=4,noise=0.05,bad=0.04,dt=0.002-0.004,dx=5-30",
+    "aliased": "events=3-8,fmin=8,fmax=40,vmin=500,vmax=5000,kinds=linear+parabolic+hyperbolic+diffraction,"
+               "decay=2,noise=0.02,dx=10-50",
 }
 
 
