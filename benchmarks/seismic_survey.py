@@ -155,7 +155,8 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
     report["curve"] = adaptation_curve(run)
     settings = {k: plan[k] for k in ("seconds", "eval_every", "precision", "lr_decay", "adapt_seconds")}
     return {"dx_m": dx, "test_shots": survey["test"], "methods": methods, "survey_adaptation": report,
-            "settings": dict(settings, threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine())}
+            "settings": dict(settings, threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(),
+                             source_run=pretrained.meta.get("source_run"))}  # a shipped name outlives its weights
 
 
 def in_pretrained_tiles(adapted):
@@ -290,7 +291,8 @@ def write_markdown(data: dict, path: Path, figure: Path) -> None:
         survey, single = m["survey-adapted"]["snr_missing"], m["single-gather-adapted"]["snr_missing"]
         guarded = guarded_text(m, plan["methods"])
         a, run = res["survey_adaptation"], res.get("settings", plan)
-        targets.append(f"- {res['dx_m']:g} m ({run['seconds']:g} s of survey adaptation in "
+        source = f"from `{run['source_run']}`, " if run.get("source_run") else ""
+        targets.append(f"- {res['dx_m']:g} m ({source}{run['seconds']:g} s of survey adaptation in "
                        f"{run.get('precision', 'fp32')}, learning rate {decay_text(run.get('lr_decay', 'none'))}, "
                        f"held-out score every {run['eval_every']} steps; "
                        f"{run['adapt_seconds']:g} s per test shot for single-gather adaptation): "
