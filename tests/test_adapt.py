@@ -175,7 +175,7 @@ class FarEnd:
 
 
 def test_ground_roll_passing_outside_the_patch_adds_nothing():
-    """It used to be scaled up from numerical dust to the drawn strength (an exponential ramp in 17% of field
+    """It used to be scaled up from numerical dust to the drawn strength (an exponential ramp in many field
     patches; NaN where the dust overflowed)."""
     from ganrecon.data.seismic import Geometry, SeismicOptions, add_ground_roll
 

@@ -80,11 +80,15 @@ def per_gather(method: Callable[[np.ndarray, np.ndarray], np.ndarray], observed,
     out = obs.copy()
     todo = [(n, c) for n in range(obs.shape[0]) for c in range(obs.shape[1]) if not known[n, c].all()]
     workers = min(len(todo), torch.get_num_threads() if parallel else 1)
+
+    def one(nc):
+        return method(obs[nc], known[nc].copy())
+
     if workers > 1:  # numpy's FFTs and solvers release the GIL, so the gathers of a batch run side by side
         with ThreadPoolExecutor(workers) as pool:
-            estimates = list(pool.map(lambda nc: method(obs[nc], known[nc].copy()), todo))
+            estimates = list(pool.map(one, todo))
     else:
-        estimates = [method(obs[nc], known[nc].copy()) for nc in todo]
+        estimates = list(map(one, todo))
     for nc, estimate in zip(todo, estimates):
         out[nc] = estimate
     out = np.where(known, obs, np.clip(out, value_range[0], value_range[1]))

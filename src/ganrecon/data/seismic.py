@@ -165,6 +165,9 @@ def add_noise(gather: np.ndarray, rng, geo: Geometry, opt: SeismicOptions) -> np
     return gather + rng.standard_normal(gather.shape) * (opt.noise * (peak if peak > 0 else 1.0))
 
 
+CONE_OUTSIDE = 1e-6  # a ground-roll cone peaking below this (of a unit wavelet) lies outside the patch
+
+
 def add_ground_roll(gather: np.ndarray, rng, geo: Geometry, opt: SeismicOptions) -> np.ndarray:
     """A dispersive surface-wave cone from a source at xs: four frequency components (4-18 Hz) travelling at
     150-900 m/s, the low frequencies fastest (normal dispersion), decaying with offset. Slow and strong, it aliases
@@ -260,8 +263,6 @@ def number_or_range(name: str, hi: float | None = None) -> Callable[[str], tuple
     """"0.004" -> (0.004, 0.004), "5-30" -> (5.0, 30.0): positive, in order."""
     return lambda text: parse_range(text, name, one=number(name, lo=0.0, hi=hi, lo_open=True))
 
-
-CONE_OUTSIDE = 1e-6  # a ground-roll cone peaking below this (of a unit wavelet) lies outside the patch
 
 PRESETS = {
     "field": "events=4-12,fmin=8,fmax=60,vmin=1000,vmax=5000,kinds=linear+parabolic+hyperbolic+diffraction,"
