@@ -207,6 +207,51 @@ def test_fk_gets_the_gathers_where_the_model_does_not_clearly_beat_it_at_the_inp
     assert [e["method"] for e in perfect.report()["guard"]["images"]] == ["model", "model"]
 
 
+class Noisy(Oracle):
+    """The truth plus its own fixed noise on every entry the mask says is missing: a method that errs where others
+    need not."""
+
+    def __init__(self, truth: torch.Tensor, noise: torch.Tensor):
+        super().__init__(truth, value_range=(-1.0, 1.0))
+        self.noise = noise
+
+    def __call__(self, observed, mask=None):
+        return torch.where(mask > 0, observed, self.truths[0] + self.noise)
+
+
+def test_the_mean_of_the_model_and_the_consensus_is_used_where_they_err_apart():
+    clean = _images(2, 16, 64) * 2 - 1
+    observed, mask = parse_degradation("columns:random:0.5")(clean, value_range=(-1.0, 1.0), generator=0)
+    clean = clean / (clean * mask).abs().amax(dim=(1, 2, 3), keepdim=True)  # known peak 1: no rescaling
+    observed = clean * mask
+    noise = torch.randn((2, *clean.shape), generator=torch.Generator().manual_seed(0)) * 0.1
+    model, consensus = Noisy(clean, noise[0]), Noisy(clean, noise[1])
+    guard = GuardedModel(model, "columns:random:0.5", baselines={"consensus": consensus})
+    out = guard(observed, mask)
+    assert [e["method"] for e in guard.report()["guard"]["images"]] == ["model+consensus"] * 2
+    torch.testing.assert_close(out, torch.where(mask > 0, observed, clean + noise.mean(0)))
+    better = GuardedModel(Noisy(clean, noise[0] / 10), "columns:random:0.5", baselines={"consensus": consensus})
+    better(observed, mask)
+    assert [e["method"] for e in better.report()["guard"]["images"]] == ["model"] * 2
+
+
+def test_a_tile_where_the_model_wins_is_feathered_into_the_mean_elsewhere():
+    clean = _images(1, 96, 32) * 2 - 1
+    observed, mask = parse_degradation("columns:random:0.5")(clean, value_range=(-1.0, 1.0), generator=0)
+    clean = clean / (clean * mask).abs().amax()
+    observed = clean * mask
+    noise = torch.randn((2, *clean.shape), generator=torch.Generator().manual_seed(0)) * 0.1
+    noise[0, ..., :32, :] /= 20  # the model is near exact in the top tile only
+    model, consensus = Noisy(clean, noise[0]), Noisy(clean, noise[1])
+    guard = GuardedModel(model, "columns:random:0.5", baselines={"consensus": consensus}, tile=32)
+    out = guard(observed, mask)
+    entry = guard.report()["guard"]["images"][0]
+    assert entry["method"] == "mixed" and entry["baseline"] == "model+consensus" and entry["tiles"]["model"] == 1
+    mean = torch.where(mask > 0, observed, clean + noise.mean(0))
+    torch.testing.assert_close(out[..., 64:, :], mean[..., 64:, :])  # beyond the seam's feather
+    torch.testing.assert_close(out[..., :16, :], model(observed, mask)[..., :16, :])
+
+
 def test_superres_and_salt_and_pepper_self_checks():
     clean = _images(2, 64, 64)
     low, ones = parse_degradation("down:4")(clean, value_range=(0.0, 1.0))
