@@ -13,7 +13,9 @@ gathers (seismic_field's generator, seeds that are not its test seeds, 50 m adde
   known traces: the input's problem at the input's spacing, posed on the method's own answer.
 
 For each gather and check: the model's margin over the consensus, in dB (positive = model better), and whether
-the check's sign agrees with the truth's. Writes docs/results/seismic_regular_pylops.{md,json}.
+the check's sign agrees with the truth's. Two more columns give the truth's margin of a mean of the two methods
+over the consensus: with equal weights (what the guard weighs as `model+consensus`) and with the weight that fits
+best on the compact check. Writes docs/results/seismic_regular_pylops.{md,json}.
 
     .venv/bin/python benchmarks/guard_regular_pylops.py [--seeds 10 11 12 13] [--threads 2]
 """
@@ -21,6 +23,7 @@ the check's sign agrees with the truth's. Writes docs/results/seismic_regular_py
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -107,17 +110,22 @@ def one_gather(model, seed: int, dx: float) -> dict:
 
 def markdown(data: dict) -> str:
     checks = list(data["rows"][0]["margins_db"])
-    lines = ["# The model's margin over the consensus: truth against the regular self-checks", "",
-             f"pylops gathers of `benchmarks/seismic_field.py` (1000 x 80, seeds {data['seeds']}, never its test "
-             f"seeds 0-2), every 2nd trace missing; model `{data['model']}`. Margin in dB on the squared error, "
-             "positive = model better; `agree` counts gathers where the check's sign is the truth's (margins "
-             "within 0.1 dB count as agreeing either way). Written by `benchmarks/guard_regular_pylops.py`.", "",
+    source = f" (bundle from `{data['source_run']}`)" if data.get("source_run") else ""
+    lines = ["## Seismic, every 2nd trace on pylops gathers: the model against the consensus, truth and self-checks",
+             "", f"Produced by `benchmarks/guard_regular_pylops.py` on {data['environment']['cpu']}, "
+             f"{data['environment']['threads']} threads: pylops gathers of `benchmarks/seismic_field.py`'s generator "
+             f"(1000 x 80, seeds {', '.join(map(str, data['seeds']))}, never its test seeds 0-2), every 2nd trace "
+             f"missing; model `{data['model']}`{source}. The model's margin over the consensus in dB on the squared "
+             "error of the missing traces (`truth`) and of each self-check, positive = model better; `agree` counts "
+             "gathers where the check's sign is the truth's (margins within 0.1 dB agree either way). The `blend` "
+             "columns are the truth's margin over the consensus of the mean of the two methods, with equal weights "
+             "(the guard's `model+consensus`) and with the weight that fits the compact check best.", "",
              "| spacing | seed | " + " | ".join(checks) + " |", "|---|---|" + "---|" * len(checks)]
     for r in data["rows"]:
         lines.append(f"| {r['dx_m']:g} m | {r['seed']} | "
                      + " | ".join(f"{r['margins_db'][c]:+.2f}" for c in checks) + " |")
-    lines.append("| **agree** | | " + " | ".join(f"{data['agree'][c]}/{len(data['rows'])}" if c in data["agree"] else "" for c in checks) + " |")
-    lines += ["", f"Hardware: {data['environment']['cpu']}, {data['environment']['threads']} threads."]
+    lines.append("| **agree** | | " + " | ".join(f"{data['agree'][c]}/{len(data['rows'])}" if c in data["agree"]
+                                             else "" for c in checks) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -136,7 +144,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spacings", type=float, nargs="+", default=list(SPACINGS))
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--markdown-only", action="store_true", help="re-render the .md from the existing JSON")
     args = parser.parse_args(argv)
+    out = Path(args.out)
+    if args.markdown_only:
+        atomic_write_text(out / "seismic_regular_pylops.md",
+                          markdown(json.loads((out / "seismic_regular_pylops.json").read_text())))
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model)
@@ -147,10 +161,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(one_gather(model, seed, dx))
                 print(f"seed {seed} dx {dx:g}: " + ", ".join(f"{k} {v:+.2f}" for k, v in rows[-1]["margins_db"].items()),
                       flush=True)
-    data = {"model": args.model, "seeds": args.seeds, "rows": rows, "agree": agreement(rows),
+    data = {"model": args.model, "source_run": model.meta.get("source_run"), "seeds": args.seeds, "rows": rows, "agree": agreement(rows),
             "environment": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
                             "torch": torch.__version__}}
-    out = Path(args.out)
     atomic_write_json(out / "seismic_regular_pylops.json", data)
     atomic_write_text(out / "seismic_regular_pylops.md", markdown(data))
     print(markdown(data))
