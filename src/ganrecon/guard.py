@@ -86,7 +86,7 @@ ALIAS_SLACK_DB = 1.5
 HEDGES = {"consensus": CONSENSUS_PARTS}  # a baseline that averages others stands for them in the choice
 # Baselines the guard also weighs averaged with the model (`model+NAME`, `GuardedModel.run`): where the model and
 # the baseline err in different places the mean beats both. On 24 tuning pylops gathers with every 2nd trace
-# missing (benchmarks/seismic_field.py's generator, seeds 10-15 at 12.5-50 m) the mean of the shipped model and
+# missing (benchmarks/seismic_field.py's generator, seeds 10-15 at 12.5-50 m) the mean of the stage-6 model and
 # the consensus was above the consensus on all 24 (by 0.22 dB at least) and above the better of the two on 16;
 # where the model was 0.42 dB behind the consensus the mean was 0.22 dB ahead (docs/results/seismic_regular_pylops.md).
 MODEL_HEDGES = ("consensus",)
