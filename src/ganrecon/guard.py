@@ -719,6 +719,10 @@ class GuardedModel(ModelWrapper):
             baselines[hedge] = consensus_of([model, baselines[name]], observed, mask)
         return model, baselines
 
+    def needs_model(self, decision: Decision) -> bool:
+        """Whether the output of an image so decided uses the model: in some tiles, or in a hedge."""
+        return bool(decision.use_model.any()) or decision.baseline in self.hedges
+
     def estimator(self, name: str, model_out: torch.Tensor):
         """The callable that gives baseline `name`'s estimate; a hedge's uses `model_out`, the model's estimate
         of the same images (shaped like the output), already made."""
@@ -774,8 +778,7 @@ class GuardedModel(ModelWrapper):
         tile = max(1, self.tile_size // int(self.scale))
         decisions = decide(check, tile)
         if self.mode == "choose" and check.regular is not None and "fk" in self.baselines:
-            rows = [i for i, d in enumerate(decisions)  # the model, in some tiles or in a hedge
-                    if d.margin_db is not None and (bool(d.use_model.any()) or d.baseline in self.hedges)]
+            rows = [i for i, d in enumerate(decisions) if d.margin_db is not None and self.needs_model(d)]
             if rows:
                 errors = alias_check(self.model, self.baselines["fk"], observed[rows], *check.regular)
                 prefer_fk(decisions, *errors, rows, ALIAS_SLACK_DB)
@@ -792,7 +795,7 @@ class GuardedModel(ModelWrapper):
         the result when every tile chose it, and the baseline is blended into it in place (`blend_rows`)."""
         scale = int(self.scale)
         n, c, h, w = observed.shape
-        need_model = [i for i, d in enumerate(decisions) if bool(d.use_model.any()) or d.baseline in self.hedges]
+        need_model = [i for i, d in enumerate(decisions) if self.needs_model(d)]
         if len(need_model) == n:
             out = self.model(observed, mask).float().cpu()
             if out.untyped_storage().data_ptr() == observed.untyped_storage().data_ptr():
