@@ -13,6 +13,7 @@ adversarial term is there for texture (TEXTURE) a group is also vetoed where it 
 ratio (ganrecon.metrics.hf_power, estimate / truth) further from 1 by more than HF_SLACK in |log ratio| on any
 validation set. Missing columns and seismic traces try only mirrors: a quarter turn would make columns rows.
 `--record` writes the choices into the shipped bundles' descriptions (`--record a,b`: those models' only).
+`--only a,b` measures those models again and keeps the other models' rows (and recorded choices) from the last run.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/self_ensemble.py [--threads 2] [--only a,b] [--record [a,b]]
 """
@@ -76,6 +77,19 @@ def measure(name: str, data: str, degrade: str, n: int, split: str, groups: tupl
             "hf_ratio": hf, "images": result["n_images"]}
 
 
+def with_earlier_rows(rows: list[dict], path: Path) -> tuple[list[dict], list[str], list[str]]:
+    """An `--only` run's rows among the earlier run's rows of the models it did not measure, in SETS order;
+    returns (rows, the models kept from the earlier run, the models that run recorded)."""
+    if not path.exists():
+        return rows, [], []
+    earlier = json.loads(path.read_text())
+    measured = {r["model"] for r in rows}
+    old = [r for r in earlier["rows"] if r["model"] not in measured]
+    order = list(dict.fromkeys(name for name, *_ in SETS))
+    merged = sorted(old + rows, key=lambda r: order.index(r["model"]) if r["model"] in order else len(order))
+    return merged, sorted({r["model"] for r in old}), earlier.get("recorded", [])
+
+
 def blurs(row: dict, group: str) -> bool:
     """Whether `group` moves a texture model's validation HF ratio further from 1 than HF_SLACK allows."""
     hf = row["val"].get("hf_ratio")
@@ -132,15 +146,18 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         gains = ", ".join(f"{g} {row['test']['psnr'][g] - row['test']['psnr']['none']:+.3f}" for g in groups)
         print(f"{name} {degrade}: held-out {row['test']['psnr']['none']:.3f} dB alone; {gains}", flush=True)
+    out = Path(args.out) / "self_ensemble.json"
+    rows, kept, earlier = with_earlier_rows(rows, out) if only else (rows, [], [])
     choices = choose(rows)
     recorded = sorted(choices if args.record == "all" else set(args.record.split(",")) & set(choices))
     record_choices({name: choices[name] for name in recorded})
+    recorded = sorted(set(recorded) | (set(earlier) & set(kept)))
     env = {"python": platform.python_version(), "torch": torch.__version__, "threads": torch.get_num_threads(),
            "cpu": platform.processor() or platform.machine(), "argv": sys.argv[1:]}
     data = {"environment": env, "min_gain_db": MIN_GAIN_DB, "slack_db": SLACK_DB, "hf_slack": HF_SLACK,
             "texture": list(TEXTURE), "rows": rows,
-            "choices": choices, "recorded": recorded}
-    atomic_write_json(Path(args.out) / "self_ensemble.json", data)
+            "choices": choices, "recorded": recorded, "kept": kept}
+    atomic_write_json(out, data)
     write_markdown(data, Path(args.out) / "self_ensemble.md")
     return 0
 
@@ -163,6 +180,8 @@ def write_markdown(data: dict, path: Path) -> None:
                        for k, v in data["choices"].items())
     recorded = ("a choice marked not recorded is this run's measurement only: its bundle keeps its default until "
                 "the model's own benchmark is rerun with it")
+    if data.get("kept"):
+        recorded += f"; the rows of {', '.join(data['kept'])} are kept from an earlier run of all models"
     atomic_write_text(path, f"""## Self-ensemble: each tile in several orientations, outputs averaged
 
 `benchmarks/self_ensemble.py`: each shipped conditional model alone (guard off) on validation images, which choose,

@@ -245,7 +245,7 @@ def test_the_reserve_is_the_costliest_pass_seen(weak_model):
     strategy.adapted = first_pass_slow
     strategy.validate(0)
     strategy.validate(20)
-    assert len(calls) == 2 and strategy.reserve_seconds() >= 0.3
+    assert len(calls) == 2 and strategy.reserve_seconds() >= 0.3 * 1.1
 
 
 def test_adaptation_takes_several_gathers_and_pools_their_held_out_traces(weak_model):

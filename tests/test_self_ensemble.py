@@ -107,3 +107,15 @@ def test_recording_writes_and_clears_the_default(tmp_path):
     bench.record_choices({"a": "dihedral", "b": "none"}, tmp_path)
     assert json.loads((tmp_path / "a.json").read_text()) == {"task": "denoise", "self_ensemble": "dihedral"}
     assert json.loads((tmp_path / "b.json").read_text()) == {"task": "denoise"}
+
+
+def test_a_run_of_some_models_keeps_the_other_models_rows_and_recorded_choices(tmp_path):
+    """`--only` remeasures one model without losing the table's other rows or what earlier runs recorded."""
+    first, last = bench.SETS[0][0], bench.SETS[-1][0]
+    earlier = {"rows": [{"model": first, "n": 1}, {"model": last, "n": 1}], "recorded": [first, last]}
+    path = tmp_path / "self_ensemble.json"
+    path.write_text(json.dumps(earlier))
+    rows, kept, recorded = bench.with_earlier_rows([{"model": last, "n": 2}], path)
+    assert rows == [{"model": first, "n": 1}, {"model": last, "n": 2}]
+    assert kept == [first] and recorded == [first, last]
+    assert bench.with_earlier_rows([{"model": last}], tmp_path / "absent.json") == ([{"model": last}], [], [])

@@ -20,7 +20,8 @@ What decides a model's numbers lives here, once:
   the network mirrored, or in all 8 turns and mirrors, and the outputs, turned back, are averaged: 2 or 8 times
   the network time for what an ensemble of as many models gives (gains per model in
   docs/results/self_ensemble.md, from benchmarks/self_ensemble.py). A bundle names its default (`self_ensemble`,
-  recorded by that benchmark where it pays);
+  recorded by that benchmark where it pays). A refiner with a costly prior (the seismic consensus) computes it
+  once per tile and turns it with the tile, so only the network's time grows;
 * data consistency: where the description asks for it (meta["data_consistency"]), known entries are kept as given;
 * speed: fully convolutional networks run in channels_last layout (oneDNN's fast path, identical output), and
   `precision="bf16"` (opt-in) runs them under bf16 autocast (1.8-3.8x on the tiled paths of the latest
@@ -228,7 +229,10 @@ class ReconstructionModel(Reconstructor):
         fn = self.apply_tiles
         if self.signed:  # each tile goes through the network twice (polarity average)
             fn, batch_tiles = self.apply_tiles_polarity_averaged, max(1, batch_tiles // 2)
-        if ensemble != "none":
+        shares_prior = getattr(self.generator, "shares_prior", None)  # a refiner with a costly prior
+        if ensemble != "none" and shares_prior is not None and shares_prior(self.signed):
+            fn = self.oriented_average(GROUPS[ensemble])
+        elif ensemble != "none":
             fn = self_ensemble(fn, GROUPS[ensemble])
         with inference_layout(self.generator, not self.fixed_size), bf16:
             out = tiled_apply(fn, observed, mask, self.tile, self.scale, overlap=overlap, batch_tiles=batch_tiles,
@@ -248,6 +252,14 @@ class ReconstructionModel(Reconstructor):
         obs, amp = normalise_by_observed(obs)
         own = getattr(self.generator, "polarity_average", None)  # a refiner computes an odd prior once
         return (own(obs, mask) if own is not None else polarity_average(self.generator, obs, mask)) * amp
+
+    def oriented_average(self, orientations: int):
+        """The self-ensemble of a refiner that computes its costly prior once per tile (models/refine.py), with
+        the polarity average of signed tiles; normalised as in training."""
+        def averaged(obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            obs, amp = normalise_by_observed(obs) if self.signed else (obs, 1.0)
+            return self.generator.oriented_average(obs, mask, orientations, self.signed) * amp
+        return averaged
 
     def apply_tiles(self, obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """One batch of tiles through the generator, with gradients when enabled (adaptation trains this)."""

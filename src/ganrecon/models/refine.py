@@ -36,6 +36,7 @@ from torch import nn
 from ganrecon.baselines import BASELINES, impulse_candidates, run_baseline
 from ganrecon.errors import GanreconError
 from ganrecon.models.layers import polarity_average
+from ganrecon.orientations import orient, unorient
 
 IMPULSE_PRIORS = frozenset({"switching-median", "adaptive-median", "impulse-biharmonic"})
 ROW_PRIORS = frozenset({"linear", "nearest"})  # torch, batched (interpolate_rows)
@@ -183,10 +184,20 @@ class PriorRefiner(nn.Module):
         if mask is None:
             mask = torch.ones_like(observed)
         prior, x, guide = self.inputs(observed, mask)
-        out = prior + self.network(x, guide).float()
+        return self.clamped(prior + self.network(x, guide).float())
+
+    def clamped(self, out: torch.Tensor) -> torch.Tensor:
+        """Images clamped to the value range (gradient straight through); signed data as they are."""
         if self.lo < 0:
             return out
-        return out + (out.clamp(self.lo, self.hi) - out).detach()  # clamp, gradient straight through
+        return out + (out.clamp(self.lo, self.hi) - out).detach()
+
+    def shares_prior(self, polarity: bool) -> bool:
+        """Whether a self-ensemble computes the prior once and turns it with the tile (`oriented_average`): for
+        the costly priors, whose time would otherwise grow with each orientation, provided a polarity average
+        can also share it (an odd prior)."""
+        costly = self.prior_name not in TORCH_PRIORS | ROW_PRIORS
+        return costly and (BASELINES[self.prior_name].odd or not polarity)
 
     def polarity_average(self, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """`(f(d) - f(-d)) / 2` for signed data, the network's two polarities in one batch. An odd prior
@@ -197,6 +208,20 @@ class PriorRefiner(nn.Module):
             return polarity_average(self, observed, mask)
         prior, x, guide = self.inputs(observed, mask)
         return prior + polarity_average(self.network, x, guide)
+
+    def oriented_average(self, observed: torch.Tensor, mask: torch.Tensor, orientations: int,
+                         polarity: bool) -> torch.Tensor:
+        """The mean over the first `orientations` orientations of the tile (ganrecon.orientations) and, with
+        `polarity`, both polarities; the prior is computed once, on the tile as given, and turned with it: the
+        seismic consensus is a mirror of itself to a few percent (its methods scan both ways), and computing it
+        again for the mirrored tile would double the time a mirror ensemble costs for the network's sake."""
+        prior, x, guide = self.inputs(observed, mask)
+        total = torch.zeros_like(prior)
+        for code in range(orientations):
+            xo, go = orient(x, code), orient(guide, code)
+            correction = polarity_average(self.network, xo, go) if polarity else self.network(xo, go).float()
+            total = total + unorient(correction, code)
+        return self.clamped(prior + total / orientations)
 
     def extra_repr(self) -> str:
         return f"prior={self.prior_name}, options={self.prior_options}, prior_input={self.prior_input}"
