@@ -213,7 +213,7 @@ class PriorRefiner(nn.Module):
                          polarity: bool) -> torch.Tensor:
         """The mean over the first `orientations` orientations of the tile (ganrecon.orientations) and, with
         `polarity`, both polarities; the prior is computed once, on the tile as given, and turned with it: the
-        seismic consensus is a mirror of itself to a few percent (its methods scan both ways), and computing it
+        seismic consensus is nearly a mirror of itself (benchmarks/seismic_symmetry.py), and computing it
         again for the mirrored tile would double the time a mirror ensemble costs for the network's sake."""
         prior, x, guide = self.inputs(observed, mask)
         total = torch.zeros_like(prior)
