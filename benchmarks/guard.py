@@ -99,7 +99,9 @@ def run_set(case: dict) -> dict:
             "raw_minus_best_db": round(scores[f"{name}:raw"] - baselines[best], 2),
             "meets_bar": scores[name] >= baselines[best] - TOLERANCE_DB,
             "image_margins_db": margins, "every_image_meets_bar": min(margins) >= -TOLERANCE_DB,
-            "guard": {"check": guard["check"], "methods": guard["summary"]["methods"]},
+            "guard": {"check": guard["check"], "methods": guard["summary"]["methods"],
+                      "images": [{k: im[k] for k in ("method", "baseline", "margin_db", "note") if im.get(k)}
+                                 for im in guard["images"]]},
             "seconds": round(time.perf_counter() - start, 1)}
 
 
