@@ -40,3 +40,15 @@ def unorient(x: torch.Tensor, code: int) -> torch.Tensor:
     """The inverse of `orient(., code)`."""
     x = torch.rot90(x, -(code // 2), dims=(-2, -1)) if code >= 2 else x
     return x.flip(-1) if code % 2 else x
+
+
+def oriented_mean(fn, orientations: int):
+    """`fn(x, mask)` averaged over the first `orientations` orientations of its inputs, each output turned back:
+    the self-ensemble, whether `fn` is a whole model pass or a refiner's correction (ganrecon.reconstructor,
+    ganrecon.models.refine)."""
+    def averaged(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        total = fn(x, mask)
+        for code in range(1, orientations):
+            total = total + unorient(fn(orient(x, code), orient(mask, code)), code)
+        return total / orientations
+    return averaged

@@ -39,7 +39,7 @@ import torch
 
 from ganrecon.errors import GanreconError
 from ganrecon.models.layers import normalise_by_observed, polarity_average
-from ganrecon.orientations import GROUPS, check_group, check_shape, orient, unorient
+from ganrecon.orientations import GROUPS, check_group, check_shape, oriented_mean
 from ganrecon.tiling import tiled_apply
 
 PRECISIONS = ("fp32", "bf16")
@@ -233,7 +233,7 @@ class ReconstructionModel(Reconstructor):
         if ensemble != "none" and shares_prior is not None and shares_prior(self.signed):
             fn = self.oriented_average(GROUPS[ensemble])
         elif ensemble != "none":
-            fn = self_ensemble(fn, GROUPS[ensemble])
+            fn = oriented_mean(fn, GROUPS[ensemble])
         with inference_layout(self.generator, not self.fixed_size), bf16:
             out = tiled_apply(fn, observed, mask, self.tile, self.scale, overlap=overlap, batch_tiles=batch_tiles,
                               pad_to_tile=self.fixed_size, device=device, out_channels=self.channels)
@@ -267,16 +267,6 @@ class ReconstructionModel(Reconstructor):
             obs, amp = normalise_by_observed(obs)
             return self.generator(obs, mask) * amp
         return self.generator(obs, mask)
-
-
-def self_ensemble(fn, orientations: int):
-    """`fn(obs, mask)` averaged over the first `orientations` orientations of its tiles, each turned back."""
-    def averaged(obs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        total = fn(obs, mask)
-        for code in range(1, orientations):
-            total = total + unorient(fn(orient(obs, code), orient(mask, code)), code)
-        return total / orientations
-    return averaged
 
 
 class ModelWrapper(Reconstructor):

@@ -36,7 +36,7 @@ from torch import nn
 from ganrecon.baselines import BASELINES, impulse_candidates, run_baseline
 from ganrecon.errors import GanreconError
 from ganrecon.models.layers import polarity_average
-from ganrecon.orientations import orient, unorient
+from ganrecon.orientations import oriented_mean
 
 IMPULSE_PRIORS = frozenset({"switching-median", "adaptive-median", "impulse-biharmonic"})
 ROW_PRIORS = frozenset({"linear", "nearest"})  # torch, batched (interpolate_rows)
@@ -216,12 +216,10 @@ class PriorRefiner(nn.Module):
         seismic consensus is nearly a mirror of itself (benchmarks/seismic_symmetry.py), and computing it
         again for the mirrored tile would double the time a mirror ensemble costs for the network's sake."""
         prior, x, guide = self.inputs(observed, mask)
-        total = torch.zeros_like(prior)
-        for code in range(orientations):
-            xo, go = orient(x, code), orient(guide, code)
-            correction = polarity_average(self.network, xo, go) if polarity else self.network(xo, go).float()
-            total = total + unorient(correction, code)
-        return self.clamped(prior + total / orientations)
+
+        def correction(xo: torch.Tensor, go: torch.Tensor) -> torch.Tensor:
+            return polarity_average(self.network, xo, go) if polarity else self.network(xo, go).float()
+        return self.clamped(prior + oriented_mean(correction, orientations)(x, guide))
 
     def extra_repr(self) -> str:
         return f"prior={self.prior_name}, options={self.prior_options}, prior_input={self.prior_input}"
