@@ -426,6 +426,22 @@ def test_images_follow_their_sets_evidence_unless_their_own_is_clear():
     assert chosen == [False] * 6 + [True, False]    # a set of losers: only a clear winner gets the model
 
 
+def test_an_image_with_enough_evidence_of_its_own_is_decided_alone():
+    from ganrecon.guard import OWN_EVIDENCE, SelfCheck, decide
+
+    def check(savings, entries):  # folds x N savings over a baseline of error 1 per entry, `entries` per fold
+        model = (1.0 - torch.tensor(savings)).reshape(*torch.tensor(savings).shape, 1, 1) * entries
+        return SelfCheck("test", model, {"linear": torch.full_like(model, float(entries))},
+                         torch.full_like(model, float(entries)))
+
+    winners, ambiguous = [[0.3, 0.25, 0.35]] * 2, [0.1, -0.2, 0.05]     # the last: -0.1 dB held out, unclear
+    savings = [list(col) for col in zip(*winners, ambiguous)]
+    small = [bool(d.use_model.all()) for d in decide(check(savings, 8), tile=8)]
+    assert small == [True, True, True]              # a small image follows its set's evidence
+    large = decide(check(savings, OWN_EVIDENCE // 3 + 1), tile=10_000)
+    assert [bool(d.use_model.all()) for d in large] == [True, True, False]   # a large one answers for itself
+    assert large[2].held_out >= OWN_EVIDENCE and large[2].note == ""
+
 def test_gathers_are_checked_against_fk_inversion_unless_the_user_wants_speed():
     signed = _random_model(value_range=(-1.0, 1.0))
     assert "fk" in GuardedModel(signed, "columns:random:0.5").baselines

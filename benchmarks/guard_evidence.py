@@ -1,0 +1,182 @@
+"""Tuning of the guard's OWN_EVIDENCE (ganrecon.guard) -> docs/results/guard_evidence.{md,json}.
+
+An image checked together with others follows the set's default unless its own evidence is clear the other way;
+one with OWN_EVIDENCE held-out entries or more is decided on its own evidence alone. This scores the guarded
+model at several thresholds on tuning sets, never the test sets of benchmarks/guard.py:
+- pylops gathers 1000 x 80 of benchmarks/seismic_field.py's tuning seeds (10-15), checked three at a time (one
+  per spacing 12.5 / 25 / 37.5 m, as guard.py checks its test gathers), at 50% random and regular-2 decimation;
+- MNIST digits of the training file's val split, 50% of columns missing (traces-mnist-unet);
+- crops 96 x 96 of the photos corpus's val split under salt & pepper 0.15 (denoise-blind);
+- thresholded Gaussian random fields 256 x 256 of another seed than guard.py's, x4 (superres-porous-x4).
+
+Per set and threshold: the mean over images of guarded - best baseline (the baseline with the best mean score on
+the set, as guard.py), the worst image, and how many images fall below it by more than 0.1 dB (the promise).
+The model and the baselines run once per distinct input (a memo), so a threshold costs only the decisions.
+Choice: the fewest images below the bar over all sets, then the largest mean gain.
+
+    PYTHONPATH=src python benchmarks/guard_evidence.py [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganrecon import guard
+from ganrecon.data import ImageSet, load_dataset
+from ganrecon.data.convert import SIGNED_RANGE
+from ganrecon.evaluation import degrade_set
+from ganrecon.inference import load_model
+from ganrecon.io_utils import atomic_write_json, atomic_write_text
+from ganrecon.metrics import image_metrics
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from guard import MNIST_PLACES, TOLERANCE_DB  # noqa: E402
+from seismic_field import SPACINGS, TUNING_SEED, pylops_gather  # noqa: E402
+from superres import grf_porous  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+THRESHOLDS = (math.inf, 65536, 16384, 4096, 1024, 256, 0)
+
+
+class Memo:
+    """A callable (observed, mask) -> estimate run once per distinct input."""
+
+    def __init__(self, fn):
+        self.fn, self.cache = fn, {}
+
+    def __getattr__(self, item):  # a wrapped model's description, sizes and value range
+        if item in ("fn", "cache"):
+            raise AttributeError(item)
+        return getattr(self.fn, item)
+
+    def __call__(self, observed, mask=None, **kwargs):
+        digest = hashlib.sha1(observed.detach().float().contiguous().numpy().tobytes())
+        if mask is not None:
+            digest.update(mask.detach().float().contiguous().numpy().tobytes())
+        key = (digest.hexdigest(), tuple(observed.shape))
+        if key not in self.cache:
+            self.cache[key] = self.fn(observed, mask, **kwargs).float().cpu()
+        return self.cache[key].clone()
+
+
+def tuning_sets(mnist: Path | None) -> list[dict]:
+    """(set name, images, degradation, model) of every tuning set."""
+    out = []
+    for batch in range(2):
+        seeds = [TUNING_SEED + batch * len(SPACINGS) + i for i in range(len(SPACINGS))]
+        gathers = ImageSet(torch.from_numpy(np.stack([pylops_gather(s, dx) for s, dx in zip(seeds, SPACINGS)])
+                                            [:, None]), SIGNED_RANGE, "pylops")
+        for pattern in ("columns:random:0.5", "columns:regular:2"):
+            out.append((f"pylops seeds {seeds[0]}-{seeds[-1]}, {pattern.split(':')[1]}", gathers, pattern,
+                        "traces-seismic-unet"))
+    if mnist is not None and mnist.is_file():
+        digits = load_dataset(f"npz:{mnist}", split="val", limit=32, seed=0)
+        out.append(("MNIST val, 32 digits", digits, "columns:random:0.5", "traces-mnist-unet"))
+    out.append(("photos val, 8 crops 96 x 96", load_dataset("natural:n=8,size=96x96", split="val", limit=8, seed=0),
+                "sp:0.15", "denoise-blind"))
+    rng = np.random.default_rng(4321)
+    grf = ImageSet(torch.from_numpy(np.stack([grf_porous(rng) for _ in range(4)])[:, None]), (0.0, 1.0), "grf")
+    out.append(("Gaussian random fields, 4 x 256 x 256", grf, "down:4", "superres-porous-x4"))
+    return [dict(zip(("set", "images", "degrade", "model"), s)) for s in out]
+
+
+def score_set(case: dict) -> dict:
+    """Guarded scores at every threshold against the set's best baseline, per image."""
+    images = case["images"]
+    degradation, observed, mask = degrade_set(images, case["degrade"], seed=0)
+    guarded = guard.GuardedModel(load_model(case["model"]), case["degrade"])
+    guarded.model = Memo(guarded.model)
+    guarded.baselines = {name: Memo(fn) for name, fn in guarded.baselines.items()}
+    metric = "snr" if images.value_range[0] < 0 else "psnr"
+
+    def scores(estimate):
+        return image_metrics(estimate, images.images, mask, images.value_range)[metric]
+
+    baselines = {name: scores(fn(observed, mask)) for name, fn in guarded.baselines.items()}
+    best = max(baselines, key=lambda k: float(baselines[k].mean()))
+    rows = []
+    for threshold in THRESHOLDS:
+        guard.OWN_EVIDENCE = threshold
+        guarded.reset()
+        margins = (scores(guarded(observed, mask)) - baselines[best]).tolist()
+        alone = sum(im.get("held_out", 0) >= threshold for im in guarded.images)
+        rows.append({"threshold": threshold, "mean_margin_db": round(float(np.mean(margins)), 3),
+                     "margins_db": [round(m, 2) for m in margins], "alone": int(alone),
+                     "below_bar": sum(m < -TOLERANCE_DB for m in margins),
+                     "methods": [im["method"] for im in guarded.images]})
+    held_out = [im.get("held_out") for im in guarded.images]
+    return {"set": case["set"], "degrade": case["degrade"], "model": case["model"], "best_baseline": best,
+            "held_out": held_out, "rows": rows}
+
+
+def choose(results: list[dict]) -> float:
+    """The fewest images below the bar over all sets, then the largest mean gain (mean over sets)."""
+    def key(i):
+        return (sum(r["rows"][i]["below_bar"] for r in results),
+                -np.mean([r["rows"][i]["mean_margin_db"] for r in results]))
+    return THRESHOLDS[min(range(len(THRESHOLDS)), key=key)]
+
+
+def label(threshold: float) -> str:
+    return "never (set default)" if math.isinf(threshold) else f"{threshold:g}"
+
+
+def markdown(results: list[dict], chosen: float, env: dict) -> str:
+    lines = ["## The guard's own-evidence threshold (OWN_EVIDENCE), tuned", "",
+             f"Produced by `benchmarks/guard_evidence.py` on {env['machine']}, {env['threads']} thread(s), torch "
+             f"{env['torch']}, {env['seconds']:.0f} s. Guard: mode choose, 10% held out, 3 folds, 256-pixel tiles. "
+             "An image with at least the threshold's held-out entries is decided on its own evidence alone; a "
+             "smaller one follows its set's default. Per cell: mean over the set's images of guarded - best "
+             f"baseline (dB) / worst image / images below it by more than {TOLERANCE_DB} dB / images decided alone.",
+             "", "| set | model | best baseline | held-out entries per image | "
+             + " | ".join(label(t) for t in THRESHOLDS) + " |", "|---" * (4 + len(THRESHOLDS)) + "|"]
+    for r in results:
+        cells = [f"{x['mean_margin_db']:+.2f} / {min(x['margins_db']):+.2f} / {x['below_bar']} / {x['alone']}"
+                 for x in r["rows"]]
+        held = sorted(h for h in r["held_out"] if h is not None)
+        spread = f"{held[0]}-{held[-1]}" if held else "-"
+        lines.append(f"| {r['set']} (`{r['degrade']}`) | {r['model']} | {r['best_baseline']} | {spread} | "
+                     + " | ".join(cells) + " |")
+    lines += ["", f"Chosen (fewest images below the bar, then the largest mean gain): **{label(chosen)}**.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--mnist", type=Path, default=next((p for p in MNIST_PLACES if p.is_file()), None))
+    parser.add_argument("--only", default="", help="only the sets whose name contains this (a quick look)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    results = []
+    for case in tuning_sets(args.mnist):
+        if args.only not in case["set"]:
+            continue
+        results.append(score_set(case))
+        r = results[-1]
+        print(f"{r['set']}: " + "  ".join(f"{label(x['threshold'])} {x['mean_margin_db']:+.2f}/{x['below_bar']}"
+                                          for x in r["rows"]), flush=True)
+    chosen = choose(results)
+    env = {"machine": platform.machine(), "threads": args.threads, "torch": torch.__version__,
+           "seconds": time.perf_counter() - start}
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(args.out / "guard_evidence.json", {"environment": env, "chosen": label(chosen),
+                                                         "sets": results})
+    atomic_write_text(args.out / "guard_evidence.md", markdown(results, chosen, env))
+    print(f"chosen: {label(chosen)}; wrote {args.out / 'guard_evidence.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
