@@ -281,3 +281,52 @@ def test_adapt_model_takes_a_batch_of_gathers_like_models_do():
     assert adapted(observed, mask).shape == observed.shape
     with pytest.raises(GanreconError, match="C x H x W"):
         adapt_model(model, observed[0, 0], mask[0, 0])
+
+
+
+@pytest.fixture(scope="module")
+def refiner_run(tmp_path_factory):
+    """A tiny seismic U-Net refining cubic interpolation (a scipy prior, cached per input), trained 2 steps."""
+    run = tmp_path_factory.mktemp("refiner") / "refiner"
+    train(load_config(overrides=tiny_overrides("seismic:n=16,size=32x32,events=2-3,kinds=linear", steps=2,
+                                               generator_options={"depth": 2, "width": 8, "prior": "cubic"})),
+          run, progress=False)
+    return run
+
+
+def test_an_adaptation_pool_computes_a_costly_prior_once_per_problem(refiner_run, monkeypatch):
+    """With a pool of P fixed problems a refiner's prior is computed for at most P training crops, however many
+    steps run; without one, for every crop of every step."""
+    import ganrecon.models.refine as refine
+
+    gather, mask = gather_and_mask(seed=2)
+    computed = []
+
+    def counting(name, observed, *args, **kwargs):
+        computed.append(len(observed))
+        return original(name, observed, *args, **kwargs)
+
+    original = refine.run_baseline
+    monkeypatch.setattr(refine, "run_baseline", counting)
+    counts, outputs = {}, {}
+    for pool in (0, 3):
+        computed.clear()
+        options = AdaptOptions(seconds=60, max_steps=8, eval_every=100, batch_size=4, pool=pool)
+        adapted, report = adapt_model(load_model(refiner_run), gather, mask, options)
+        assert report.steps == 8
+        counts[pool] = sum(computed)
+        outputs[pool] = adapted(gather[None], mask[None])
+    validation = counts[0] - 8 * 4                   # the held-out passes' tiles, the same with a pool
+    assert validation >= 0 and counts[3] <= 3 + validation
+    assert torch.isfinite(outputs[3]).all() and not torch.equal(outputs[0], outputs[3])
+    with pytest.raises(GanreconError, match="pool"):
+        AdaptOptions(pool=-1)
+
+
+def test_the_pool_is_the_default_only_for_a_costly_prior(refiner_run, weak_model):
+    from ganrecon.training.adaptation import DEFAULT_POOL, SelfSupervisedAdaptation
+
+    gather, mask = gather_and_mask()
+    assert len(SelfSupervisedAdaptation(load_model(refiner_run), [(gather, mask)], pool=None).pool) == DEFAULT_POOL
+    assert SelfSupervisedAdaptation(load_model(refiner_run), [(gather, mask)]).pool is None  # a survey's default
+    assert SelfSupervisedAdaptation(weak_model, [(gather, mask)], pool=None).pool is None    # no prior to save

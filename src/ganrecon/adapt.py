@@ -43,10 +43,14 @@ class AdaptOptions:
     seed: int = 0
     max_steps: int | None = None   # a step limit as well (reproducible runs: tests, benchmarks)
     precision: str = "fp32"        # of the training steps: fp32, bf16 autocast, or auto (bf16 where native)
+    pool: int | None = None        # fixed problems the steps draw from (a costly prior computed once each); 0:
+                                   # new ones at every step; None: DEFAULT_POOL for a refiner of a costly prior
 
     def __post_init__(self):
         if not self.seconds > 0:
             raise GanreconError(f"--adapt-seconds must be positive, got {self.seconds}.")
+        if self.pool is not None and self.pool < 0:
+            raise GanreconError(f"The adaptation pool must be 0 (fresh problems at every step) or more, got {self.pool}.")
         if not 0 < self.hide < 1 or not 0 <= self.holdout < 1:
             raise GanreconError("The adaptation shares must satisfy 0 < hide < 1 and 0 <= holdout < 1.")
 
@@ -75,7 +79,7 @@ def adapt_model(model, observed: torch.Tensor, mask: torch.Tensor, options: Adap
     strategy = SelfSupervisedAdaptation(model, images, hide=options.hide, holdout=options.holdout,
                                         lr=options.lr, batch_size=options.batch_size,
                                         from_scratch=options.from_scratch, seed=options.seed,
-                                        precision=options.precision)
+                                        precision=options.precision, pool=options.pool)
     loop_options = LoopOptions(steps=options.max_steps, seed=strategy.seed, max_seconds=options.seconds,
                                hard_budget=True, eval_every=options.eval_every, log_every=1, started=start,
                                progress=CallbackProgress(progress) if progress else None)

@@ -19,7 +19,8 @@ Details:
   nearest interpolation along rows, switching median, impulse-biharmonic and the trivial priors; the scipy/scikit-image/pylops
   baselines otherwise, with a small per-image cache (keyed by a hash of the image and mask) so a fixed
   validation batch or a repeated input does not pay twice; a training or adaptation step (training mode, or
-  gradients on) bypasses the cache (every batch is new);
+  gradients on) bypasses the cache (every batch is new), unless an adaptation draws its crops from a fixed
+  pool (`cache_learning`);
 - for images the output is clamped to the value range (straight-through gradient), which leaves a prior
   inside the range unchanged.
 """
@@ -92,7 +93,8 @@ class PriorCache:
         if self.size <= 0:
             return fn(observed, mask)
         keys = [self.key(o, m) for o, m in zip(observed, mask)]
-        todo = [i for i, k in enumerate(keys) if k not in self.entries]
+        first = {k: i for i, k in reversed(list(enumerate(keys)))}  # a batch may hold one input twice
+        todo = [i for k, i in first.items() if k not in self.entries]
         if todo:
             fresh = fn(observed[todo], mask[todo]).cpu()
             for i, est in zip(todo, fresh):
@@ -143,6 +145,7 @@ class PriorRefiner(nn.Module):
         if last.bias is not None:
             nn.init.zeros_(last.bias)
         self.cache = PriorCache(cache_size)
+        self.cache_learning = False  # an adaptation with a fixed pool of crops caches the prior of its steps too
 
     @property
     def value_range(self) -> tuple[float, float]:
@@ -161,7 +164,7 @@ class PriorRefiner(nn.Module):
                 return run_baseline(self.prior_name, o, m, value_range=self.value_range, scale=self.scale,
                                     **self.prior_options).float()
 
-            if self.prior_name in TORCH_PRIORS or learning:
+            if self.prior_name in TORCH_PRIORS or (learning and not self.cache_learning):
                 # a training batch is new at every step: caching it would only hash it and evict the fixed
                 # validation batch, which validation (eval mode, no gradients) reuses
                 return run(observed, mask)
@@ -196,8 +199,12 @@ class PriorRefiner(nn.Module):
         """Whether a self-ensemble computes the prior once and turns it with the tile (`oriented_average`): for
         the costly priors, whose time would otherwise grow with each orientation, provided a polarity average
         can also share it (an odd prior)."""
-        costly = self.prior_name not in TORCH_PRIORS | ROW_PRIORS
-        return costly and (BASELINES[self.prior_name].odd or not polarity)
+        return self.costly_prior and (BASELINES[self.prior_name].odd or not polarity)
+
+    @property
+    def costly_prior(self) -> bool:
+        """A scipy/scikit-image/pylops prior (cached per input), not a batched torch one."""
+        return self.prior_name not in TORCH_PRIORS | ROW_PRIORS
 
     def polarity_average(self, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """`(f(d) - f(-d)) / 2` for signed data, the network's two polarities in one batch. An odd prior

@@ -31,6 +31,9 @@ from ganrecon.training.strategy import Strategy
 
 ADAPT_STREAM = 982_451_653  # offset of the adaptation's random streams from the user's seed
 PASS_MARGIN = 1.1  # the budget keeps the slowest reconstruction pass seen times this for the final one
+# Fixed training problems an adaptation draws from when the model refines a costly prior (`pool=None`, the
+# default): chosen on tuning gathers (benchmarks/adapt_pool.py, docs/results/adapt_pool.md).
+DEFAULT_POOL = 96
 # the learning-rate schedules of an adaptation (ganrecon.training.steps.lr_factor): both follow the time budget as
 # well as the steps, so a budgeted run without a step limit still decays, and a resumed run may add a decay to a
 # constant rate (it then starts where the longer budget's second half has already begun)
@@ -84,7 +87,7 @@ class SelfSupervisedAdaptation(Strategy):
     def __init__(self, model, images: Sequence[tuple[torch.Tensor, torch.Tensor]], *, hide: float = 0.3,
                  holdout: float = 0.1, lr: float | None = None, batch_size: int = 4, from_scratch: bool = False,
                  seed: int = 0, provenance: dict | None = None, precision: str = "fp32", lr_decay: str = "none",
-                 steps: int | None = None):
+                 steps: int | None = None, pool: int | None = 0):
         from ganrecon.inference import ReconstructionModel
 
         if model.scale != 1 or model.fixed_size:
@@ -108,6 +111,9 @@ class SelfSupervisedAdaptation(Strategy):
         self.lr = lr or (1e-3 if from_scratch else 2e-4)
         check_lr_decay(lr_decay)
         self.lr_decay, self.steps = lr_decay, steps
+        if pool is None:  # a pool where it saves time: a refiner's costly prior
+            pool = DEFAULT_POOL if getattr(self.generator, "costly_prior", False) else 0
+        self.pool = self._draw_pool(pool) if pool > 0 else None
         self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.9, 0.999))
         self.initial_state = copy.deepcopy(self.generator.state_dict())
         self.best_generator = copy.deepcopy(self.generator)  # the best-scoring weights so far
@@ -141,6 +147,52 @@ class SelfSupervisedAdaptation(Strategy):
         self.has_holdout = any(float(h.sum()) > 0 for _, _, h in split)
         return split
 
+    def _draw_pool(self, size: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """`size` training problems (target crop, known, hidden; mirrored and polarity-flipped as drawn) that
+        the steps draw from, instead of new ones at every step. Why: a refiner's costly prior (the seismic
+        consensus) is then computed once per problem (the refiner caches it), not once per crop and step, and a
+        60 s adaptation takes several times the steps (43-47 without a pool on 1000 x 80 gathers)."""
+        rng = torch.Generator().manual_seed(self.seed + 1)
+        pool = [self._draw_problem(rng) for _ in range(size)]
+        refiner = self.generator
+        if hasattr(refiner, "cache_learning"):
+            refiner.cache_learning = True
+            refiner.cache.size = max(refiner.cache.size, size + 256)  # the pool, and validation's tiles besides
+        return pool
+
+    def _crop(self, i: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """A random training crop of image i: (observed, training mask), each C x h x w."""
+        th, tw = self.crop
+        observed, train_mask, _ = self.images[i]
+        y = int(torch.randint(0, observed.shape[-2] - th + 1, (1,), generator=rng))
+        x = int(torch.randint(0, observed.shape[-1] - tw + 1, (1,), generator=rng))
+        return observed[:, y:y + th, x:x + tw], train_mask[:, y:y + th, x:x + tw]
+
+    def _draw_problem(self, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One pool problem, drawn as `_fresh_batch` draws one of its crops."""
+        i = int(torch.randint(len(self.images), (1,), generator=rng)) if len(self.images) > 1 else 0
+        target, known = self._crop(i, rng)
+        hidden = draw_share(known, self.hide, self.unit, rng)
+        if torch.rand(1, generator=rng).item() < 0.5:
+            target, known, hidden = target.flip(-1), known.flip(-1), hidden.flip(-1)
+        if self.signed and torch.rand(1, generator=rng).item() < 0.5:
+            target = -target
+        return target, known, hidden
+
+    def _fresh_batch(self, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """batch_size new problems: crops of random images, a share of their training traces hidden; the batch
+        mirrored at random and each crop's polarity flipped at random (a mirrored gather and flipped polarity
+        are gathers too)."""
+        picks = (torch.randint(len(self.images), (self.batch_size,), generator=rng).tolist()
+                 if len(self.images) > 1 else [0] * self.batch_size)
+        target, known = (torch.stack(parts) for parts in zip(*(self._crop(i, rng) for i in picks)))
+        hidden = torch.stack([draw_share(k, self.hide, self.unit, rng) for k in known])
+        if torch.rand(1, generator=rng).item() < 0.5:
+            target, known, hidden = target.flip(-1), known.flip(-1), hidden.flip(-1)
+        if self.signed:
+            target = target * torch.where(torch.rand(len(target), 1, 1, 1, generator=rng) < 0.5, -1.0, 1.0)
+        return target, known, hidden
+
     def _starting_generator(self, model, seed: int) -> torch.nn.Module:
         from ganrecon.inference import generator_from_meta
 
@@ -152,22 +204,11 @@ class SelfSupervisedAdaptation(Strategy):
     @torch.enable_grad()  # callers such as `evaluate` run models under no_grad
     def step(self, step: int, rng: torch.Generator) -> dict:
         self.generator.train(self.from_scratch)  # fine-tuning keeps the BatchNorm statistics of pretraining
-        th, tw = self.crop
-        picks = (torch.randint(len(self.images), (self.batch_size,), generator=rng).tolist()
-                 if len(self.images) > 1 else [0] * self.batch_size)
-        targets, knowns = [], []
-        for i in picks:
-            observed, train_mask, _ = self.images[i]
-            y = int(torch.randint(0, observed.shape[-2] - th + 1, (1,), generator=rng))
-            x = int(torch.randint(0, observed.shape[-1] - tw + 1, (1,), generator=rng))
-            targets.append(observed[:, y:y + th, x:x + tw])
-            knowns.append(train_mask[:, y:y + th, x:x + tw])
-        target, known = torch.stack(targets), torch.stack(knowns)
-        hidden = torch.stack([draw_share(k, self.hide, self.unit, rng) for k in known])
-        if torch.rand(1, generator=rng).item() < 0.5:  # a mirrored gather and flipped polarity are gathers too
-            target, known, hidden = target.flip(-1), known.flip(-1), hidden.flip(-1)
-        if self.signed:
-            target = target * torch.where(torch.rand(len(target), 1, 1, 1, generator=rng) < 0.5, -1.0, 1.0)
+        if self.pool is not None:
+            picks = torch.randint(len(self.pool), (self.batch_size,), generator=rng).tolist()
+            target, known, hidden = (torch.stack(parts) for parts in zip(*(self.pool[i] for i in picks)))
+        else:
+            target, known, hidden = self._fresh_batch(rng)
         visible = known - hidden
         target, visible = (t.contiguous(memory_format=torch.channels_last) for t in (target, visible))
         with torch.autocast(target.device.type, dtype=torch.bfloat16, enabled=self.bf16):  # training steps only
