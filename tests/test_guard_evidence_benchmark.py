@@ -1,0 +1,37 @@
+"""benchmarks/guard_evidence.py's choice of OWN_EVIDENCE and its memo of model and baseline runs."""
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+spec = importlib.util.spec_from_file_location("guard_evidence_benchmark", ROOT / "benchmarks" / "guard_evidence.py")
+bench = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = bench
+spec.loader.exec_module(bench)
+
+
+def rows(means, below):
+    return [{"threshold": t, "mean_margin_db": m, "below_bar": b} for t, m, b in zip(bench.THRESHOLDS, means, below)]
+
+
+def test_the_choice_puts_the_promise_before_the_mean_gain():
+    n = len(bench.THRESHOLDS)
+    flat = {"rows": rows([1.0] * n, [0] * n)}
+    better_mean_late = {"rows": rows([0.5] * (n - 1) + [0.9], [1] * (n - 1) + [0])}
+    assert bench.choose([flat, better_mean_late]) == bench.THRESHOLDS[-1]   # the only one without a miss
+    ties = {"rows": rows([1.2, 1.2] + [1.0] * (n - 2), [0] * n)}
+    assert bench.choose([ties]) == math.inf and bench.label(math.inf).startswith("never")
+
+
+def test_the_memo_runs_each_distinct_input_once():
+    calls = []
+    memo = bench.Memo(lambda o, m: calls.append(1) or o * 2)
+    x, mask = torch.ones(1, 1, 4, 4), torch.ones(1, 1, 4, 4)
+    assert torch.equal(memo(x, mask), x * 2) and torch.equal(memo(x.clone(), mask), x * 2)
+    memo(x + 1, mask)
+    assert len(calls) == 2
