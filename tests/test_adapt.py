@@ -322,11 +322,3 @@ def test_an_adaptation_pool_computes_a_costly_prior_once_per_problem(refiner_run
     with pytest.raises(GanreconError, match="pool"):
         AdaptOptions(pool=-1)
 
-
-def test_the_pool_is_the_default_only_for_a_costly_prior(refiner_run, weak_model):
-    from ganrecon.training.adaptation import DEFAULT_POOL, SelfSupervisedAdaptation
-
-    gather, mask = gather_and_mask()
-    assert len(SelfSupervisedAdaptation(load_model(refiner_run), [(gather, mask)], pool=None).pool) == DEFAULT_POOL
-    assert SelfSupervisedAdaptation(load_model(refiner_run), [(gather, mask)]).pool is None  # a survey's default
-    assert SelfSupervisedAdaptation(weak_model, [(gather, mask)], pool=None).pool is None    # no prior to save

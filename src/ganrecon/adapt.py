@@ -43,13 +43,13 @@ class AdaptOptions:
     seed: int = 0
     max_steps: int | None = None   # a step limit as well (reproducible runs: tests, benchmarks)
     precision: str = "fp32"        # of the training steps: fp32, bf16 autocast, or auto (bf16 where native)
-    pool: int | None = None        # fixed problems the steps draw from (a costly prior computed once each); 0:
-                                   # new ones at every step; None: DEFAULT_POOL for a refiner of a costly prior
+    pool: int = 0                  # > 0: the steps draw from this many fixed problems (a costly prior computed
+                                   # once each); 0: new ones at every step (docs/results/adapt_pool.md: no gain)
 
     def __post_init__(self):
         if not self.seconds > 0:
             raise GanreconError(f"--adapt-seconds must be positive, got {self.seconds}.")
-        if self.pool is not None and self.pool < 0:
+        if self.pool < 0:
             raise GanreconError(f"The adaptation pool must be 0 (fresh problems at every step) or more, got {self.pool}.")
         if not 0 < self.hide < 1 or not 0 <= self.holdout < 1:
             raise GanreconError("The adaptation shares must satisfy 0 < hide < 1 and 0 <= holdout < 1.")

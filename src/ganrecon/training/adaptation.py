@@ -31,9 +31,6 @@ from ganrecon.training.strategy import Strategy
 
 ADAPT_STREAM = 982_451_653  # offset of the adaptation's random streams from the user's seed
 PASS_MARGIN = 1.1  # the budget keeps the slowest reconstruction pass seen times this for the final one
-# Fixed training problems an adaptation draws from when the model refines a costly prior (`pool=None`, the
-# default): chosen on tuning gathers (benchmarks/adapt_pool.py, docs/results/adapt_pool.md).
-DEFAULT_POOL = 96
 # the learning-rate schedules of an adaptation (ganrecon.training.steps.lr_factor): both follow the time budget as
 # well as the steps, so a budgeted run without a step limit still decays, and a resumed run may add a decay to a
 # constant rate (it then starts where the longer budget's second half has already begun)
@@ -87,7 +84,7 @@ class SelfSupervisedAdaptation(Strategy):
     def __init__(self, model, images: Sequence[tuple[torch.Tensor, torch.Tensor]], *, hide: float = 0.3,
                  holdout: float = 0.1, lr: float | None = None, batch_size: int = 4, from_scratch: bool = False,
                  seed: int = 0, provenance: dict | None = None, precision: str = "fp32", lr_decay: str = "none",
-                 steps: int | None = None, pool: int | None = 0):
+                 steps: int | None = None, pool: int = 0):
         from ganrecon.inference import ReconstructionModel
 
         if model.scale != 1 or model.fixed_size:
@@ -111,8 +108,6 @@ class SelfSupervisedAdaptation(Strategy):
         self.lr = lr or (1e-3 if from_scratch else 2e-4)
         check_lr_decay(lr_decay)
         self.lr_decay, self.steps = lr_decay, steps
-        if pool is None:  # a pool where it saves time: a refiner's costly prior
-            pool = DEFAULT_POOL if getattr(self.generator, "costly_prior", False) else 0
         self.pool = self._draw_pool(pool) if pool > 0 else None
         self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.9, 0.999))
         self.initial_state = copy.deepcopy(self.generator.state_dict())
@@ -149,9 +144,10 @@ class SelfSupervisedAdaptation(Strategy):
 
     def _draw_pool(self, size: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """`size` training problems (target crop, known, hidden; mirrored and polarity-flipped as drawn) that
-        the steps draw from, instead of new ones at every step. Why: a refiner's costly prior (the seismic
-        consensus) is then computed once per problem (the refiner caches it), not once per crop and step, and a
-        60 s adaptation takes several times the steps (43-47 without a pool on 1000 x 80 gathers)."""
+        the steps draw from, instead of new ones at every step: a refiner's costly prior (the seismic consensus)
+        is then computed once per problem (the refiner caches it), not once per crop and step. A 60 s adaptation
+        of a 1000 x 80 gather then takes 117-242 steps instead of 48, but on tuning gathers the adapted model was
+        no better on the missing traces (benchmarks/adapt_pool.py), so it is not the default."""
         rng = torch.Generator().manual_seed(self.seed + 1)
         pool = [self._draw_problem(rng) for _ in range(size)]
         refiner = self.generator
