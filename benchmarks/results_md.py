@@ -9,8 +9,8 @@ from pathlib import Path
 from ganrecon.io_utils import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["traces", "seismic_regular_gathers", "seismic_alias_slack", "seismic_regular_pylops", "seismic_field", "seismic_survey", "adapt_precision", "seismic_methods", "seismic_symmetry", "superres", "translate", "phase_screen",
-         "burst", "synthesis", "latent", "latent_estimates", "denoise", "colour", "guard", "learning_curves", "memory", "throughput", "precision",
+ORDER = ["traces", "seismic_regular_gathers", "seismic_alias_slack", "seismic_regular_pylops", "seismic_field", "seismic_survey", "adapt_precision", "adapt_pool", "seismic_methods", "seismic_symmetry", "superres", "translate", "phase_screen",
+         "burst", "synthesis", "latent", "latent_estimates", "denoise", "colour", "guard", "guard_evidence", "learning_curves", "memory", "throughput", "precision",
          "layer_times_superres", "layer_times_seismic", "fault"]
 
 HEADER = """# Results
