@@ -3,8 +3,9 @@
 An image checked together with others follows the set's default unless its own evidence is clear the other way;
 one with OWN_EVIDENCE held-out entries or more is decided on its own evidence alone. This scores the guarded
 model at several thresholds on tuning sets, never the test sets of benchmarks/guard.py:
-- pylops gathers 1000 x 80 of benchmarks/seismic_field.py's tuning seeds (10-15), checked three at a time (one
-  per spacing 12.5 / 25 / 37.5 m, as guard.py checks its test gathers), at 50% random and regular-2 decimation;
+- pylops gathers 1000 x 80 of benchmarks/seismic_field.py's tuning seeds (from 10 on, never its test seeds 0-2),
+  checked three at a time (one per spacing 12.5 / 25 / 37.5 m, as guard.py checks its test gathers), at 50%
+  random and regular-2 decimation; --batches sets how many such triples (default 4: seeds 10-21);
 - MNIST digits of the training file's val split, 50% of columns missing (traces-mnist-unet);
 - crops 96 x 96 of the photos corpus's val split under salt & pepper 0.15 (denoise-blind);
 - thresholded Gaussian random fields 256 x 256 of another seed than guard.py's, x4 (superres-porous-x4).
@@ -68,10 +69,10 @@ class Memo:
         return self.cache[key].clone()
 
 
-def tuning_sets(mnist: Path | None) -> list[dict]:
+def tuning_sets(mnist: Path | None, batches: int = 4) -> list[dict]:
     """(set name, images, degradation, model) of every tuning set."""
     out = []
-    for batch in range(2):
+    for batch in range(batches):
         seeds = [TUNING_SEED + batch * len(SPACINGS) + i for i in range(len(SPACINGS))]
         gathers = ImageSet(torch.from_numpy(np.stack([pylops_gather(s, dx) for s, dx in zip(seeds, SPACINGS)])
                                             [:, None]), SIGNED_RANGE, "pylops")
@@ -156,11 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--mnist", type=Path, default=next((p for p in MNIST_PLACES if p.is_file()), None))
     parser.add_argument("--only", default="", help="only the sets whose name contains this (a quick look)")
+    parser.add_argument("--batches", type=int, default=4, help="triples of tuning gathers per decimation")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     results = []
-    for case in tuning_sets(args.mnist):
+    for case in tuning_sets(args.mnist, args.batches):
         if args.only not in case["set"]:
             continue
         results.append(score_set(case))
