@@ -26,6 +26,10 @@ def test_the_choice_puts_the_promise_before_the_mean_gain():
     assert bench.choose([flat, better_mean_late]) == bench.THRESHOLDS[-1]   # the only one without a miss
     ties = {"rows": rows([1.2, 1.2] + [1.0] * (n - 2), [0] * n)}
     assert bench.choose([ties]) == math.inf and bench.label(math.inf).startswith("never")
+    rounding = {"rows": rows([1.041, 1.041, 1.042] + [1.0] * (n - 3), [0] * n)}
+    assert bench.choose([rounding]) == math.inf                           # 0.001 dB is no reason to change
+    gain = {"rows": rows([1.04, 1.04, 1.06] + [1.0] * (n - 3), [0] * n)}
+    assert bench.choose([gain]) == bench.THRESHOLDS[2]
 
 
 def test_the_memo_runs_each_distinct_input_once():

@@ -94,10 +94,10 @@ MODEL_HEDGES = ("consensus",)
 TIE_DB = 0.1            # an image overrules its set's default only by a held-out margin beyond this (the promise's slack)
 # Held-out entries (summed over its folds) from which an image is decided on its own evidence alone, as if it were
 # checked by itself, not by its set's default. Why ask: the default let a 1000 x 80 gather checked together with
-# two others take a model 0.78 dB worse than the consensus (own held-out margin -0.08 dB). Tuned on 7 sets
-# (benchmarks/guard_evidence.py, docs/results/guard_evidence.md): no threshold put any image below its best
-# baseline by 0.1 dB, and deciding gathers (12,000 held-out entries) alone cost 0.07-0.11 dB at 50% random
-# traces, where the default gave the model to ambiguous gathers that it won. So: never.
+# two others take a model 0.78 dB worse than the consensus (own held-out margin -0.08 dB). Tuned on 11 sets
+# (benchmarks/guard_evidence.py, docs/results/guard_evidence.md): the same images fell below their best baseline
+# at every threshold (one, by the regular check's error), and deciding 1000 x 80 gathers (12,000 held-out entries)
+# alone moved four triples at 50% random by -0.11, -0.07, +0.11 and +0.06 dB: no gain, so never.
 OWN_EVIDENCE = math.inf
 LARGE_HOLE = 2.0        # mean distance (px) from a missing entry to the nearest known one above which holes are large
 MIN_LOW_RES = 4         # a super-resolution check needs a downscaled input of at least this many pixels a side
