@@ -1,8 +1,13 @@
-"""Tuning of the guard's OWN_EVIDENCE (ganrecon.guard) -> docs/results/guard_evidence.{md,json}.
+"""Tuning of the guard's decision constants (ganrecon.guard) -> docs/results/guard_evidence.{md,json} and
+docs/results/guard_regular_slack.{md,json}.
 
-An image checked together with others follows the set's default unless its own evidence is clear the other way;
-one with OWN_EVIDENCE held-out entries or more is decided on its own evidence alone. This scores the guarded
-model at several thresholds on tuning sets, never the test sets of benchmarks/guard.py:
+- OWN_EVIDENCE: an image checked together with others follows the set's default unless its own evidence is
+  clear the other way; one with OWN_EVIDENCE held-out entries or more is decided on its own evidence alone.
+- REGULAR_SLACK_DB (`--constant REGULAR_SLACK_DB`): on a regular decimation the model must beat the best baseline
+  by this much on the check (twice the input's trace spacing) to be used in an image or tile.
+
+This scores the guarded model at several values of the constant on tuning sets, never the test sets of
+benchmarks/guard.py:
 - pylops gathers 1000 x 80 of benchmarks/seismic_field.py's tuning seeds (from 10 on, never its test seeds 0-2),
   checked three at a time (one per spacing 12.5 / 25 / 37.5 m, as guard.py checks its test gathers), at 50%
   random and regular-2 decimation; --batches sets how many such triples (default 4: seeds 10-21);
@@ -10,14 +15,14 @@ model at several thresholds on tuning sets, never the test sets of benchmarks/gu
 - crops 96 x 96 of the photos corpus's val split under salt & pepper 0.15 (denoise-blind);
 - thresholded Gaussian random fields 256 x 256 of another seed than guard.py's, x4 (superres-porous-x4).
 
-Per set and threshold: the mean over images of guarded - best baseline (the baseline with the best mean score on
+Per set and value: the mean over images of guarded - best baseline (the baseline with the best mean score on
 the set, as guard.py), the worst image, and how many images fall below it by more than 0.1 dB (the promise).
-The model and the baselines run once per distinct input (a memo), so a threshold costs only the decisions.
-Choice: the fewest images below the bar over all sets, then the largest mean gain; the rule as it was (never)
-stays unless another threshold has fewer images below the bar or 0.01 dB more mean gain. --render rewrites the
-markdown and the choice from the JSON without running anything.
+The model and the baselines run once per distinct input (a memo), so a value costs only the decisions.
+Choice: the fewest images below the bar over all sets, then the largest mean gain; the rule as it was (the first
+value) stays unless another value has fewer images below the bar or 0.01 dB more mean gain. --render rewrites
+the markdown and the choice from the JSON without running anything.
 
-    PYTHONPATH=src python benchmarks/guard_evidence.py [--threads 2]
+    PYTHONPATH=src python benchmarks/guard_evidence.py [--threads 2] [--constant REGULAR_SLACK_DB --only regular]
 """
 
 from __future__ import annotations
@@ -48,8 +53,25 @@ from seismic_field import SPACINGS, TUNING_SEED, pylops_gather  # noqa: E402
 from superres import grf_porous  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-THRESHOLDS = (math.inf, 65536, 16384, 4096, 1024, 256, 0)  # the first: the rule before this threshold existed
-MIN_GAIN_DB = 0.01  # mean gain over sets that a threshold needs to replace THRESHOLDS[0] without fewer misses
+# Per constant: its values (the first: the rule before it existed), names for the infinite ones, the results' file
+# name, the title, and which count of images the table shows beside the margins.
+CONSTANTS = {
+    "OWN_EVIDENCE": {"values": (math.inf, 65536, 16384, 4096, 1024, 256, 0),
+                     "labels": {math.inf: "never (set default)"}, "file": "guard_evidence",
+                     "title": "The guard's own-evidence threshold (OWN_EVIDENCE), tuned", "count": "alone",
+                     "meaning": "An image with at least the threshold's held-out entries is decided on its own "
+                                "evidence alone; a smaller one follows its set's default.",
+                     "counted": "images decided alone"},
+    "REGULAR_SLACK_DB": {"values": (-math.inf, 0.0, 0.25, 0.5, 1.0, 2.0, math.inf),
+                         "labels": {-math.inf: "off", math.inf: "never the model"}, "file": "guard_regular_slack",
+                         "title": "The guard's slack on a regular decimation (REGULAR_SLACK_DB), tuned",
+                         "count": "with_model",
+                         "meaning": "On a regular decimation the model is used in an image or tile only where its "
+                                    "margin over the best baseline on the check exceeds the value (dB).",
+                         "counted": "images with the model in some tile"},
+}
+THRESHOLDS = CONSTANTS["OWN_EVIDENCE"]["values"]
+MIN_GAIN_DB = 0.01  # mean gain over sets that a value needs to replace the first without fewer misses
 
 
 class Memo:
@@ -91,8 +113,8 @@ def tuning_sets(mnist: Path | None, batches: int = 4) -> list[dict]:
     return [dict(zip(("set", "images", "degrade", "model"), s)) for s in out]
 
 
-def score_set(case: dict) -> dict:
-    """Guarded scores at every threshold against the set's best baseline, per image."""
+def score_set(case: dict, constant: str = "OWN_EVIDENCE") -> dict:
+    """Guarded scores at every value of `constant` against the set's best baseline, per image."""
     images = case["images"]
     degradation, observed, mask = degrade_set(images, case["degrade"], seed=0)
     guarded = guard.GuardedModel(load_model(case["model"]), case["degrade"])
@@ -105,55 +127,64 @@ def score_set(case: dict) -> dict:
 
     baselines = {name: scores(fn(observed, mask)) for name, fn in guarded.baselines.items()}
     best = max(baselines, key=lambda k: float(baselines[k].mean()))
-    rows = []
-    for threshold in THRESHOLDS:
-        guard.OWN_EVIDENCE = threshold
-        guarded.reset()
-        margins = (scores(guarded(observed, mask)) - baselines[best]).tolist()
-        alone = sum(im.get("held_out", 0) >= threshold for im in guarded.images)
-        rows.append({"threshold": threshold, "mean_margin_db": round(float(np.mean(margins)), 3),
-                     "margins_db": [round(m, 2) for m in margins], "alone": int(alone),
-                     "below_bar": sum(m < -TOLERANCE_DB for m in margins),
-                     "methods": [im["method"] for im in guarded.images]})
+    rows, kept = [], getattr(guard, constant)
+    try:
+        for value in CONSTANTS[constant]["values"]:
+            setattr(guard, constant, value)
+            guarded.reset()
+            margins = (scores(guarded(observed, mask)) - baselines[best]).tolist()
+            alone = sum(im.get("held_out", 0) >= guard.OWN_EVIDENCE for im in guarded.images)
+            methods = [im["method"] for im in guarded.images]
+            rows.append({"threshold": value, "mean_margin_db": round(float(np.mean(margins)), 3),
+                         "margins_db": [round(m, 2) for m in margins], "alone": int(alone),
+                         "with_model": sum(m in ("model", "mixed") for m in methods),
+                         "below_bar": sum(m < -TOLERANCE_DB for m in margins), "methods": methods})
+    finally:
+        setattr(guard, constant, kept)
     held_out = [im.get("held_out") for im in guarded.images]
     return {"set": case["set"], "degrade": case["degrade"], "model": case["model"], "best_baseline": best,
             "held_out": held_out, "rows": rows}
 
 
-def choose(results: list[dict]) -> float:
+def choose(results: list[dict], constant: str = "OWN_EVIDENCE") -> float:
     """The fewest images below the bar over all sets, then the largest mean gain (mean over sets); but the
-    guard's rule as it was (never, THRESHOLDS[0]) stays unless the best is better by fewer images below the bar
-    or by MIN_GAIN_DB of mean: set means are rounded to 0.001 dB, and a change must show a gain to be made."""
+    guard's rule as it was (the constant's first value) stays unless the best is better by fewer images below
+    the bar or by MIN_GAIN_DB of mean: set means are rounded to 0.001 dB, and a change must show a gain."""
+    values = CONSTANTS[constant]["values"]
+
     def key(i):
         return (sum(r["rows"][i]["below_bar"] for r in results),
                 -np.mean([r["rows"][i]["mean_margin_db"] for r in results]))
-    best = min(range(len(THRESHOLDS)), key=key)
+    best = min(range(len(values)), key=key)
     (misses, loss), (misses0, loss0) = key(best), key(0)
-    return THRESHOLDS[best] if misses < misses0 or loss0 - loss >= MIN_GAIN_DB else THRESHOLDS[0]
+    return values[best] if misses < misses0 or loss0 - loss >= MIN_GAIN_DB else values[0]
 
 
-def label(threshold: float) -> str:
-    return "never (set default)" if math.isinf(threshold) else f"{threshold:g}"
+def label(value: float, constant: str = "OWN_EVIDENCE") -> str:
+    return CONSTANTS[constant]["labels"].get(value, f"{value:g}")
 
 
-def markdown(results: list[dict], chosen: float, env: dict) -> str:
-    lines = ["## The guard's own-evidence threshold (OWN_EVIDENCE), tuned", "",
-             f"Produced by `benchmarks/guard_evidence.py` on {env['machine']}, {env['threads']} thread(s), torch "
-             f"{env['torch']}, {env['seconds']:.0f} s. Guard: mode choose, 10% held out, 3 folds, 256-pixel tiles. "
-             "An image with at least the threshold's held-out entries is decided on its own evidence alone; a "
-             "smaller one follows its set's default. Per cell: mean over the set's images of guarded - best "
-             f"baseline (dB) / worst image / images below it by more than {TOLERANCE_DB} dB / images decided alone.",
+def markdown(results: list[dict], chosen: float, env: dict, constant: str = "OWN_EVIDENCE") -> str:
+    spec = CONSTANTS[constant]
+    values = spec["values"]
+    lines = [f"## {spec['title']}", "",
+             f"Produced by `benchmarks/guard_evidence.py --constant {constant}` on {env['machine']}, "
+             f"{env['threads']} thread(s), torch {env['torch']}, {env['seconds']:.0f} s. Guard: mode choose, 10% "
+             f"held out, 3 folds, 256-pixel tiles. {spec['meaning']} Per cell: mean over the set's images of "
+             f"guarded - best baseline (dB) / worst image / images below it by more than {TOLERANCE_DB} dB / "
+             f"{spec['counted']}.",
              "", "| set | model | best baseline | held-out entries per image | "
-             + " | ".join(label(t) for t in THRESHOLDS) + " |", "|---" * (4 + len(THRESHOLDS)) + "|"]
+             + " | ".join(label(v, constant) for v in values) + " |", "|---" * (4 + len(values)) + "|"]
     for r in results:
-        cells = [f"{x['mean_margin_db']:+.2f} / {min(x['margins_db']):+.2f} / {x['below_bar']} / {x['alone']}"
-                 for x in r["rows"]]
+        cells = [f"{x['mean_margin_db']:+.2f} / {min(x['margins_db']):+.2f} / {x['below_bar']} / "
+                 f"{x.get(spec['count'], '-')}" for x in r["rows"]]
         held = sorted(h for h in r["held_out"] if h is not None)
         spread = f"{held[0]}-{held[-1]}" if held else "-"
         lines.append(f"| {r['set']} (`{r['degrade']}`) | {r['model']} | {r['best_baseline']} | {spread} | "
                      + " | ".join(cells) + " |")
-    lines += ["", "Chosen (fewest images below the bar, then the largest mean gain; never stays unless another has "
-              f"fewer below the bar or {MIN_GAIN_DB} dB more mean gain): **{label(chosen)}**.", ""]
+    lines += ["", f"Chosen (fewest images below the bar, then the largest mean gain; {label(values[0], constant)} "
+              f"stays unless another has fewer below the bar or {MIN_GAIN_DB} dB more mean gain): "
+              f"**{label(chosen, constant)}**.", ""]
     return "\n".join(lines)
 
 
@@ -164,32 +195,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mnist", type=Path, default=next((p for p in MNIST_PLACES if p.is_file()), None))
     parser.add_argument("--only", default="", help="only the sets whose name contains this (a quick look)")
     parser.add_argument("--batches", type=int, default=4, help="triples of tuning gathers per decimation")
+    parser.add_argument("--constant", choices=sorted(CONSTANTS), default="OWN_EVIDENCE")
     parser.add_argument("--render", action="store_true", help="only rewrite the markdown and choice from the JSON")
     args = parser.parse_args(argv)
     if args.render:
-        data = json.loads((args.out / "guard_evidence.json").read_text())
-        return write(args.out, data["sets"], data["environment"])
+        data = json.loads((args.out / f"{CONSTANTS[args.constant]['file']}.json").read_text())
+        return write(args.out, data["sets"], data["environment"], args.constant)
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
     results = []
     for case in tuning_sets(args.mnist, args.batches):
         if args.only not in case["set"]:
             continue
-        results.append(score_set(case))
+        results.append(score_set(case, args.constant))
         r = results[-1]
-        print(f"{r['set']}: " + "  ".join(f"{label(x['threshold'])} {x['mean_margin_db']:+.2f}/{x['below_bar']}"
-                                          for x in r["rows"]), flush=True)
+        print(f"{r['set']}: " + "  ".join(f"{label(x['threshold'], args.constant)} {x['mean_margin_db']:+.2f}/"
+                                          f"{x['below_bar']}" for x in r["rows"]), flush=True)
     env = {"machine": platform.machine(), "threads": args.threads, "torch": torch.__version__,
            "seconds": time.perf_counter() - start}
-    return write(args.out, results, env)
+    return write(args.out, results, env, args.constant)
 
 
-def write(out: Path, results: list[dict], env: dict) -> int:
-    chosen = choose(results)
+def write(out: Path, results: list[dict], env: dict, constant: str = "OWN_EVIDENCE") -> int:
+    chosen, name = choose(results, constant), CONSTANTS[constant]["file"]
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "guard_evidence.json", {"environment": env, "chosen": label(chosen), "sets": results})
-    atomic_write_text(out / "guard_evidence.md", markdown(results, chosen, env))
-    print(f"chosen: {label(chosen)}; wrote {out / 'guard_evidence.md'}")
+    atomic_write_json(out / f"{name}.json", {"environment": env, "constant": constant,
+                                             "chosen": label(chosen, constant), "sets": results})
+    atomic_write_text(out / f"{name}.md", markdown(results, chosen, env, constant))
+    print(f"chosen: {constant} = {label(chosen, constant)}; wrote {out / name}.md")
     return 0
 
 

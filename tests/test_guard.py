@@ -445,6 +445,27 @@ def test_an_image_with_enough_evidence_of_its_own_is_decided_alone(monkeypatch):
     assert [bool(d.use_model.all()) for d in large] == [True, True, False]   # a large one answers for itself
     assert large[2].held_out >= 3000 and large[2].note == ""
 
+
+def test_on_a_regular_decimation_the_model_needs_the_slack_in_images_and_tiles(monkeypatch):
+    import ganrecon.guard as guard
+    from ganrecon.guard import SelfCheck, decide
+
+    monkeypatch.setattr(guard, "REGULAR_SLACK_DB", 0.5)
+    # two images, 3 folds, 16 x 16 each (4 tiles of 8): the first leads its baseline by 10% (+0.46 dB) everywhere,
+    # the second by 50% (+3.0 dB) in its top half and 2% in its bottom half
+    model = torch.full((3, 2, 16, 16), 0.9)
+    model[:, 1, :8], model[:, 1, 8:] = 0.5, 0.98
+    ones = torch.ones_like(model)
+
+    def choices(regular):
+        check = SelfCheck("test", model, {"linear": ones}, ones, regular)
+        return [d.use_model.tolist() for d in decide(check, tile=8)]
+
+    assert choices(None) == [[[True, True], [True, True]]] * 2              # not regular: the slack plays no part
+    held_back = choices((torch.arange(16), 2))
+    assert held_back[0] == [[False, False], [False, False]]                   # +0.46 dB is within the slack
+    assert held_back[1] == [[True, True], [False, False]]                     # so are the tiles at +0.09 dB
+
 def test_gathers_are_checked_against_fk_inversion_unless_the_user_wants_speed():
     signed = _random_model(value_range=(-1.0, 1.0))
     assert "fk" in GuardedModel(signed, "columns:random:0.5").baselines

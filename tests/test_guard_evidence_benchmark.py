@@ -1,4 +1,4 @@
-"""benchmarks/guard_evidence.py's choice of OWN_EVIDENCE and its memo of model and baseline runs."""
+"""benchmarks/guard_evidence.py's choice of a guard constant and its memo of model and baseline runs."""
 
 import importlib.util
 import math
@@ -39,3 +39,13 @@ def test_the_memo_runs_each_distinct_input_once():
     assert torch.equal(memo(x, mask), x * 2) and torch.equal(memo(x.clone(), mask), x * 2)
     memo(x + 1, mask)
     assert len(calls) == 2
+
+
+def test_each_constant_keeps_its_old_rule_unless_another_value_saves_an_image():
+    values = bench.CONSTANTS["REGULAR_SLACK_DB"]["values"]
+    n = len(values)
+    one_saved = {"rows": [{"mean_margin_db": 1.0, "below_bar": int(i == 0)} for i in range(n)]}
+    assert bench.choose([one_saved], "REGULAR_SLACK_DB") == values[1]
+    same = {"rows": [{"mean_margin_db": 1.0, "below_bar": 0} for _ in range(n)]}
+    assert bench.choose([same], "REGULAR_SLACK_DB") == -math.inf
+    assert bench.label(-math.inf, "REGULAR_SLACK_DB") == "off" and bench.label(0.25, "REGULAR_SLACK_DB") == "0.25"
