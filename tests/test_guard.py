@@ -466,6 +466,7 @@ def test_on_a_regular_decimation_the_model_needs_the_slack_in_images_and_tiles(m
     assert held_back[0] == [[False, False], [False, False]]                   # +0.46 dB is within the slack
     assert held_back[1] == [[True, True], [False, False]]                     # so are the tiles at +0.09 dB
 
+
 def test_gathers_are_checked_against_fk_inversion_unless_the_user_wants_speed():
     signed = _random_model(value_range=(-1.0, 1.0))
     assert "fk" in GuardedModel(signed, "columns:random:0.5").baselines
