@@ -70,7 +70,6 @@ CONSTANTS = {
                                     "margin over the best baseline on the check exceeds the value (dB).",
                          "counted": "images with the model in some tile"},
 }
-THRESHOLDS = CONSTANTS["OWN_EVIDENCE"]["values"]
 MIN_GAIN_DB = 0.01  # mean gain over sets that a value needs to replace the first without fewer misses
 
 

@@ -13,23 +13,24 @@ spec = importlib.util.spec_from_file_location("guard_evidence_benchmark", ROOT /
 bench = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = bench
 spec.loader.exec_module(bench)
+THRESHOLDS = bench.CONSTANTS["OWN_EVIDENCE"]["values"]
 
 
 def rows(means, below):
-    return [{"threshold": t, "mean_margin_db": m, "below_bar": b} for t, m, b in zip(bench.THRESHOLDS, means, below)]
+    return [{"threshold": t, "mean_margin_db": m, "below_bar": b} for t, m, b in zip(THRESHOLDS, means, below)]
 
 
 def test_the_choice_puts_the_promise_before_the_mean_gain():
-    n = len(bench.THRESHOLDS)
+    n = len(THRESHOLDS)
     flat = {"rows": rows([1.0] * n, [0] * n)}
     better_mean_late = {"rows": rows([0.5] * (n - 1) + [0.9], [1] * (n - 1) + [0])}
-    assert bench.choose([flat, better_mean_late]) == bench.THRESHOLDS[-1]   # the only one without a miss
+    assert bench.choose([flat, better_mean_late]) == THRESHOLDS[-1]   # the only one without a miss
     ties = {"rows": rows([1.2, 1.2] + [1.0] * (n - 2), [0] * n)}
     assert bench.choose([ties]) == math.inf and bench.label(math.inf).startswith("never")
     rounding = {"rows": rows([1.041, 1.041, 1.042] + [1.0] * (n - 3), [0] * n)}
     assert bench.choose([rounding]) == math.inf                           # 0.001 dB is no reason to change
     gain = {"rows": rows([1.04, 1.04, 1.06] + [1.0] * (n - 3), [0] * n)}
-    assert bench.choose([gain]) == bench.THRESHOLDS[2]
+    assert bench.choose([gain]) == THRESHOLDS[2]
 
 
 def test_the_memo_runs_each_distinct_input_once():
