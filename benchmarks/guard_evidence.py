@@ -1,10 +1,12 @@
 """Tuning of the guard's decision constants (ganrecon.guard) -> docs/results/guard_evidence.{md,json} and
-docs/results/guard_regular_slack.{md,json}.
+docs/results/guard_regular_slack.{md,json} and guard_hedge_weights.{md,json}.
 
 - OWN_EVIDENCE: an image checked together with others follows the set's default unless its own evidence is
   clear the other way; one with OWN_EVIDENCE held-out entries or more is decided on its own evidence alone.
 - REGULAR_SLACK_DB (`--constant REGULAR_SLACK_DB`): on a regular decimation the model must beat the best baseline
   by this much on the check (twice the input's trace spacing) to be used in an image or tile.
+- HEDGE_WEIGHTS (`--constant HEDGE_WEIGHTS`): the model's weights in its hedges with the consensus, each one more
+  candidate beside the baselines.
 
 This scores the guarded model at several values of the constant on tuning sets, never the test sets of
 benchmarks/guard.py:
@@ -69,6 +71,13 @@ CONSTANTS = {
                          "meaning": "On a regular decimation the model is used in an image or tile only where its "
                                     "margin over the best baseline on the check exceeds the value (dB).",
                          "counted": "images with the model in some tile"},
+    "HEDGE_WEIGHTS": {"values": ((0.5,), (0.5, 0.75), (0.25, 0.5, 0.75), (0.5, 0.75, 0.9), (0.25, 0.5, 0.75, 0.9)),
+                      "labels": {}, "file": "guard_hedge_weights",
+                      "title": "The model's weights in its hedges with the consensus (HEDGE_WEIGHTS), tuned",
+                      "count": "weighted",
+                      "meaning": "Each weight w adds the candidate w x model + (1 - w) x consensus on the missing "
+                                 "entries (0.5: the mean, `model+consensus`) beside the baselines.",
+                      "counted": "images given a hedge of weight other than 0.5 in some tile"},
 }
 MIN_GAIN_DB = 0.01  # mean gain over sets that a value needs to replace the first without fewer misses
 
@@ -137,6 +146,8 @@ def score_set(case: dict, constant: str = "OWN_EVIDENCE") -> dict:
             rows.append({"threshold": value, "mean_margin_db": round(float(np.mean(margins)), 3),
                          "margins_db": [round(m, 2) for m in margins], "alone": int(alone),
                          "with_model": sum(m in ("model", "mixed") for m in methods),
+                         "weighted": sum(":" in im.get("baseline", "") and im["method"] != "model"
+                                         for im in guarded.images),
                          "below_bar": sum(m < -TOLERANCE_DB for m in margins), "methods": methods})
     finally:
         setattr(guard, constant, kept)
@@ -159,7 +170,10 @@ def choose(results: list[dict], constant: str = "OWN_EVIDENCE") -> float:
     return values[best] if misses < misses0 or loss0 - loss >= MIN_GAIN_DB else values[0]
 
 
-def label(value: float, constant: str = "OWN_EVIDENCE") -> str:
+def label(value, constant: str = "OWN_EVIDENCE") -> str:
+    """A value as the tables show it (a tuple, or the list JSON made of it, as its items)."""
+    if isinstance(value, (tuple, list)):
+        return ", ".join(f"{v:g}" for v in value)
     return CONSTANTS[constant]["labels"].get(value, f"{value:g}")
 
 

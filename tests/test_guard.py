@@ -235,6 +235,24 @@ def test_the_mean_of_the_model_and_the_consensus_is_used_where_they_err_apart():
     assert [e["method"] for e in better.report()["guard"]["images"]] == ["model"] * 2
 
 
+def test_a_hedge_weighted_towards_the_model_is_used_where_it_beats_the_model_and_the_mean(monkeypatch):
+    clean = _images(2, 64, 128) * 2 - 1
+    observed, mask = parse_degradation("columns:random:0.5")(clean, value_range=(-1.0, 1.0), generator=0)
+    clean = clean / (clean * mask).abs().amax(dim=(1, 2, 3), keepdim=True)  # known peak 1: no rescaling
+    observed = clean * mask
+    noise = torch.randn((2, *clean.shape), generator=torch.Generator().manual_seed(0)) * 0.1
+    noise[0] /= 2  # expected squared errors: model 0.25, mean 0.31, 0.75 x model + 0.25 x consensus 0.20 (x 0.01)
+    model, consensus = Noisy(clean, noise[0]), Noisy(clean, noise[1])
+    guard = GuardedModel(model, "columns:random:0.5", baselines={"consensus": consensus})
+    guard(observed, mask)
+    assert [e["method"] for e in guard.report()["guard"]["images"]] == ["model"] * 2
+    monkeypatch.setattr("ganrecon.guard.HEDGE_WEIGHTS", (0.5, 0.75))
+    guard.reset()
+    out = guard(observed, mask)
+    assert [e["method"] for e in guard.report()["guard"]["images"]] == ["model+consensus:0.75"] * 2
+    torch.testing.assert_close(out, torch.where(mask > 0, observed, clean + 0.75 * noise[0] + 0.25 * noise[1]))
+
+
 def test_a_tile_where_the_model_wins_is_feathered_into_the_mean_elsewhere():
     clean = _images(1, 96, 32) * 2 - 1
     observed, mask = parse_degradation("columns:random:0.5")(clean, value_range=(-1.0, 1.0), generator=0)

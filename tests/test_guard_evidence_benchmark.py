@@ -50,3 +50,11 @@ def test_each_constant_keeps_its_old_rule_unless_another_value_saves_an_image():
     same = {"rows": [{"mean_margin_db": 1.0, "below_bar": 0} for _ in range(n)]}
     assert bench.choose([same], "REGULAR_SLACK_DB") == -math.inf
     assert bench.label(-math.inf, "REGULAR_SLACK_DB") == "off" and bench.label(0.25, "REGULAR_SLACK_DB") == "0.25"
+
+
+def test_hedge_weights_are_tuned_as_sets_of_candidates_and_shown_as_their_items():
+    values = bench.CONSTANTS["HEDGE_WEIGHTS"]["values"]
+    assert values[0] == (0.5,)  # the rule before it: the mean alone
+    assert bench.label((0.5, 0.75), "HEDGE_WEIGHTS") == "0.5, 0.75" == bench.label([0.5, 0.75], "HEDGE_WEIGHTS")
+    one_saved = {"rows": [{"mean_margin_db": 1.0, "below_bar": int(i == 0)} for i in range(len(values))]}
+    assert bench.choose([one_saved], "HEDGE_WEIGHTS") == values[1]

@@ -91,6 +91,12 @@ HEDGES = {"consensus": CONSENSUS_PARTS}  # a baseline that averages others stand
 # the consensus was above the consensus on all 24 (by 0.22 dB at least) and above the better of the two on 16;
 # where the model was 0.42 dB behind the consensus the mean was 0.22 dB ahead (docs/results/seismic_regular_pylops.md).
 MODEL_HEDGES = ("consensus",)
+# The model's weights in those hedges (w x model + (1 - w) x baseline on the missing entries): each weight is one
+# more candidate. Why more than the mean: where the model is clearly better than the consensus but not clearly
+# better than their mean, the guard keeps the mean, and on pylops gathers at 12.5 and 25 m, 50% random, that cost
+# 0.3-0.4 dB against the model alone (stage 12, docs/results/seismic_field.md). Tuned on tuning gathers
+# (`benchmarks/guard_evidence.py --constant HEDGE_WEIGHTS`, docs/results/guard_hedge_weights.md).
+HEDGE_WEIGHTS = (0.5,)
 TIE_DB = 0.1            # an image overrules its set's default only by a held-out margin beyond this (the promise's slack)
 # Held-out entries (summed over its folds) from which an image is decided on its own evidence alone, as if it were
 # checked by itself, not by its set's default. Why ask: the default let a 1000 x 80 gather checked together with
@@ -140,6 +146,18 @@ class Decision:
     use_model: torch.Tensor                      # ny x nx booleans
     tile_margins: list[float] = field(default_factory=list)
     note: str = ""
+
+
+def hedge_name(baseline: str, weight: float) -> str:
+    """`model+NAME` for the mean, `model+NAME:W` for the model's weight W."""
+    return f"model+{baseline}" if weight == 0.5 else f"model+{baseline}:{weight:g}"
+
+
+def hedge_of(model: torch.Tensor, baseline: torch.Tensor, weight: float, observed, mask) -> torch.Tensor:
+    """weight x model + (1 - weight) x baseline where entries are missing, the observed values where known."""
+    mix = torch.lerp(baseline.float(), model.float(), weight)
+    return torch.where(torch.as_tensor(mask).expand_as(mix) > 0, torch.as_tensor(observed).float().expand_as(mix),
+                       mix)
 
 
 def margin_db(baseline_error: float, model_error: float) -> float:
@@ -729,7 +747,6 @@ class GuardedModel(ModelWrapper):
                 chosen = {k: v for k, v in chosen.items() if k in set(baselines)}
             baselines = chosen
         self.baselines = dict(baselines)
-        self.hedges = {f"model+{name}": name for name in MODEL_HEDGES if name in self.baselines}
         if not self.baselines and self.kind is not None:
             self.kind, self.reason = None, "no conventional baseline applies"
         self.images: list[dict] = []
@@ -738,12 +755,18 @@ class GuardedModel(ModelWrapper):
     def reset(self) -> None:
         self.images, self.check_description = [], ""
 
+    @property
+    def hedges(self) -> dict[str, tuple[str, float]]:
+        """The model's hedges (MODEL_HEDGES at HEDGE_WEIGHTS): name -> (baseline, the model's weight)."""
+        return {hedge_name(name, w): (name, w) for name in MODEL_HEDGES if name in self.baselines
+                for w in HEDGE_WEIGHTS}
+
     def run(self, observed: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The model's estimate and every baseline's, the model's hedges (MODEL_HEDGES) among the baselines."""
         model = self.model(observed, mask).float().cpu()
         baselines = self.run_baselines(observed, mask)
-        for hedge, name in self.hedges.items():
-            baselines[hedge] = consensus_of([model, baselines[name]], observed, mask)
+        for hedge, (name, weight) in self.hedges.items():
+            baselines[hedge] = hedge_of(model, baselines[name], weight, observed, mask)
         return model, baselines
 
     def needs_model(self, decision: Decision) -> bool:
@@ -755,8 +778,9 @@ class GuardedModel(ModelWrapper):
         of the same images (shaped like the output), already made."""
         if name not in self.hedges:
             return self.baselines[name]
-        base = self.baselines[self.hedges[name]]
-        return lambda o, m: consensus_of([model_out.view(-1, *o.shape[1:]), base(o, m).float().cpu()], o, m)
+        base, weight = self.hedges[name]
+        return lambda o, m: hedge_of(model_out.view(-1, *o.shape[1:]), self.baselines[base](o, m).float().cpu(),
+                                     weight, o, m)
 
     def run_baselines(self, observed: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every baseline's estimate; the consensus from its parts' estimates when they are among them."""
