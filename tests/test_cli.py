@@ -1,4 +1,6 @@
 import json
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ from PIL import Image
 
 from ganrecon.cli import main
 from ganrecon.config import load_config
-from ganrecon.training import train
+from ganrecon.training import strategy_for, train
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +185,21 @@ def test_resume_of_a_directory_without_a_run_is_one_sentence_and_writes_nothing(
     assert main(_train_argv(tiny_npz, tmp_path / "empty", steps=4) + ["--resume"]) == 2
     assert "holds no training run" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["notes.txt"]
+
+
+def test_a_training_the_user_stops_says_stopped_not_error_and_exits_130(tmp_path, tiny_npz, capsys, monkeypatch):
+    strategy_class = strategy_for("traces")
+    real_step = strategy_class.step
+
+    def step_with_a_signal(self, step, rng):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_step(self, step, rng)
+
+    monkeypatch.setattr(strategy_class, "step", step_with_a_signal)
+    assert main(_train_argv(tiny_npz, tmp_path / "run", steps=8)) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("stopped: Training stopped at step 3; a checkpoint was saved") and "error" not in err
 
 
 def test_resume_says_where_it_continues_and_the_closing_line_counts_steps(tmp_path, tiny_npz, capsys):

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from ganrecon.errors import GanreconError
+from ganrecon.errors import GanreconError, Stopped
 
 
 def _seed(value: int) -> int:
@@ -534,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
         app(args=argv, prog_name="ganrecon")  # standalone mode: usage errors exit 2 by themselves
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Stopped as exc:  # the user's own stop, its work saved: said plainly, not as an error
+        err_console.print(f"stopped: {exc}", highlight=False, soft_wrap=True)
+        return 130
     except GanreconError as exc:
         err_console.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
         return 2

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 
 from ganrecon.checkpoints import load_checkpoint, save_checkpoint
-from ganrecon.errors import GanreconError
+from ganrecon.errors import GanreconError, Stopped
 from ganrecon.training.distributed import any_rank, broadcast_buffers, is_distributed, rank_and_world
 from ganrecon.training.progress import SilentProgress
 from ganrecon.training.rundir import RunFiles
@@ -41,7 +41,7 @@ class TrainingDiverged(GanreconError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-class TrainingInterrupted(GanreconError):
+class TrainingInterrupted(Stopped):
     """Ctrl-C or SIGTERM: a checkpoint was saved first."""
 
 
