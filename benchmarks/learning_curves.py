@@ -113,6 +113,72 @@ def tail_slope(points: list[dict], share: float = 0.3) -> float | None:
     return round(sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var, 4) if var > 0 else None
 
 
+def campaigns(curves: list[dict]) -> list[list[dict]]:
+    """Runs scored on the same validation set (same metric, degradation, best baseline and its score), in order of
+    CPU-minutes: the stages of one campaign, whose best scores can be read as one curve."""
+    groups: dict[tuple, list[dict]] = {}
+    for c in curves:
+        if c["points"]:
+            first = c["points"][0]
+            key = (c["metric"], c["val_degrade"], first["best_baseline"], first["baseline"])
+            groups.setdefault(key, []).append(c)
+    return [sorted(g, key=lambda c: c["points"][-1]["cpu_minutes"]) for g in groups.values()]
+
+
+def stage_ends(campaign: list[dict]) -> list[tuple[float, float]]:
+    """(CPU-minutes, score) of each run's best validation, kept where it improves on every run before it: the
+    best the campaign had reached by that much compute (a probe that lost, or a warm restart's dip, adds none)."""
+    lower = campaign[0]["metric"] in LOWER_IS_BETTER
+    ends, best = [], None
+    for c in campaign:
+        point = (min if lower else max)(c["points"], key=lambda q: q["model"])
+        if best is None or (point["model"] < best if lower else point["model"] > best):
+            best = point["model"]
+            ends.append((point["cpu_minutes"], best))
+    return ends
+
+
+def saturating(t, limit, gap, power):
+    """limit - gap x t^-power: a score that approaches `limit` as compute t grows (t in units of the last point)."""
+    import numpy as np
+
+    return limit - gap * np.power(t, -power)
+
+
+def projection(campaign: list[dict], min_points: int = 4) -> dict | None:
+    """Where more compute would take the campaign: `saturating` fitted (least squares) to its stage ends, with the
+    limit's standard error and the scores projected at 2x and 4x the CPU-minutes spent. Why: a tail slope says
+    whether the last stage still gained, not how much is left; a campaign's stage gains shrink from one stage to
+    the next, and the limit they approach says whether a target is within reach of the same recipe at all."""
+    import numpy as np
+    from scipy.optimize import curve_fit
+
+    ends = stage_ends(campaign)
+    if len(ends) < min_points:
+        return None
+    sign = -1.0 if campaign[0]["metric"] in LOWER_IS_BETTER else 1.0  # fit a rising curve either way
+    t = np.array([e[0] for e in ends]) / ends[-1][0]
+    y = sign * np.array([e[1] for e in ends])
+    fits = []
+    for power in (0.5, 1.0, 2.0, 4.0):  # several starts: with few points the least squares has local minima
+        try:
+            params, cov = curve_fit(saturating, t, y, p0=(y[-1] + abs(y[-1] - y[0]), abs(y[-1] - y[0]) + 1e-3, power),
+                                    bounds=([-np.inf, 0.0, 0.05], [np.inf, np.inf, 10.0]), maxfev=20000)
+        except (RuntimeError, ValueError):
+            continue
+        fits.append((float(np.sum((y - saturating(t, *params)) ** 2)), params, cov))
+    if not fits:  # no fit converged: say nothing rather than something wrong
+        return None
+    _, params, cov = min(fits, key=lambda f: f[0])
+    fitted = saturating(t, *params)
+    return {"runs": [c["run"] for c in campaign], "stage_ends": [[round(m, 1), v] for m, v in ends],
+            "limit": round(float(sign * params[0]), 3), "limit_se": round(float(np.sqrt(cov[0, 0])), 3),
+            "power": round(float(params[2]), 2), "residual_sd": round(float(np.std(y - fitted)), 4),
+            "at_2x": round(float(sign * saturating(2.0, *params)), 3),
+            "at_4x": round(float(sign * saturating(4.0, *params)), 3), "cpu_minutes": round(ends[-1][0], 1),
+            "metric": campaign[0]["metric"], "fit": [float(x) for x in params]}
+
+
 def figure(curves: list[dict], out: Path) -> None:
     import matplotlib
 
@@ -167,6 +233,59 @@ def markdown(curves: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def projections_markdown(projections: list[dict]) -> str:
+    lines = ["## Where more compute would take each campaign", "",
+             "Runs scored on the same validation set are read as one campaign; its stage ends are each run's best "
+             "score where it improved on every run before it. Fitted: score = limit - gap x (CPU-minutes / "
+             "CPU-minutes spent)^-power (least squares, `benchmarks/learning_curves.py`). The limit is what the "
+             "same recipe approaches with unbounded compute; 2x and 4x: the fitted score at twice and four times "
+             "the CPU-minutes spent. A fit of few points is a rough guide: where the limit's standard error is "
+             "large, the stage ends do not yet bend enough to show where they level off.", "",
+             "| campaign (first - last run) | metric | stage ends | CPU-min spent | best | limit (se) | at 2x | at 4x "
+             "| residual sd |", "|---" * 9 + "|"]
+    for p in projections:
+        lower = p["metric"] in LOWER_IS_BETTER
+        fmt = ".4f" if lower else ".2f"
+        lines.append(f"| {p['runs'][0]} - {p['runs'][-1]} | {p['metric'].upper()} | {len(p['stage_ends'])} | "
+                     f"{p['cpu_minutes']:.0f} | {p['stage_ends'][-1][1]:{fmt}} | {p['limit']:{fmt}} "
+                     f"({p['limit_se']:{fmt}}) | {p['at_2x']:{fmt}} | {p['at_4x']:{fmt}} | {p['residual_sd']:.3g} |")
+    lines += ["", "![projections](../figures/learning-projections.png)", ""]
+    return "\n".join(lines)
+
+
+def projections_figure(projections: list[dict], out: Path) -> None:
+    """Each campaign's stage ends and its fitted curve out to 4x the compute spent, the limit dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    cols = min(3, len(projections))
+    rows = -(-len(projections) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[len(projections):]:
+        ax.axis("off")
+    for ax, p in zip(axes.flat, projections):
+        minutes, scores = zip(*p["stage_ends"])
+        ax.plot(minutes, scores, "o", label="stage ends")
+        sign = -1.0 if p["metric"] in LOWER_IS_BETTER else 1.0
+        t = np.linspace(min(minutes) / p["cpu_minutes"], 4.0, 200)
+        curve = sign * saturating(t, *p["fit"])
+        ax.plot(t * p["cpu_minutes"], curve, "-", label="fit to 4x the compute")
+        low, high = min(*scores, *curve), max(*scores, *curve)
+        ax.set_ylim(low - 0.05 * (high - low), high + 0.1 * (high - low))  # a far limit is named, not drawn
+        ax.axhline(p["limit"], linestyle=":", color="grey", label=f"limit {p['limit']:.4g}")
+        ax.set_title(f"{p['runs'][0]} -\n{p['runs'][-1]}", fontsize=8)
+        ax.set_xlabel("CPU-minutes")
+        ax.set_ylabel(f"validation {p['metric'].upper()}")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run directories (config.yaml, log.csv, validation.csv)")
@@ -182,10 +301,15 @@ def main() -> None:
     curves = [read_run(r, args.threads) for r in args.runs]
     if args.add:
         curves = merged(curves, args.out / "results" / "learning_curves.json")
+    projections = [p for p in map(projection, campaigns(curves)) if p is not None]
     figure(curves, args.out / "figures" / "learning-curves.png")
-    atomic_write_json(args.out / "results" / "learning_curves.json", {"runs": curves})
-    atomic_write_text(args.out / "results" / "learning_curves.md", markdown(curves))
-    print(markdown(curves))
+    text = markdown(curves)
+    if projections:
+        projections_figure(projections, args.out / "figures" / "learning-projections.png")
+        text += "\n" + projections_markdown(projections)
+    atomic_write_json(args.out / "results" / "learning_curves.json", {"runs": curves, "projections": projections})
+    atomic_write_text(args.out / "results" / "learning_curves.md", text)
+    print(text)
 
 
 if __name__ == "__main__":
