@@ -253,6 +253,16 @@ def test_a_hedge_weighted_towards_the_model_is_used_where_it_beats_the_model_and
     torch.testing.assert_close(out, torch.where(mask > 0, observed, clean + 0.75 * noise[0] + 0.25 * noise[1]))
 
 
+def test_on_a_regular_decimation_only_the_mean_hedges_the_model(monkeypatch):
+    monkeypatch.setattr("ganrecon.guard.HEDGE_WEIGHTS", (0.5, 0.75))
+    clean, observed, mask, _ = _regular_gathers()
+    guard = GuardedModel(_random_model(value_range=(-1.0, 1.0)), "columns:regular:2",
+                         baselines={"consensus": partial(run_baseline, "linear", value_range=(-1.0, 1.0))})
+    assert set(guard.self_check(observed, mask).baselines) == {"consensus", "model+consensus"}
+    random_observed, random_mask = parse_degradation("columns:random:0.5")(clean, value_range=(-1.0, 1.0), generator=0)
+    assert "model+consensus:0.75" in guard.self_check(random_observed, random_mask).baselines
+
+
 def test_a_tile_where_the_model_wins_is_feathered_into_the_mean_elsewhere():
     clean = _images(1, 96, 32) * 2 - 1
     observed, mask = parse_degradation("columns:random:0.5")(clean, value_range=(-1.0, 1.0), generator=0)
