@@ -98,7 +98,7 @@ MODEL_HEDGES = ("consensus",)
 # mean is a candidate: the check there doubles the trace spacing and flatters the model (REGULAR_SLACK_DB), and
 # weights above 0.5 put a tuning gather below the consensus. Tuned on tuning gathers
 # (`benchmarks/guard_evidence.py --constant HEDGE_WEIGHTS`, docs/results/guard_hedge_weights.md).
-HEDGE_WEIGHTS = (0.5,)
+HEDGE_WEIGHTS = (0.5, 0.75, 0.9)
 TIE_DB = 0.1            # an image overrules its set's default only by a held-out margin beyond this (the promise's slack)
 # Held-out entries (summed over its folds) from which an image is decided on its own evidence alone, as if it were
 # checked by itself, not by its set's default. Why ask: the default let a 1000 x 80 gather checked together with
