@@ -243,6 +243,7 @@ def test_a_hedge_weighted_towards_the_model_is_used_where_it_beats_the_model_and
     noise = torch.randn((2, *clean.shape), generator=torch.Generator().manual_seed(0)) * 0.1
     noise[0] /= 2  # expected squared errors: model 0.25, mean 0.31, 0.75 x model + 0.25 x consensus 0.20 (x 0.01)
     model, consensus = Noisy(clean, noise[0]), Noisy(clean, noise[1])
+    monkeypatch.setattr("ganrecon.guard.HEDGE_WEIGHTS", (0.5,))
     guard = GuardedModel(model, "columns:random:0.5", baselines={"consensus": consensus})
     guard(observed, mask)
     assert [e["method"] for e in guard.report()["guard"]["images"]] == ["model"] * 2
