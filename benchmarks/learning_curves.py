@@ -179,18 +179,33 @@ def projection(campaign: list[dict], min_points: int = 4) -> dict | None:
             "metric": campaign[0]["metric"], "fit": [float(x) for x in params]}
 
 
-def figure(curves: list[dict], out: Path) -> None:
+def panels(count: int, most_cols: int, width: float):
+    """A figure of `count` panels, at most `most_cols` a row (the unused ones hidden), and its axes in order."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = min(4, len(curves))
-    rows = -(-len(curves) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.4 * rows), squeeze=False)
-    for ax in axes.flat[len(curves):]:
+    cols = min(most_cols, count)
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[count:]:
         ax.axis("off")
-    for ax, c in zip(axes.flat, curves):
+    return fig, list(axes.flat)
+
+
+def save(fig, out: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def figure(curves: list[dict], out: Path) -> None:
+    fig, axes = panels(len(curves), 4, 4.2)
+    for ax, c in zip(axes, curves):
         xs = [p["cpu_minutes"] for p in c["points"]]
         ax.plot(xs, [p["model"] for p in c["points"]], label="model (EMA)")
         base = [p["baseline"] for p in c["points"]]
@@ -200,10 +215,7 @@ def figure(curves: list[dict], out: Path) -> None:
         ax.set_xlabel("CPU-minutes")
         ax.set_ylabel(f"validation {c['metric'].upper()}" + ("" if c["metric"] in LOWER_IS_BETTER else " (dB)"))
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save(fig, out)
 
 
 def markdown(curves: list[dict]) -> str:
@@ -255,18 +267,10 @@ def projections_markdown(projections: list[dict]) -> str:
 
 def projections_figure(projections: list[dict], out: Path) -> None:
     """Each campaign's stage ends and its fitted curve out to 4x the compute spent, the limit dotted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
-    cols = min(3, len(projections))
-    rows = -(-len(projections) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.4 * rows), squeeze=False)
-    for ax in axes.flat[len(projections):]:
-        ax.axis("off")
-    for ax, p in zip(axes.flat, projections):
+    fig, axes = panels(len(projections), 3, 4.4)
+    for ax, p in zip(axes, projections):
         minutes, scores = zip(*p["stage_ends"])
         ax.plot(minutes, scores, "o", label="stage ends")
         sign = -1.0 if p["metric"] in LOWER_IS_BETTER else 1.0
@@ -280,10 +284,7 @@ def projections_figure(projections: list[dict], out: Path) -> None:
         ax.set_xlabel("CPU-minutes")
         ax.set_ylabel(f"validation {p['metric'].upper()}")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    save(fig, out)
 
 
 def main() -> None:
