@@ -161,9 +161,7 @@ def hedge_name(baseline: str, weight: float) -> str:
 
 def hedge_of(model: torch.Tensor, baseline: torch.Tensor, weight: float, observed, mask) -> torch.Tensor:
     """weight x model + (1 - weight) x baseline where entries are missing, the observed values where known."""
-    mix = torch.lerp(baseline.float(), model.float(), weight)
-    return torch.where(torch.as_tensor(mask).expand_as(mix) > 0, torch.as_tensor(observed).float().expand_as(mix),
-                       mix)
+    return consensus_of([model, baseline], observed, mask, weights=(weight, 1.0 - weight))
 
 
 def margin_db(baseline_error: float, model_error: float) -> float:
@@ -805,7 +803,8 @@ class GuardedModel(ModelWrapper):
             regular = None if getattr(self.model, "fixed_size", False) else regular_traces(mask)
             if regular is not None:  # hedges leaning to the model are left out, as REGULAR_SLACK_DB says why
                 check = regular_check(self.run, observed, *regular)
-                check.baselines = {k: v for k, v in check.baselines.items() if self.hedges.get(k, ("", 0.5))[1] == 0.5}
+                weighted = {name for name, (_, weight) in self.hedges.items() if weight != 0.5}
+                check.baselines = {k: v for k, v in check.baselines.items() if k not in weighted}
                 return check
             if any(large_holes(kn) for kn in (mask > 0).all(1) if not whole_traces(kn)):
                 return "large holes have no self-check (no share of the known entries poses a problem like them)"

@@ -148,10 +148,12 @@ def consensus(observed, mask, *, value_range=(-1.0, 1.0), scale=1):
     return consensus_of(parts, observed, mask)
 
 
-def consensus_of(parts, observed, mask) -> torch.Tensor:
-    """The consensus from its parts' estimates, already computed (the guard has them from its own runs); known
-    samples are the observed ones exactly (a mean of three equal floats may not be that float)."""
-    mean = sum(part.float() for part in parts) / len(parts)
+def consensus_of(parts, observed, mask, weights=None) -> torch.Tensor:
+    """The consensus from its parts' estimates, already computed (the guard has them from its own runs), their
+    mean or, with `weights` (summing to 1), their weighted mean; known samples are the observed ones exactly (a
+    mean of three equal floats may not be that float)."""
+    weights = [1.0 / len(parts)] * len(parts) if weights is None else weights
+    mean = sum(w * part.float() for w, part in zip(weights, parts))
     known = torch.as_tensor(mask).expand_as(mean) > 0
     return torch.where(known, torch.as_tensor(observed).float().expand_as(mean), mean)
 
