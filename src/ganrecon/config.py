@@ -55,6 +55,8 @@ class TrainConfig:
     steps: int = 2000
     max_seconds: float | None = None     # wall-clock budget: stop early (and finish normally) once exceeded
     batch_size: int = 32
+    echo: int = 1                        # > 1: each degraded example trained on about this many times, a fresh
+                                         # batch every `echo` steps (training.echo: a costly prior computed once)
     lr: float = 2e-4
     lr_d: float | None = None            # default: lr
     beta1: float = 0.5

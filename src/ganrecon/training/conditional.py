@@ -33,7 +33,9 @@ from ganrecon.training.accumulate import init_generator, lineage
 from ganrecon.training.augment import augment_batch, check_augment
 from ganrecon.training.data import DegradationMix, load_training_data, orient, paired_observed
 from ganrecon.training.distributed import is_distributed, rank_and_world
+from ganrecon.training.echo import EchoPool, check_echo
 from ganrecon.training.gan import GANStrategy
+from ganrecon.training.steps import step_generator
 from ganrecon.training.validation import VAL_EXTRA, per_spec_scores, psnr_line, score_baselines
 
 VAL_STREAM = 12345  # offset of the validation batch's degradation seed from the run's seed
@@ -152,6 +154,12 @@ class ConditionalGAN(GANStrategy):
         if self.batches_per_epoch == 0:
             raise GanreconError("The training set is too small for this batch size and number of processes.")
         self.order, self.order_epoch = [], -1
+        self.echo = check_echo(config.echo, config.diversity_weight > 0)
+        self.echo_pool, self.echo_epoch = (EchoPool(self.echo) if self.echo > 1 else None), 0
+        if self.echo_pool is not None and hasattr(self.generator, "cache_learning"):
+            self.generator.cache_learning = True  # each pooled example's prior computed once, validation's kept
+            self.generator.cache.size = max(self.generator.cache.size,
+                                            self.echo * self.local_batch + config.val_images)
 
     def _check_sampler(self) -> None:
         """diversity_weight needs a generator that samples and a degradation that can be drawn twice."""
@@ -219,8 +227,23 @@ class ConditionalGAN(GANStrategy):
     def batch(self, step: int, rng: torch.Generator, second_draw: bool = False):
         """This rank's share of the step's batch: (epoch, observed, clean, mask), as the model sees them. With
         `second_draw`, also the target of a second degradation of the same images (what a sampler's draws are
-        compared with): (epoch, observed, clean, mask, clean2)."""
-        epoch, b = divmod(step, self.batches_per_epoch)
+        compared with): (epoch, observed, clean, mask, clean2). With `echo`, drawn from the pool of the last
+        fresh batches (training.echo), a fresh one joining it every `echo` steps."""
+        if self.echo_pool is None:
+            return self.fresh_batch(step, rng, second_draw)
+        if not len(self.echo_pool):  # the first step, or a resumed one: the pool as an uninterrupted run had it
+            for index in range(max(0, step // self.echo - self.echo + 1), -(-step // self.echo)):
+                self.echo_epoch, *fresh = self.fresh_batch(
+                    index, step_generator(self.config.seed, index * self.echo, self.rank))
+                self.echo_pool.add(*fresh)
+        if step % self.echo == 0:
+            self.echo_epoch, *fresh = self.fresh_batch(step // self.echo, rng)
+            self.echo_pool.add(*fresh)
+        return (self.echo_epoch, *(self.prepare(t) for t in self.echo_pool.draw(self.local_batch, rng)))
+
+    def fresh_batch(self, index: int, rng: torch.Generator, second_draw: bool = False):
+        """Batch number `index` of the sampler's order, degraded afresh (what `batch` returns without echo)."""
+        epoch, b = divmod(index, self.batches_per_epoch)
         if epoch != self.order_epoch:
             self.sampler.set_epoch(epoch)
             self.order, self.order_epoch = list(iter(self.sampler)), epoch

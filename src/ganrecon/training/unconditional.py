@@ -80,6 +80,9 @@ class UnconditionalGAN(GANStrategy):
         from ganrecon.degrade import parse_degradation
 
         super().__init__(config, device)
+        if config.echo != 1:
+            raise GanreconError("echo reuses degraded examples of a conditional model; an unconditional generator "
+                                "learns from clean images. Use echo: 1.")
         self.train_set, val_set = load_training_data(config)
         self.value_range = self.train_set.value_range
         channels, image_size = int(self.train_set.images.shape[1]), tuple(self.train_set.images.shape[-2:])
