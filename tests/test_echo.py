@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 from conftest import tiny_overrides
@@ -52,6 +54,7 @@ def test_echo_computes_a_costly_prior_once_per_example(tmp_path, tiny_npz, monke
     # 12 steps of 8: the prior of 96 training examples without echo; with echo 4, of at most the 24 examples of
     # 3 fresh batches (each computed when first drawn); validation's are the same in both runs
     assert counts[1] - counts[4] >= 96 - 24
+    assert json.loads((tmp_path / "echo4" / "model.json").read_text())["echo"] == 4
 
 
 def test_an_echoed_run_resumes_exactly(tmp_path, tiny_npz):

@@ -30,6 +30,8 @@ def test_tiny_training_lowers_content_loss_and_writes_outputs(tmp_path, tiny_npz
     for name in ("config.yaml", "model.safetensors", "model.json", "losses.png", "validation.csv", "summary.json"):
         assert (tmp_path / "run" / name).is_file(), name
     assert {"model", "zero-fill", "linear"} <= set(result.last_validation)
+    meta = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert meta["threads"] == torch.get_num_threads() and "echo" not in meta  # the threads it ran on
 
 
 def test_resume_after_a_stop_gives_the_same_weights(tmp_path, tiny_npz):

@@ -108,7 +108,8 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
         "train_seconds": round(seconds, 1),
         "total_steps": before_steps + step,
         "total_train_seconds": round(before_seconds + seconds, 1),
-        "threads": config.threads,
+        "threads": config.threads or torch.get_num_threads(),  # what it ran on, where the config left it open
+        **({"echo": config.echo} if config.echo > 1 else {}),
         "device": device,
     }
 

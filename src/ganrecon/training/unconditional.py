@@ -62,7 +62,7 @@ def latent_model_meta(config: TrainConfig, generator, train_set, step: int, seco
         "train_seconds": round(seconds, 1),
         "total_steps": before_steps + step,
         "total_train_seconds": round(before_seconds + seconds, 1),
-        "threads": config.threads,
+        "threads": config.threads or torch.get_num_threads(),  # what it ran on, where the config left it open
     }
 
 
