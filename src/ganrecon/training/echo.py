@@ -6,8 +6,8 @@ is drawn and degraded every `echo` steps and joins a pool of the last `echo` fre
 a batch drawn from that pool, and the refiner's prior cache (`PriorRefiner.cache_learning`) computes each
 example's prior once. Choi et al. (2019, "Faster neural network training with data echoing") found that where
 the input pipeline is the bottleneck, echoing each example a few times trains nearly as well per step as fresh
-data, so the steps the prior no longer costs are mostly gained. Whether it pays is measured per CPU-minute of
-validation gain, like every recipe (docs/results/learning_curves.md).
+data, so most of the steps the prior no longer costs may be gained. Whether it pays here is measured per
+CPU-minute of validation gain, like every recipe (docs/results/learning_curves.md).
 """
 
 from __future__ import annotations
