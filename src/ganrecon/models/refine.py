@@ -147,6 +147,12 @@ class PriorRefiner(nn.Module):
         self.cache = PriorCache(cache_size)
         self.cache_learning = False  # an adaptation with a fixed pool of crops caches the prior of its steps too
 
+    def cache_pool(self, size: int) -> None:
+        """Training or adaptation draws from a fixed pool of `size` problems: cache their priors too (kept beside
+        validation's, up to 256 of them)."""
+        self.cache_learning = True
+        self.cache.size = max(self.cache.size, size + 256)
+
     @property
     def value_range(self) -> tuple[float, float]:
         return (self.lo, self.hi)

@@ -151,9 +151,8 @@ class SelfSupervisedAdaptation(Strategy):
         rng = torch.Generator().manual_seed(self.seed + 1)
         pool = [self._draw_problem(rng) for _ in range(size)]
         refiner = self.generator
-        if hasattr(refiner, "cache_learning"):
-            refiner.cache_learning = True
-            refiner.cache.size = max(refiner.cache.size, size + 256)  # the pool, and validation's tiles besides
+        if hasattr(refiner, "cache_pool"):
+            refiner.cache_pool(size)  # the pool, and validation's tiles besides
         return pool
 
     def _crop(self, i: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

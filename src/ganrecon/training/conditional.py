@@ -157,10 +157,8 @@ class ConditionalGAN(GANStrategy):
         self.order, self.order_epoch = [], -1
         self.echo = check_echo(config.echo, config.diversity_weight > 0)
         self.echo_pool, self.echo_epoch = (EchoPool(self.echo) if self.echo > 1 else None), 0
-        if self.echo_pool is not None and hasattr(self.generator, "cache_learning"):
-            self.generator.cache_learning = True  # each pooled example's prior computed once, validation's kept
-            self.generator.cache.size = max(self.generator.cache.size,
-                                            self.echo * self.local_batch + config.val_images)
+        if self.echo_pool is not None and hasattr(self.generator, "cache_pool"):
+            self.generator.cache_pool(self.echo * self.local_batch)  # each pooled example's prior computed once
 
     def _check_sampler(self) -> None:
         """diversity_weight needs a generator that samples and a degradation that can be drawn twice."""

@@ -35,17 +35,18 @@ class EchoPool:
     def __init__(self, echo: int):
         self.echo = int(echo)
         self.batches: list[tuple[torch.Tensor, ...]] = []
+        self.joined: list[torch.Tensor] = []  # the batches joined once per fresh batch, not at every draw
 
     def __len__(self) -> int:
-        return sum(len(b[0]) for b in self.batches)
+        return len(self.joined[0]) if self.joined else 0
 
     def add(self, *tensors: torch.Tensor) -> None:
         self.batches = [*self.batches, tuple(tensors)][-self.echo:]
+        self.joined = [torch.cat(parts) for parts in zip(*self.batches)]
 
     def draw(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
         """`size` distinct examples of the pool (all of them where it holds fewer), in random order."""
-        if not self.batches:
+        if not self.joined:
             raise GanreconError("The echo pool is empty: add a fresh batch before drawing from it.")
-        joined = [torch.cat(parts) for parts in zip(*self.batches)]
-        rows = torch.randperm(len(joined[0]), generator=generator)[:size].to(joined[0].device)
-        return tuple(t[rows] for t in joined)
+        rows = torch.randperm(len(self), generator=generator)[:size].to(self.joined[0].device)
+        return tuple(t[rows] for t in self.joined)
