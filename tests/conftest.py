@@ -45,3 +45,23 @@ def tiny_overrides(data_spec: str, **extra) -> dict:
             "log_every": 1, "seed": 3}
     base.update(extra)
     return base
+
+
+def signals_at_step(monkeypatch, task: str, step: int, *signals):
+    """Make the `task` strategy send itself `signals` when its training step `step` starts (a user's Ctrl-C or a
+    scheduler's SIGTERM arriving mid-run); returns the real step, for a test that then trains on without them."""
+    import os
+
+    from ganrecon.training import strategy_for
+
+    strategy_class = strategy_for(task)
+    real_step = strategy_class.step
+
+    def step_with_signals(self, i, rng):
+        if i == step:
+            for sig in signals:
+                os.kill(os.getpid(), sig)
+        return real_step(self, i, rng)
+
+    monkeypatch.setattr(strategy_class, "step", step_with_signals)
+    return real_step

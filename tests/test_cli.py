@@ -1,16 +1,15 @@
 import json
-import os
 import signal
 
 import numpy as np
 import pytest
 import segyio
-from conftest import smooth_images, tiny_overrides
+from conftest import signals_at_step, smooth_images, tiny_overrides
 from PIL import Image
 
 from ganrecon.cli import main
 from ganrecon.config import load_config
-from ganrecon.training import strategy_for, train
+from ganrecon.training import train
 
 
 @pytest.fixture(scope="module")
@@ -188,15 +187,7 @@ def test_resume_of_a_directory_without_a_run_is_one_sentence_and_writes_nothing(
 
 
 def test_a_training_the_user_stops_says_stopped_not_error_and_exits_130(tmp_path, tiny_npz, capsys, monkeypatch):
-    strategy_class = strategy_for("traces")
-    real_step = strategy_class.step
-
-    def step_with_a_signal(self, step, rng):
-        if step == 2:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_step(self, step, rng)
-
-    monkeypatch.setattr(strategy_class, "step", step_with_a_signal)
+    signals_at_step(monkeypatch, "traces", 2, signal.SIGTERM)
     assert main(_train_argv(tiny_npz, tmp_path / "run", steps=8)) == 130
     err = capsys.readouterr().err.strip()
     assert err.startswith("stopped: Training stopped at step 3; a checkpoint was saved") and "error" not in err

@@ -2,13 +2,12 @@
 strategies (budget, best weights, divergence in memory) and with the real ones (signals, EMA rule)."""
 
 import math
-import os
 import signal
 import time
 
 import pytest
 import torch
-from conftest import tiny_overrides
+from conftest import signals_at_step, tiny_overrides
 
 from ganrecon.checkpoints import latest_checkpoint
 from ganrecon.config import load_config
@@ -131,16 +130,8 @@ def test_one_ema_warm_up_rule_for_every_strategy(tiny_npz, strategy):
 def test_a_second_signal_mid_step_keeps_the_last_good_checkpoint(tmp_path, tiny_npz, monkeypatch, task):
     overrides = tiny_overrides(tiny_npz, checkpoint_every=3) if task == "traces" else _latent_overrides(tiny_npz)
     config = load_config(overrides=overrides)
-    strategy_class = strategy_for(task)
-    real_step = strategy_class.step
-
-    def step_with_two_signals(self, step, rng):
-        if step == 4:  # inside step 5: the first signal is deferred, the second stops at once
-            os.kill(os.getpid(), signal.SIGINT)
-            os.kill(os.getpid(), signal.SIGINT)
-        return real_step(self, step, rng)
-
-    monkeypatch.setattr(strategy_class, "step", step_with_two_signals)
+    # inside step 5: the first signal is deferred, the second stops at once
+    signals_at_step(monkeypatch, task, 4, signal.SIGINT, signal.SIGINT)
     run = tmp_path / "run"
     with pytest.raises(TrainingInterrupted, match="during step 5; the checkpoint of step 3 .* is kept"):
         train(config, run, progress=False)
@@ -152,19 +143,11 @@ def test_a_second_signal_mid_step_keeps_the_last_good_checkpoint(tmp_path, tiny_
 def test_one_signal_stops_at_the_step_boundary_with_a_checkpoint(tmp_path, tiny_npz, monkeypatch, task):
     overrides = tiny_overrides(tiny_npz, checkpoint_every=3) if task == "traces" else _latent_overrides(tiny_npz)
     config = load_config(overrides=overrides)
-    strategy_class = strategy_for(task)
-    real_step = strategy_class.step
-
-    def step_with_a_signal(self, step, rng):
-        if step == 4:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_step(self, step, rng)
-
-    monkeypatch.setattr(strategy_class, "step", step_with_a_signal)
+    real_step = signals_at_step(monkeypatch, task, 4, signal.SIGTERM)
     run = tmp_path / "run"
     with pytest.raises(TrainingInterrupted, match="stopped at step 5; a checkpoint was saved"):
         train(config, run, progress=False)
     assert latest_checkpoint(run).name == "step_0000005"
-    monkeypatch.setattr(strategy_class, "step", real_step)
+    monkeypatch.setattr(strategy_for(task), "step", real_step)
     assert train(config, run, resume=True, progress=False).first_step == 5
     assert not math.isnan(float((run / "log.csv").read_text().splitlines()[-1].split(",")[2]))
