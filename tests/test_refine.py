@@ -151,6 +151,7 @@ def test_a_run_with_a_prior_trains_saves_and_loads_without_wiring(tmp_path, tiny
           tmp_path / "run", progress=False)
     model = load_model(tmp_path / "run")
     assert isinstance(model.generator, PriorRefiner) and model.meta["generator_options"]["prior"] == "linear"
+    assert model.meta["amp"] == "bfloat16"  # the bundle says what a step ran in
     _, observed, mask = _data("columns:random:0.5", (0.0, 1.0), size=(16, 16))
     out = model(observed, mask)
     assert out.shape == observed.shape and torch.equal(out[mask > 0], observed[mask > 0])

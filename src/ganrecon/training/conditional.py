@@ -88,7 +88,8 @@ def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int]
 def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float, frames: int = 1,
                device: str = "cpu") -> dict:
     """What a model bundle needs to be rebuilt and fed correctly, plus provenance (steps and seconds of this run,
-    and cumulative over the `init:` chain; the device, since a GPU second is not a CPU second)."""
+    and cumulative over the `init:` chain; the device, since a GPU second is not a CPU second; autocast's type,
+    since it changes what a step costs)."""
     before_steps, before_seconds = lineage(config.init)
     return {
         "task": config.task,
@@ -110,6 +111,7 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
         "total_train_seconds": round(before_seconds + seconds, 1),
         "threads": config.threads or torch.get_num_threads(),  # what it ran on, where the config left it open
         **({"echo": config.echo} if config.echo > 1 else {}),
+        **({"amp": str(amp_dtype(torch.device(device))).removeprefix("torch.")} if config.amp else {}),
         "device": device,
     }
 
