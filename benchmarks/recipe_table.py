@@ -51,7 +51,7 @@ def read_probe_run(run: Path) -> dict:
     curve = [{"step": s, "minutes": round(seconds[s] / 60, 2), **scores[s]} for s in sorted(scores) if s in seconds]
     steps, train_seconds = int(summary["step"]), float(summary["seconds"])
     return {"run": run.name, "echo": int(config.get("echo") or 1), "amp": bool(config.get("amp")),
-            "threads": config.get("threads"), "steps": steps, "minutes": round(train_seconds / 60, 2),
+            "lr": config.get("lr"), "threads": config.get("threads"), "steps": steps, "minutes": round(train_seconds / 60, 2),
             "seconds_per_step": round(train_seconds / max(steps, 1), 3), "curve": curve,
             "best": {k: max(p[k] for p in curve) for k in METRICS} if curve else None}
 
@@ -62,14 +62,16 @@ def table(runs: list[dict], start: dict[str, float] | None, start_name: str | No
              "Produced by `benchmarks/seismic_recipe_probe.sh` then `benchmarks/recipe_table.py`: runs of the seismic "
              "campaign's config from the same weights" + (f" (`{start_name}`: validation PSNR {start['psnr']:.2f} "
                                                           f"dB, SNR {start['snr']:.2f} dB)" if start else "")
-             + ", same seed, data, validation set and time budget, one knob changed. Gain: best validation minus the "
-             "start; per minute: that gain over the run's training minutes (all threads of the run).", "",
-             "| run | echo | amp | threads | steps | s / step | minutes | best PSNR | best SNR | gain PSNR | "
-             "dB / minute |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             + ", same seed, data, validation set and time budget, one knob changed. Best: the highest of the run's "
+             "evaluations (a run evaluated more often has more chances); gain: best minus the start; per minute: that "
+             "gain over the run's wall-clock training minutes on its threads.", "",
+             "| run | echo | amp | lr | threads | steps | s / step | minutes | best PSNR | best SNR | gain PSNR | "
+             "dB / minute |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         best = r["best"] or {"psnr": float("nan"), "snr": float("nan")}
         gain = best["psnr"] - start["psnr"] if start else float("nan")
-        lines.append(f"| {r['run']} | {r['echo']} | {'bf16' if r['amp'] else 'no'} | {r['threads']} | {r['steps']} "
+        lines.append(f"| {r['run']} | {r['echo']} | {'bf16' if r['amp'] else 'no'} | {r['lr']:g} | {r['threads']} "
+                     f"| {r['steps']} "
                      f"| {r['seconds_per_step']:.2f} | {r['minutes']:.1f} | {best['psnr']:.2f} | {best['snr']:.2f} | "
                      f"{gain:+.2f} | {gain / max(r['minutes'], 1e-9):+.4f} |")
     lines += ["", "Validation PSNR (dB) at each evaluation, minutes of training in brackets:", ""]

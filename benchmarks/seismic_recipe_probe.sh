@@ -16,7 +16,8 @@ THREADS=${THREADS:-2}
 CONFIG=configs/traces-seismic-unet-echo4.yaml
 
 # variant -> its overrides of the config (which starts from its own init; here all start from the shipped model)
-declare -A KNOBS=([echo4]="echo=4" [echo1]="echo=1" [echo4-amp]="echo=4 amp=true" [echo8]="echo=8")
+declare -A KNOBS=([echo4]="echo=4" [echo1]="echo=1" [echo4-amp]="echo=4 amp=true" [echo8]="echo=8"
+                 [echo4-amp-lr1]="echo=4 amp=true lr=0.0001 lr_d=0.00003")  # lr1: a third of the rate
 
 for variant in ${VARIANTS:-echo4 echo1 echo4-amp}; do
   out="$RUNS/$variant"
