@@ -17,16 +17,21 @@ from ganrecon.config import load_config
 from ganrecon.training.conditional import ConditionalGAN
 
 
+def validation_scores(config_path, model: str, threads: int) -> dict[str, float]:
+    """`model`'s scores on the config's validation set, in float32 and without echo (neither changes the set)."""
+    torch.set_num_threads(threads)
+    config = load_config(config_path, [f"init={model}", "echo=1", "amp=false", f"threads={threads}"])
+    return ConditionalGAN(config, torch.device("cpu")).validate(0)["model"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config")
     parser.add_argument("models", nargs="+")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     for model in args.models:
-        config = load_config(args.config, [f"init={model}", "echo=1", f"threads={args.threads}"])
-        scores = ConditionalGAN(config, torch.device("cpu")).validate(0)["model"]
+        scores = validation_scores(args.config, model, args.threads)
         print(f"{model}: " + ", ".join(f"{k} {scores[k]:.4f}" for k in ("psnr", "snr") if k in scores), flush=True)
 
 

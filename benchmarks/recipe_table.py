@@ -17,7 +17,6 @@ import csv
 import json
 from pathlib import Path
 
-import torch
 import yaml
 
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
@@ -29,12 +28,9 @@ METRICS = ("psnr", "snr")
 
 def start_scores(run: Path, model: str, threads: int) -> dict[str, float]:
     """The starting weights' validation scores on the run's own validation set (its config, seed and masks)."""
-    from ganrecon.config import load_config
-    from ganrecon.training.conditional import ConditionalGAN
+    from bundle_validation import validation_scores  # benchmarks/, beside this script
 
-    torch.set_num_threads(threads)
-    config = load_config(run / "config.yaml", [f"init={model}", "echo=1", "amp=false", f"threads={threads}"])
-    scores = ConditionalGAN(config, torch.device("cpu")).validate(0)["model"]
+    scores = validation_scores(run / "config.yaml", model, threads)
     return {k: round(float(scores[k]), 4) for k in METRICS}
 
 
@@ -90,9 +86,8 @@ def figure(runs: list[dict], start: dict[str, float] | None, path: Path) -> None
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for r in runs:
-        xs = [0.0] + [p["minutes"] for p in r["curve"]] if start else [p["minutes"] for p in r["curve"]]
-        ys = [start["psnr"]] + [p["psnr"] for p in r["curve"]] if start else [p["psnr"] for p in r["curve"]]
-        ax.plot(xs, ys, marker="o", label=f"{r['run']} ({r['seconds_per_step']:.2f} s/step)")
+        points = ([{"minutes": 0.0, "psnr": start["psnr"]}] if start else []) + r["curve"]
+        ax.plot([p["minutes"] for p in points], [p["psnr"] for p in points], marker="o", label=f"{r['run']} ({r['seconds_per_step']:.2f} s/step)")
     ax.set_xlabel("training minutes")
     ax.set_ylabel("validation PSNR (dB)")
     ax.grid(alpha=0.3)
