@@ -1,5 +1,9 @@
 """Shared fixtures: tiny synthetic data sets written to tmp folders (tests never read ../shared)."""
 
+import importlib.util
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -65,3 +69,16 @@ def signals_at_step(monkeypatch, task: str, step: int, *signals):
 
     monkeypatch.setattr(strategy_class, "step", step_with_signals)
     return real_step
+
+
+def load_benchmark(stem: str, name: str | None = None):
+    """benchmarks/STEM.py as a module (benchmarks/ holds scripts, not a package), registered in sys.modules (its
+    dataclasses look their module up there), with benchmarks/ on sys.path for the scripts' imports of each other."""
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    spec = importlib.util.spec_from_file_location(name or f"{stem}_benchmark", folder / f"{stem}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module

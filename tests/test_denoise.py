@@ -5,12 +5,11 @@ isolated impulses (test_baselines) are tested where those modules are.
 """
 
 import csv
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_overrides
+from conftest import load_benchmark, tiny_overrides
 from torch import nn
 
 from ganrecon.baselines import applicable_baselines, bm3d_installed
@@ -160,9 +159,7 @@ def test_reference_config_matches_the_reference_recipe():
 def test_blind_model_never_sees_the_benchmark_photographs():
     from ganrecon.data.photos import HELDOUT
 
-    spec = importlib.util.spec_from_file_location("denoise_benchmark", ROOT / "benchmarks" / "denoise.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_benchmark("denoise")
     config = _config(bench.TRAIN_CONFIG)
     assert {s.partition(":")[0] for s in config.data} == {"photos", "digits-text"}  # their train splits only
     source = (ROOT / "benchmarks" / "denoise.py").read_text()

@@ -1,18 +1,11 @@
 """benchmarks/guard_evidence.py's choice of a guard constant and its memo of model and baseline runs."""
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import torch
+from conftest import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-spec = importlib.util.spec_from_file_location("guard_evidence_benchmark", ROOT / "benchmarks" / "guard_evidence.py")
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+bench = load_benchmark("guard_evidence")
 THRESHOLDS = bench.CONSTANTS["OWN_EVIDENCE"]["values"]
 
 

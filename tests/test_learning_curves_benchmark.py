@@ -1,16 +1,10 @@
 """benchmarks/learning_curves.py: campaigns, their stage ends and the projection of where more compute leads."""
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("learning_curves_benchmark", ROOT / "benchmarks" / "learning_curves.py")
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+bench = load_benchmark("learning_curves")
 
 
 def run(name, minutes, scores, metric="snr", baseline=9.8):

@@ -1,16 +1,11 @@
 """benchmarks/precision.py's decision: a model runs in bf16 under `auto` only if every held-out set it was measured
 on stays within the tolerance, and `--record` writes that into the bundle's description alone."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("precision_benchmark", ROOT / "benchmarks" / "precision.py")
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+from conftest import load_benchmark
+
+bench = load_benchmark("precision")
 
 
 def test_one_set_beyond_the_tolerance_keeps_the_model_in_fp32():
@@ -31,9 +26,7 @@ def test_a_newly_shipped_conditional_model_runs_fp32_under_auto_until_measured(t
     import torch
     from safetensors.torch import save_file
 
-    spec = importlib.util.spec_from_file_location("ship_models", ROOT / "benchmarks" / "ship_models.py")
-    ship_models = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ship_models)
+    ship_models = load_benchmark("ship_models", "ship_models")
     for name, kind in (("denoise-blind", "conditional"), ("latent-mnist-mlp", "unconditional")):
         run, stem = ship_models.SOURCES[name]
         (tmp_path / "runs" / run).mkdir(parents=True)

@@ -1,18 +1,12 @@
 """benchmarks/seismic_survey.py's smoke run: its table, learning curve and figure, and a spacing run alone keeping
 the spacings run before (each full spacing is an hour of adaptation)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
+from conftest import load_benchmark
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("seismic_survey_benchmark", ROOT / "benchmarks" / "seismic_survey.py")
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+bench = load_benchmark("seismic_survey")
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # conftest
 

@@ -1,13 +1,11 @@
 """Self-ensemble: orientations and their inverses, the averaged reconstruction, the bundle's default and the
 benchmark's choice (benchmarks/self_ensemble.py)."""
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_benchmark
 from torch import nn
 
 from ganrecon.errors import GanreconError
@@ -15,11 +13,7 @@ from ganrecon.orientations import GROUPS, orient, unorient
 from ganrecon.reconstruction import set_ensemble
 from ganrecon.reconstructor import ReconstructionModel
 
-ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("self_ensemble_benchmark", ROOT / "benchmarks" / "self_ensemble.py")
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench
-spec.loader.exec_module(bench)
+bench = load_benchmark("self_ensemble")
 
 
 class AddRamp(nn.Module):

@@ -1,20 +1,16 @@
 """The cheap pieces of benchmarks/throughput.py: its FLOP count equals the analytic count, its convolution peak is
 a positive number, its inputs are the files a user would give, and every shipped model has a training config."""
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from conftest import load_benchmark
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("throughput_benchmark", ROOT / "benchmarks" / "throughput.py")
-bench = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = bench  # its dataclasses look their module up there
-spec.loader.exec_module(bench)
+bench = load_benchmark("throughput")
 
 
 def test_flop_count_equals_the_analytic_count():

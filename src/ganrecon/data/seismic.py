@@ -1,7 +1,8 @@
 """`seismic[:options]`: synthetic shot-gather patches, time along H and traces along W.
 
 Each patch is a sum of seismic events (linear, parabolic, hyperbolic moveout), each carrying a Ricker wavelet
-of its own peak frequency and amplitude, then optional effects (noise), then normalised to max |amp| = 1.
+(or, with `wavelets=ricker+ormsby+klauder+rotated`, a wavelet family drawn per gather) of its own peak frequency
+and amplitude, then optional effects (noise), then normalised to max |amp| = 1.
 The wavelet is evaluated analytically at every (time, trace) - no rounding of traveltimes to samples - so
 the events are smooth across traces exactly as far as the sampling allows.
 
@@ -38,6 +39,7 @@ from ganrecon.data.convert import SIGNED_RANGE
 from ganrecon.data.loader import Context, Raw
 from ganrecon.data.options import as_meta, number, parse_dataclass, parse_range, positive_int, size
 from ganrecon.data.splits import item_rng
+from ganrecon.data.wavelets import WAVELET_FAMILIES, draw_shapes, render_wavelets, ricker
 from ganrecon.errors import GanreconError
 
 
@@ -58,6 +60,7 @@ class SeismicOptions:
     decay: float = 0.0              # spherical divergence: amplitude x (1 + t / 50 ms)^-p, p drawn in [0, decay]
     statics: float = 0.0            # per-trace static shifts, uniform in +-statics milliseconds
     bad: float = 0.0                # share of dead, noisy or polarity-flipped traces
+    wavelets: tuple[str, ...] = ("ricker",)  # source wavelet families, one drawn per gather (data/wavelets.py)
     dt_range: tuple[float, float] | None = None  # `dt=LOW-HIGH`: time sampling drawn per gather
     dx_range: tuple[float, float] | None = None  # `dx=LOW-HIGH`: trace spacing drawn per gather
 
@@ -88,7 +91,7 @@ class Geometry:
 
 @dataclass
 class Events:
-    """`count` events: traveltime and amplitude per trace (count x nx), Ricker peak frequency per event."""
+    """`count` events: traveltime and amplitude per trace (count x nx), wavelet peak frequency per event."""
 
     traveltime: np.ndarray
     amplitude: np.ndarray
@@ -231,17 +234,12 @@ def add_bad_traces(gather: np.ndarray, rng, geo: Geometry, opt: SeismicOptions) 
 EFFECTS: list[Callable[..., np.ndarray]] = [add_ground_roll, apply_decay, apply_statics, add_noise, add_bad_traces]
 
 
-def ricker(tau: np.ndarray, freq: np.ndarray) -> np.ndarray:
-    """Ricker (Mexican hat) wavelet of peak frequency `freq` at time lags `tau` (broadcast)."""
-    a = (np.pi * freq * tau) ** 2
-    return (1.0 - 2.0 * a) * np.exp(-a)
-
-
-def render(events: Events, geo: Geometry) -> np.ndarray:
-    """nt x nx gather: sum over events of amplitude x Ricker(t - traveltime)."""
+def render(events: Events, geo: Geometry, family: str = "ricker", shapes: np.ndarray | None = None) -> np.ndarray:
+    """nt x nx gather: sum over events of amplitude x wavelet(t - traveltime), Ricker wavelets of each event's
+    peak frequency unless `shapes` (count x 4, from `draw_shapes`) say otherwise."""
     tau = geo.t[None, :, None] - events.traveltime[:, None, :]
-    wavelets = ricker(tau, events.frequency[:, None, None])
-    return np.einsum("kx,ktx->tx", events.amplitude, wavelets)
+    pulses = ricker(tau, events.frequency[:, None, None]) if shapes is None else render_wavelets(family, tau, shapes)
+    return np.einsum("kx,ktx->tx", events.amplitude, pulses)
 
 
 def make_gather(rng: np.random.Generator, opt: SeismicOptions) -> np.ndarray:
@@ -253,7 +251,11 @@ def make_gather(rng: np.random.Generator, opt: SeismicOptions) -> np.ndarray:
     kinds = rng.choice(len(opt.kinds), size=count)
     parts = [EVENT_KINDS[kind](rng, geo, opt, int((kinds == i).sum()))
              for i, kind in enumerate(opt.kinds) if (kinds == i).any()]
-    gather = render(Events.concat(parts), geo)
+    events = Events.concat(parts)
+    family = "ricker"
+    if opt.wavelets != ("ricker",):  # a draw only when asked for, so the old data stay the same
+        family = opt.wavelets[int(rng.integers(len(opt.wavelets)))]
+    gather = render(events, geo, family, draw_shapes(rng, family, events.frequency, 0.5 / geo.dt))
     for effect in EFFECTS:
         gather = effect(gather, rng, geo, opt)
     return gather
@@ -283,6 +285,7 @@ OPTION_PARSERS = {
     "vmin": number("seismic vmin (m/s)", lo=0.0, lo_open=True),
     "vmax": number("seismic vmax (m/s)", lo=0.0, lo_open=True),
     "kinds": lambda text: _kinds(text),
+    "wavelets": lambda text: _wavelets(text),
     "noise": number("seismic noise", lo=0.0, hi=100.0),
     "groundroll": number("seismic groundroll", lo=0.0, hi=100.0),
     "decay": number("seismic decay", lo=0.0, hi=5.0),
@@ -303,6 +306,12 @@ def _kinds(text: str) -> tuple[str, ...]:
     from ganrecon.data.options import names
 
     return names(text, "seismic event kind", tuple(EVENT_KINDS))
+
+
+def _wavelets(text: str) -> tuple[str, ...]:
+    from ganrecon.data.options import names
+
+    return names(text, "seismic wavelet family", WAVELET_FAMILIES)
 
 
 def parse_seismic_options(text: str) -> SeismicOptions:
