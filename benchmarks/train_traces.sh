@@ -17,7 +17,7 @@ for name in traces-mnist-unet traces-seismic-unet-pocs traces-mnist-lenet traces
 done
 # The shipped seismic U-Net in stages, each from the previous stage's best weights (init): five refining POCS,
 # then nine refining the consensus (its prior swapped, same network), then one grown to width 48 and one with
-# data echoing (echo: 4), then the same under bf16 autocast (amp: true):
+# data echoing (echo: 4), then the same under bf16 autocast (amp: true), then two on gathers of four wavelet families:
 # NAME:INIT, in this order.
 for pair in traces-seismic-unet-pocs-continued:traces-seismic-unet-pocs \
             traces-seismic-unet-pocs-stage3:traces-seismic-unet-pocs-continued \
@@ -34,7 +34,9 @@ for pair in traces-seismic-unet-pocs-continued:traces-seismic-unet-pocs \
             traces-seismic-unet-consensus9:traces-seismic-unet-consensus8 \
             traces-seismic-unet-w48:traces-seismic-unet-consensus9 \
             traces-seismic-unet-echo4:traces-seismic-unet-w48 \
-            traces-seismic-unet-echo4-amp:traces-seismic-unet-echo4; do
+            traces-seismic-unet-echo4-amp:traces-seismic-unet-echo4 \
+            traces-seismic-unet-wavelets:traces-seismic-unet-echo4-amp \
+            traces-seismic-unet-wavelets2:traces-seismic-unet-wavelets; do
   name=${pair%%:*}; init=${pair##*:}
   if [ -f "$RUNS/$name/summary.json" ]; then echo "$name: done already"; continue; fi
   resume=""; [ -d "$RUNS/$name/checkpoints" ] && resume="--resume"
