@@ -79,15 +79,15 @@ def draw_shapes(rng: np.random.Generator, family: str, freq: np.ndarray, nyquist
     raise ValueError(f"unknown wavelet family {family!r}")
 
 
+RENDERERS = {  # family -> pulse at lags tau from its shape columns (see draw_shapes)
+    "ricker": lambda tau, c: ricker(tau, c[0]),
+    "ormsby": lambda tau, c: ormsby(tau, *c),
+    "klauder": lambda tau, c: klauder(tau, *c),
+    "rotated": lambda tau, c: rotated_ricker(tau, c[0], c[1]),
+}
+
+
 def render_wavelets(family: str, tau: np.ndarray, shapes: np.ndarray) -> np.ndarray:
     """The pulses at lags `tau` (count x ...), one row of `shapes` (count x 4) per event."""
     columns = [shapes[:, i].reshape((-1,) + (1,) * (tau.ndim - 1)) for i in range(4)]
-    if family == "ricker":
-        return ricker(tau, columns[0])
-    if family == "ormsby":
-        return ormsby(tau, *columns)
-    if family == "klauder":
-        return klauder(tau, *columns)
-    if family == "rotated":
-        return rotated_ricker(tau, columns[0], columns[1])
-    raise ValueError(f"unknown wavelet family {family!r}")
+    return RENDERERS[family](tau, columns)
