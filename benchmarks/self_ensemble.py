@@ -43,6 +43,9 @@ HF_SLACK = 0.05     # |log HF ratio| a texture model may move away from 1 (about
 TEXTURE = ("superres-porous-x4-gan", "translate-turbulence")   # the SRGAN twin and pix2pix: sharpness is the point
 SQUARE = ("mirror", "dihedral")
 COLUMNS = ("mirror",)
+# the seismic model's own training generators, field-like and aliased, with all four wavelet families (held-out splits)
+SEISMIC_FIELD = "seismic:preset=field,n=100,size=128x64,wavelets=ricker+ormsby+klauder+rotated"
+SEISMIC_ALIASED = "seismic:preset=aliased,n=100,size=128x64,wavelets=ricker+ormsby+klauder+rotated"
 # (model, validation data, held-out data, degradation, images per set, groups tried)
 SETS = [
     ("denoise-blind", "photos:size=48x48", "photos:size=48x48", "sp:0.15", 200, SQUARE),
@@ -54,8 +57,8 @@ SETS = [
      SQUARE),
     ("traces-mnist-unet", "mnist", "mnist", "columns:random:0.5", 500, COLUMNS),
     ("traces-mnist-unet", "mnist", "mnist", "columns:regular:2", 500, COLUMNS),
-    ("traces-seismic-unet", "seismic:n=100,size=128x64", "seismic:n=100,size=128x64", "columns:random:0.5", 100,
-     COLUMNS),
+    ("traces-seismic-unet", SEISMIC_FIELD, SEISMIC_FIELD, "columns:random:0.5", 100, COLUMNS),
+    ("traces-seismic-unet", SEISMIC_ALIASED, SEISMIC_ALIASED, "columns:random:0.5", 100, COLUMNS),
     ("translate-turbulence", "natural:n=200,size=48x48", "natural:n=200,size=48x48", "turbulence:1.0", 200, SQUARE),
 ]
 

@@ -207,8 +207,10 @@ class ReconstructionModel(Reconstructor):
         return (max(h // self.scale, 256), max(w // self.scale, 256))
 
     def default_overlap(self) -> float:
-        """Share of a tile shared with its neighbour: SR_OVERLAP pixels for super-resolution, else a quarter."""
-        return SR_OVERLAP / min(self.tile) if self.scale > 1 else 0.25
+        """Share of a tile shared with its neighbour: SR_OVERLAP pixels for super-resolution, else the bundle's
+        `tile_overlap` (recorded by benchmarks/tile_overlap.py where more overlap pays: each pixel then averages
+        more tiles) or a quarter."""
+        return SR_OVERLAP / min(self.tile) if self.scale > 1 else float(self.meta.get("tile_overlap", 0.25))
 
     def to(self, device) -> ReconstructionModel:
         self.generator.to(device)
