@@ -93,9 +93,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
     args = parser.parse_args(argv)
+    if args.record and not (PRETRAINED_DIR / f"{args.model}.json").is_file():
+        parser.error(f"--record writes into a shipped bundle; {args.model!r} is not one")
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
-    model.meta.pop("tile_overlap", None)  # every overlap is given explicitly; the record is what this run decides
     print("tuning gathers", flush=True)
     tuning = score(model, tuning_cases())
     print("test gathers", flush=True)

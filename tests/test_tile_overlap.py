@@ -59,6 +59,12 @@ def test_record_writes_and_removes_the_key(tmp_path):
     assert "tile_overlap" not in json.loads(path.read_text())
 
 
+def test_record_refuses_a_model_that_is_not_shipped(tmp_path):
+    with pytest.raises(SystemExit):
+        bench.main(["--model", str(tmp_path / "run" / "model-best"), "--record", "--out", str(tmp_path)])
+    assert not list(tmp_path.iterdir())  # refused before measuring: nothing written
+
+
 def test_markdown_from_scores(tmp_path):
     fake = scores({0.25: [0, 0], 0.5: [0.12, 0.10], 0.75: [0.15, 0.14]})
     data = {"environment": {"model": "m", "steps": 5, "self_ensemble": "none", "threads": 2, "cpu": "test",
