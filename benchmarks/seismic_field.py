@@ -116,12 +116,15 @@ def tuning_cases() -> list[dict]:
     for i, dx in enumerate(SPACINGS):
         for seed in (TUNING_SEED + i, TUNING_SEED + len(SPACINGS) + i):
             images = gather_set(pylops_gather(seed, dx), "tuning")
-            for pattern in PATTERNS:
-                _, observed, mask = degrade_set(images, pattern, 1)
-                cases.append({"name": f"dx{dx:g}/s{seed}/{pattern.split(':')[1]}", "dx": dx, "pattern": pattern,
-                              "fk": seed == TUNING_SEED + i, "clean": images.images, "observed": observed,
-                              "mask": mask})
+            cases += [{**decimated(images, f"dx{dx:g}/s{seed}", pattern, 1), "dx": dx, "pattern": pattern,
+                       "fk": seed == TUNING_SEED + i} for pattern in PATTERNS]
     return cases
+
+
+def decimated(images: ImageSet, name: str, pattern: str, mask_seed: int) -> dict:
+    """One case for `missing_snr`: a gather under one decimation pattern and mask seed."""
+    _, observed, mask = degrade_set(images, pattern, mask_seed)
+    return {"name": f"{name}/{pattern.split(':')[1]}", "clean": images.images, "observed": observed, "mask": mask}
 
 
 def missing_snr(method, case: dict) -> float:

@@ -26,12 +26,20 @@ import numpy as np
 import torch
 
 from ganrecon.bundles import PRETRAINED_DIR
-from ganrecon.evaluation import degrade_set
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seismic_field import PATTERNS, ROOT, SPACINGS, gather_set, missing_snr, pylops_gather, tuning_cases  # noqa: E402
+from seismic_field import (  # noqa: E402
+    PATTERNS,
+    ROOT,
+    SPACINGS,
+    decimated,
+    gather_set,
+    missing_snr,
+    pylops_gather,
+    tuning_cases,
+)
 
 OVERLAPS = (0.25, 0.5, 0.75)   # the first is the default
 MIN_GAIN_DB = 0.1              # below this mean tuning gain the extra passes are not worth their time
@@ -40,14 +48,8 @@ SLACK_DB = 0.05                # a smaller overlap this close to the best is cho
 
 def test_cases() -> list[dict]:
     """seismic_field's test gathers (seed i at the i-th spacing) under each decimation, mask seed 0."""
-    cases = []
-    for seed, dx in enumerate(SPACINGS):
-        images = gather_set(pylops_gather(seed, dx), "test")
-        for pattern in PATTERNS:
-            _, observed, mask = degrade_set(images, pattern, 0)
-            cases.append({"name": f"dx{dx:g}/s{seed}/{pattern.split(':')[1]}", "clean": images.images,
-                          "observed": observed, "mask": mask})
-    return cases
+    return [decimated(gather_set(pylops_gather(seed, dx), "test"), f"dx{dx:g}/s{seed}", pattern, 0)
+            for seed, dx in enumerate(SPACINGS) for pattern in PATTERNS]
 
 
 def score(model, cases: list[dict]) -> dict:
