@@ -9,7 +9,7 @@ from pathlib import Path
 from ganrecon.io_utils import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDER = ["traces", "seismic_regular_gathers", "seismic_alias_slack", "seismic_regular_pylops", "seismic_field", "seismic_survey", "adapt_precision", "adapt_pool", "seismic_methods", "seismic_spacing", "tile_overlap", "seismic_symmetry", "superres", "translate", "phase_screen",
+ORDER = ["traces", "seismic_regular_gathers", "seismic_alias_slack", "seismic_regular_pylops", "seismic_field", "seismic_survey", "adapt_precision", "adapt_pool", "seismic_methods", "seismic_spacing", "gather_inference", "seismic_symmetry", "superres", "translate", "phase_screen",
          "burst", "synthesis", "latent", "latent_estimates", "denoise", "colour", "guard", "guard_evidence", "guard_regular_slack", "guard_hedge_weights", "guard_hedge_weights_everywhere", "learning_curves", "recipe_probe", "memory", "throughput", "precision",
          "layer_times_superres", "layer_times_seismic", "fault"]
 

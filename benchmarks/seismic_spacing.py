@@ -8,7 +8,8 @@ slow straight events, 600-1500 m/s, that alias first). The seed picks the wavele
 Klauder), so every wavelet appears equally often. 50% random missing traces (mask seed 0). Methods: the consensus
 (mean of f-x, dip-steered and sliding FK: what the model refines and the guard falls back to) and each model
 alone (the guard is off: on random decimation the guarded model lands within a few tenths of a dB of the model
-alone on seismic_field's gathers). Score: SNR on the missing traces.
+alone on seismic_field's gathers), run once at a quarter tile overlap whatever its bundle names
+(benchmarks/gather_inference.py), so that models compare on the same footing. Score: SNR on the missing traces.
 
 This is a diagnosis, not a test: nothing here is tuned, and the test gathers are left alone.
 
@@ -43,6 +44,7 @@ PARTS = {"all": ("hyperbolic", "parabolic", "linear"), "reflections": ("hyperbol
 WAVELETS = ("ricker", "ormsby", "klauder")  # pylops_gather's wavelet of seed % 3
 FIRST_SEED = 100
 PATTERN = "columns:random:0.5"
+INFERENCE = {"overlap": 0.25, "ensemble": "none"}   # the same for every model, whatever its bundle's defaults
 
 
 def score_gather(seed: int, dx: float, parts: str, models: dict) -> dict:
@@ -51,7 +53,7 @@ def score_gather(seed: int, dx: float, parts: str, models: dict) -> dict:
     _, observed, mask = degrade_set(images, PATTERN, 0)
     missing, truth = mask == 0, images.images
     estimates = {"consensus": lambda: run_baseline("consensus", observed, mask, value_range=SIGNED_RANGE)}
-    estimates.update({label: (lambda m=m: m(observed, mask)) for label, m in models.items()})
+    estimates.update({label: (lambda m=m: m(observed, mask, **INFERENCE)) for label, m in models.items()})
     row = {"seed": seed, "dx_m": dx, "parts": parts, "wavelet": WAVELETS[seed % 3], "snr_missing": {}}
     with torch.no_grad():
         for label, run in estimates.items():

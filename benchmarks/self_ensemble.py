@@ -4,14 +4,15 @@ conditional model -> docs/results/self_ensemble.{json,md}
 A network trained on photographs, rock slices or digits in one orientation gives slightly different answers for
 the same image turned or mirrored; their mean is an ensemble of models for the price of more network passes
 (Timofte et al., "Seven ways to improve example-based single image super resolution", 2016). Which orientations
-pay is a property of each model, so it is measured: per model and degradation, on validation images (the choice)
+pay is a property of each model, so it is measured (the seismic model's on whole gathers, jointly with its tile
+overlap, by benchmarks/gather_inference.py): per model and degradation, on validation images (the choice)
 and held-out test images (the report), the network alone (guard off), the same degraded inputs for every
 ensemble. A model's default (`self_ensemble` in its bundle, which `--ensemble auto` follows) is the smallest
 group within SLACK_DB of the best group's mean validation gain, provided that gain is at least MIN_GAIN_DB and
 no validation set loses more than SLACK_DB. Averaging blurs what a network invents, so for the models whose
 adversarial term is there for texture (TEXTURE) a group is also vetoed where it moves the high-frequency power
 ratio (ganrecon.metrics.hf_power, estimate / truth) further from 1 by more than HF_SLACK in |log ratio| on any
-validation set. Missing columns and seismic traces try only mirrors: a quarter turn would make columns rows.
+validation set. Missing columns try only mirrors: a quarter turn would make columns rows.
 `--record` writes the choices into the shipped bundles' descriptions (`--record a,b`: those models' only).
 `--only a,b` measures those models again and keeps the other models' rows (and recorded choices) from the last run.
 
@@ -43,9 +44,6 @@ HF_SLACK = 0.05     # |log HF ratio| a texture model may move away from 1 (about
 TEXTURE = ("superres-porous-x4-gan", "translate-turbulence")   # the SRGAN twin and pix2pix: sharpness is the point
 SQUARE = ("mirror", "dihedral")
 COLUMNS = ("mirror",)
-# the seismic model's own training generators, field-like and aliased, with all four wavelet families (held-out splits)
-SEISMIC_FIELD = "seismic:preset=field,n=100,size=128x64,wavelets=ricker+ormsby+klauder+rotated"
-SEISMIC_ALIASED = "seismic:preset=aliased,n=100,size=128x64,wavelets=ricker+ormsby+klauder+rotated"
 # (model, validation data, held-out data, degradation, images per set, groups tried)
 SETS = [
     ("denoise-blind", "photos:size=48x48", "photos:size=48x48", "sp:0.15", 200, SQUARE),
@@ -57,8 +55,6 @@ SETS = [
      SQUARE),
     ("traces-mnist-unet", "mnist", "mnist", "columns:random:0.5", 500, COLUMNS),
     ("traces-mnist-unet", "mnist", "mnist", "columns:regular:2", 500, COLUMNS),
-    ("traces-seismic-unet", SEISMIC_FIELD, SEISMIC_FIELD, "columns:random:0.5", 100, COLUMNS),
-    ("traces-seismic-unet", SEISMIC_ALIASED, SEISMIC_ALIASED, "columns:random:0.5", 100, COLUMNS),
     ("translate-turbulence", "natural:n=200,size=48x48", "natural:n=200,size=48x48", "turbulence:1.0", 200, SQUARE),
 ]
 
@@ -81,15 +77,15 @@ def measure(name: str, data: str, degrade: str, n: int, split: str, groups: tupl
 
 
 def with_earlier_rows(rows: list[dict], path: Path) -> tuple[list[dict], list[str], list[str]]:
-    """An `--only` run's rows among the earlier run's rows of the models it did not measure, in SETS order;
-    returns (rows, the models kept from the earlier run, the models that run recorded)."""
+    """An `--only` run's rows among the earlier run's rows of the models it did not measure (and SETS still
+    lists), in SETS order; returns (rows, the models kept from the earlier run, the models that run recorded)."""
     if not path.exists():
         return rows, [], []
     earlier = json.loads(path.read_text())
     measured = {r["model"] for r in rows}
-    old = [r for r in earlier["rows"] if r["model"] not in measured]
     order = list(dict.fromkeys(name for name, *_ in SETS))
-    merged = sorted(old + rows, key=lambda r: order.index(r["model"]) if r["model"] in order else len(order))
+    old = [r for r in earlier["rows"] if r["model"] not in measured and r["model"] in order]
+    merged = sorted(old + rows, key=lambda r: order.index(r["model"]))
     return merged, sorted({r["model"] for r in old}), earlier.get("recorded", [])
 
 

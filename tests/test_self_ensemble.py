@@ -113,3 +113,13 @@ def test_a_run_of_some_models_keeps_the_other_models_rows_and_recorded_choices(t
     assert rows == [{"model": first, "n": 1}, {"model": last, "n": 2}]
     assert kept == [first] and recorded == [first, last]
     assert bench.with_earlier_rows([{"model": last}], tmp_path / "absent.json") == ([{"model": last}], [], [])
+
+
+def test_an_earlier_row_of_a_model_the_sets_no_longer_list_is_dropped(tmp_path):
+    """The seismic model left SETS for benchmarks/gather_inference.py: its old rows must not vote on its default."""
+    first = bench.SETS[0][0]
+    assert "traces-seismic-unet" not in {name for name, *_ in bench.SETS}
+    path = tmp_path / "self_ensemble.json"
+    path.write_text(json.dumps({"rows": [{"model": "traces-seismic-unet", "n": 1}], "recorded": []}))
+    rows, kept, _ = bench.with_earlier_rows([{"model": first, "n": 2}], path)
+    assert rows == [{"model": first, "n": 2}] and kept == []

@@ -19,8 +19,9 @@ What decides a model's numbers lives here, once:
 * self-ensemble: with `ensemble` "mirror" or "dihedral" (ganrecon.orientations) each tile also goes through
   the network mirrored, or in all 8 turns and mirrors, and the outputs, turned back, are averaged: 2 or 8 times
   the network time for what an ensemble of as many models gives (gains per model in
-  docs/results/self_ensemble.md, from benchmarks/self_ensemble.py). A bundle names its default (`self_ensemble`,
-  recorded by that benchmark where it pays). A refiner with a costly prior (the seismic consensus) computes it
+  docs/results/self_ensemble.md, from benchmarks/self_ensemble.py; the seismic model's in
+  docs/results/gather_inference.md). A bundle names its default (`self_ensemble`, recorded by those benchmarks
+  where it pays). A refiner with a costly prior (the seismic consensus) computes it
   once per tile and turns it with the tile, so only the network's time grows;
 * data consistency: where the description asks for it (meta["data_consistency"]), known entries are kept as given;
 * speed: fully convolutional networks run in channels_last layout (oneDNN's fast path, identical output), and
@@ -208,7 +209,7 @@ class ReconstructionModel(Reconstructor):
 
     def default_overlap(self) -> float:
         """Share of a tile shared with its neighbour: SR_OVERLAP pixels for super-resolution, else the bundle's
-        `tile_overlap` (recorded by benchmarks/tile_overlap.py where more overlap pays: each pixel then averages
+        `tile_overlap` (recorded by benchmarks/gather_inference.py where more overlap pays: each pixel then averages
         more tiles) or a quarter."""
         return SR_OVERLAP / min(self.tile) if self.scale > 1 else float(self.meta.get("tile_overlap", 0.25))
 
