@@ -30,7 +30,7 @@ MAX_BYTES = 4 * 2 ** 20  # a shipped bundle above this in float16 is stored as i
 # shipped name -> (run directory, bundle stem inside it)
 SOURCES = {
     "traces-mnist-unet": ("traces-mnist-unet-wide-gpu2", "model-best"),  # width 64, H200: -wide-gpu -> -wide-gpu2
-    "traces-seismic-unet": ("traces-seismic-unet-wavelets3", "model-best"),  # chain: -pocs -> -continued -> -stage3..5 -> -consensus (prior swapped) -> -consensus2..9 (-consensus8, -9: stages 13, 14, weights/) -> -w48 (widened) -> -echo4 (data echoing) -> -echo4-amp (bf16 autocast) -> -wavelets -> -wavelets2 (four wavelet families) -> -wavelets3 (+ straight slow events)
+    "traces-seismic-unet": ("traces-seismic-unet-wavelets4", "model-best"),  # chain: -pocs -> -continued -> -stage3..5 -> -consensus (prior swapped) -> -consensus2..9 (-consensus8, -9: stages 13, 14, weights/) -> -w48 (widened) -> -echo4 (data echoing) -> -echo4-amp (bf16 autocast) -> -wavelets -> -wavelets2 (four wavelet families) -> -wavelets3 (+ straight slow events) -> -wavelets4 (+ Klauder field gathers, fine-spacing straight events)
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
     "denoise-blind": ("denoise-blind-w48-fresh2", "model-best"),  # chain: -photos-prior -> -decay .. -decay4 (CPU) -> -gpu (H200) -> -cpu7 .. -cpu12 -> -w48 (widened) -> -w48-dihedral-probe -> -w48-dihedral2 -> -w48-fresh -> -w48-fresh2
@@ -54,7 +54,8 @@ DESCRIPTIONS = {
     "traces-seismic-unet": "missing traces of seismic gathers, any size (random, regular, gaps); U-Net GAN refining "
                            "the consensus of f-x, dip-steered and sliding-FK interpolation, trained on clean, "
                            "field-like and aliased synthetic gathers with Ricker, Ormsby, Klauder and phase-rotated "
-                           "wavelets, and gathers of slow straight events",
+                           "wavelets, gathers of slow straight events, and Klauder-only field-like "
+                           "gathers",
     "translate-turbulence": "atmospheric turbulence removed from one grey frame, any size; U-Net (width 64) refining "
                             "the frame itself, MSE-trained",
     "translate-turbulence-burst8": "a burst of 8 turbulent frames of a grey scene -> one clean image, any size; U-Net "
