@@ -191,7 +191,8 @@ the smallest group within {data['slack_db']} dB of the best mean validation gain
 {data['min_gain_db']} dB and no validation set loses more than {data['slack_db']} dB; for the models trained for
 texture ({', '.join(data.get('texture', []))}), a group that moves the validation HF ratio (high-frequency power,
 estimate / truth) further from 1 by more than {data.get('hf_slack')} in |log ratio| is vetoed, since averaging
-blurs what the network invents. Missing columns and traces try mirrors only. Choices ({recorded}): {chosen}.
+blurs what the network invents. Missing columns try mirrors only (the seismic model is scored on whole gathers by
+benchmarks/gather_inference.py). Choices ({recorded}): {chosen}.
 Times: wall time per image relative to the network alone, same run.
 {env['threads']} torch thread(s) on {env['cpu']}, torch {env['torch']}.
 
