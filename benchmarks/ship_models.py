@@ -54,8 +54,7 @@ DESCRIPTIONS = {
     "traces-seismic-unet": "missing traces of seismic gathers, any size (random, regular, gaps); U-Net GAN refining "
                            "the consensus of f-x, dip-steered and sliding-FK interpolation, trained on clean, "
                            "field-like and aliased synthetic gathers with Ricker, Ormsby, Klauder and phase-rotated "
-                           "wavelets, gathers of slow straight events, and Klauder-only field-like "
-                           "gathers",
+                           "wavelets, gathers of slow straight events, and Klauder-only field-like gathers",
     "translate-turbulence": "atmospheric turbulence removed from one grey frame, any size; U-Net (width 64) refining "
                             "the frame itself, MSE-trained",
     "translate-turbulence-burst8": "a burst of 8 turbulent frames of a grey scene -> one clean image, any size; U-Net "

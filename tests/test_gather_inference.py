@@ -1,4 +1,5 @@
-"""A bundle's `tile_overlap` (ganrecon.reconstructor) and benchmarks/gather_inference.py's choice and record."""
+"""A bundle's `tile_overlap` and `self_ensemble` (ganrecon.reconstructor) and benchmarks/gather_inference.py's
+choice and record."""
 
 import json
 
