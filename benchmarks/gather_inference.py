@@ -20,7 +20,6 @@ as `tile_overlap` and `self_ensemble` (ganrecon.reconstructor reads both; a defa
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganrecon.bundles import PRETRAINED_DIR
+from ganrecon.bundles import PRETRAINED_DIR, record_in_shipped
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 
@@ -100,13 +99,8 @@ def choose(tuning: dict) -> tuple[str, float]:
 def record(name: str, setting: tuple[str, float], folder: Path = PRETRAINED_DIR) -> None:
     """The shipped bundle's description gets `self_ensemble` and `tile_overlap` where they differ from the default
     (and loses them where the default is chosen)."""
-    path = folder / f"{name}.json"
-    meta = json.loads(path.read_text())
-    for field, value, default in zip(("self_ensemble", "tile_overlap"), setting, DEFAULT):
-        meta.pop(field, None)
-        if value != default:
-            meta[field] = value
-    atomic_write_json(path, meta)
+    fields = ("self_ensemble", "tile_overlap")
+    record_in_shipped(name, dict(zip(fields, setting)), dict(zip(fields, DEFAULT)), folder)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import platform
 import sys
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ganrecon.bundles import PRETRAINED_DIR
+from ganrecon.bundles import PRETRAINED_DIR, record_in_shipped
 from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
@@ -72,12 +71,7 @@ def record_choices(choices: dict[str, str], folder: Path = PRETRAINED_DIR) -> No
     """Each shipped bundle's description gets `auto_precision: fp32` where bf16 costs too much (and loses it
     where it no longer does); the weights are untouched."""
     for name, choice in choices.items():
-        path = folder / f"{name}.json"
-        meta = json.loads(path.read_text())
-        meta.pop("auto_precision", None)
-        if choice == "fp32":
-            meta["auto_precision"] = "fp32"
-        atomic_write_json(path, meta)
+        record_in_shipped(name, {"auto_precision": choice}, {"auto_precision": "bf16"}, folder)
 
 
 def main(argv: list[str] | None = None) -> int:

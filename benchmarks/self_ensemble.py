@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from ganrecon.bundles import PRETRAINED_DIR
+from ganrecon.bundles import PRETRAINED_DIR, record_in_shipped
 from ganrecon.evaluation import evaluate
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
@@ -114,12 +114,7 @@ def choose(rows: list[dict]) -> dict[str, str]:
 def record_choices(choices: dict[str, str], folder: Path = PRETRAINED_DIR) -> None:
     """Each shipped bundle's description gets `self_ensemble` where one pays (and loses it where none does)."""
     for name, choice in choices.items():
-        path = folder / f"{name}.json"
-        meta = json.loads(path.read_text())
-        meta.pop("self_ensemble", None)
-        if choice != "none":
-            meta["self_ensemble"] = choice
-        atomic_write_json(path, meta)
+        record_in_shipped(name, {"self_ensemble": choice}, {"self_ensemble": "none"}, folder)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ reconstructor of that kind.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 
 from ganrecon.checkpoints import PICKLE_SUFFIXES, read_bundle, state_dict_problem
 from ganrecon.errors import GanreconError
+from ganrecon.io_utils import atomic_write_json
 from ganrecon.models import build_generator
 from ganrecon.models.latent import build_latent_generator
 
@@ -56,6 +58,18 @@ class LoadedGenerator:
     @property
     def kind(self) -> str:
         return bundle_kind(self.meta)
+
+
+def record_in_shipped(name: str, values: dict, defaults: dict, folder: Path = PRETRAINED_DIR) -> None:
+    """Write benchmark-chosen `values` into shipped bundle `name`'s description (weights untouched); a field whose
+    value is its default is left out, so a bundle only names what differs from what a model does without it."""
+    path = folder / f"{name}.json"
+    meta = json.loads(path.read_text())
+    for field, value in values.items():
+        meta.pop(field, None)
+        if value != defaults[field]:
+            meta[field] = value
+    atomic_write_json(path, meta)
 
 
 def pretrained_names() -> list[str]:
