@@ -38,7 +38,7 @@ PLAN=(
   "latent-mnist-mlp:latent-mnist-mlp:latent-mnist-mlp"
   "latent-mnist-dcgan:latent-mnist-dcgan:latent-mnist-dcgan"
   "translate-turbulence-refine-wide-stage4:translate-turbulence-refine-wide-stage4:translate-turbulence"
-  "traces-seismic-unet-wavelets5:traces-seismic-unet-wavelets4:traces-seismic-unet"
+  "traces-seismic-unet-wavelets6:traces-seismic-unet-wavelets5:traces-seismic-unet"
   "translate-turbulence-burst8-stage2:translate-turbulence-burst8-stage2:translate-turbulence-burst8"
 )
 # run name -> shipped names its bundles become (benchmarks/ship_models.py SOURCES)
@@ -47,7 +47,7 @@ declare -A SHIPS=(
   [superres-porous-ct-x4-twin]="superres-porous-x4-gan"
   [traces-mnist-unet-mse2]="traces-mnist-unet" [latent-mnist-mlp]="latent-mnist-mlp"
   [latent-mnist-dcgan]="latent-mnist-dcgan" [translate-turbulence-refine-wide-stage4]="translate-turbulence"
-  [traces-seismic-unet-wavelets5]="traces-seismic-unet"
+  [traces-seismic-unet-wavelets6]="traces-seismic-unet"
   [translate-turbulence-burst8-stage2]="translate-turbulence-burst8"
 )
 

@@ -38,7 +38,8 @@ for pair in traces-seismic-unet-pocs-continued:traces-seismic-unet-pocs \
             traces-seismic-unet-wavelets:traces-seismic-unet-echo4-amp \
             traces-seismic-unet-wavelets2:traces-seismic-unet-wavelets \
             traces-seismic-unet-wavelets3:traces-seismic-unet-wavelets2 \
-            traces-seismic-unet-wavelets4:traces-seismic-unet-wavelets3; do
+            traces-seismic-unet-wavelets4:traces-seismic-unet-wavelets3 \
+            traces-seismic-unet-wavelets5:traces-seismic-unet-wavelets4; do
   name=${pair%%:*}; init=${pair##*:}
   if [ -f "$RUNS/$name/summary.json" ]; then echo "$name: done already"; continue; fi
   resume=""; [ -d "$RUNS/$name/checkpoints" ] && resume="--resume"

@@ -72,3 +72,27 @@ def test_wavelet_families_change_the_data_and_the_default_stays():
 def test_unknown_wavelet_family_is_one_sentence():
     with pytest.raises(GanreconError, match="wavelet family 'gabor'"):
         load_dataset("seismic:n=2,size=8x8,wavelets=ricker+gabor")
+
+
+def test_short_sweep_klauder_is_the_autocorrelation_of_its_sweep():
+    """A 0.32 s sweep: the (T - |tau|) envelope and the lag-dependent sinc matter, unlike for a field sweep."""
+    from scipy.signal import chirp
+
+    length, f1, f2 = 0.32, 5.0, 50.0
+    t = np.arange(0.0, length, DT)
+    sweep = chirp(t, f1, length, f2)
+    auto = np.correlate(sweep, sweep, mode="full")
+    lags = (np.arange(auto.size) - (t.size - 1)) * DT
+    wave = klauder(lags, f1, f2, length, np.inf)
+    assert np.corrcoef(auto / auto.max(), wave)[0, 1] > 0.995
+
+
+def test_klauder_sweep_and_taper_options_widen_the_draw_and_the_default_stays():
+    spec = "seismic:n=4,size=64x16,events=3,wavelets=klauder"
+    old = load_dataset(spec, seed=2)
+    same = load_dataset(spec + ",sweep=4-12,taper=1.5-4", seed=2)
+    ringing = load_dataset(spec + ",sweep=0.3-0.5,taper=40-50", seed=2)
+    assert torch.equal(old.images, same.images)
+    assert not torch.allclose(old.images, ringing.images)
+    with pytest.raises(GanreconError, match="taper"):
+        load_dataset(spec + ",taper=0")

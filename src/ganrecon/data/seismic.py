@@ -61,6 +61,8 @@ class SeismicOptions:
     statics: float = 0.0            # per-trace static shifts, uniform in +-statics milliseconds
     bad: float = 0.0                # share of dead, noisy or polarity-flipped traces
     wavelets: tuple[str, ...] = ("ricker",)  # source wavelet families, one drawn per gather (data/wavelets.py)
+    sweep: tuple[float, float] = (4.0, 12.0)  # Klauder sweep length range, s
+    taper: tuple[float, float] = (1.5, 4.0)   # Klauder Gaussian taper range, periods of the peak frequency
     dt_range: tuple[float, float] | None = None  # `dt=LOW-HIGH`: time sampling drawn per gather
     dx_range: tuple[float, float] | None = None  # `dx=LOW-HIGH`: trace spacing drawn per gather
 
@@ -255,7 +257,8 @@ def make_gather(rng: np.random.Generator, opt: SeismicOptions) -> np.ndarray:
     family = "ricker"
     if opt.wavelets != ("ricker",):  # a draw only when asked for, so the old data stay the same
         family = opt.wavelets[int(rng.integers(len(opt.wavelets)))]
-    gather = render(events, geo, family, draw_shapes(rng, family, events.frequency, 0.5 / geo.dt))
+    shapes = draw_shapes(rng, family, events.frequency, 0.5 / geo.dt, taper=opt.taper, sweep=opt.sweep)
+    gather = render(events, geo, family, shapes)
     for effect in EFFECTS:
         gather = effect(gather, rng, geo, opt)
     return gather
@@ -291,6 +294,8 @@ OPTION_PARSERS = {
     "decay": number("seismic decay", lo=0.0, hi=5.0),
     "statics": number("seismic statics (ms)", lo=0.0, hi=1000.0),
     "bad": number("seismic bad", lo=0.0, hi=1.0),
+    "sweep": number_or_range("seismic sweep (seconds)", hi=60.0),
+    "taper": number_or_range("seismic taper (periods)", hi=1000.0),
     "preset": lambda text: _preset(text),
 }
 

@@ -11,7 +11,8 @@ zero-lag-normalised pulse, so amplitudes keep their meaning:
 - `ricker`: (1 - 2 a) exp(-a), a = (pi f tau)^2 (no draws: the old data stay the same);
 - `ormsby`: zero-phase trapezoid band f1 < f2 < f3 < f4 around f (the difference of two sinc^2 pairs);
 - `klauder`: autocorrelation of a linear sweep f1 -> f2 (Re[sin(pi k tau (T - |tau|)) / (pi k tau) e^(2 pi i f0
-  tau)]), with a Gaussian taper as a processor's sweep taper leaves it;
+  tau)]), with a Gaussian taper as a processor's sweep taper leaves it (`seismic:sweep=` and `taper=` widen the
+  draw to short, untapered sweeps, whose side lobes ring through the whole pulse);
 - `rotated`: a Ricker wavelet rotated by a constant phase phi: cos(phi) R + sin(phi) H[R], H the Hilbert
   transform, exact through Dawson's integral.
 """
@@ -57,8 +58,11 @@ def rotated_ricker(tau: np.ndarray, freq, phase) -> np.ndarray:
     return np.cos(phase) * ricker(tau, freq) + np.sin(phase) * hilbert
 
 
-def draw_shapes(rng: np.random.Generator, family: str, freq: np.ndarray, nyquist: float) -> np.ndarray:
-    """count x 4 shape numbers for `family` around each event's peak frequency (see `render_wavelets`)."""
+def draw_shapes(rng: np.random.Generator, family: str, freq: np.ndarray, nyquist: float,
+                taper: tuple[float, float] = (1.5, 4.0), sweep: tuple[float, float] = (4.0, 12.0)) -> np.ndarray:
+    """count x 4 shape numbers for `family` around each event's peak frequency (see `render_wavelets`).
+    Klauder wavelets draw their sweep length (s) from `sweep` and their taper (periods of the peak frequency)
+    from `taper`: a short untapered sweep rings longer than the defaults' processed field sweep."""
     count, top = freq.size, HIGHEST * nyquist
     if family == "ricker":
         return np.stack([freq, *np.zeros((3, count))], axis=1)
@@ -71,9 +75,9 @@ def draw_shapes(rng: np.random.Generator, family: str, freq: np.ndarray, nyquist
     if family == "klauder":
         f1 = freq * rng.uniform(0.2, 0.5, count)
         f2 = np.minimum(freq * rng.uniform(1.5, 2.5, count), top)
-        length = rng.uniform(4.0, 12.0, count)
-        taper = rng.uniform(1.5, 4.0, count) / freq  # a few periods of side lobes survive the taper
-        return np.stack([f1, f2, length, taper], axis=1)
+        length = rng.uniform(*sweep, count)
+        width = rng.uniform(*taper, count) / freq  # by default a few periods of side lobes survive the taper
+        return np.stack([f1, f2, length, width], axis=1)
     if family == "rotated":
         return np.stack([freq, rng.uniform(-np.pi / 2, np.pi / 2, count), *np.zeros((2, count))], axis=1)
     raise ValueError(f"unknown wavelet family {family!r}")
