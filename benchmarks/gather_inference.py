@@ -38,6 +38,7 @@ from seismic_field import (  # noqa: E402
     ROOT,
     SPACINGS,
     decimated,
+    fresh_priors,
     gather_set,
     missing_snr,
     pylops_gather,
@@ -114,8 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--record writes into a shipped bundle; {args.model!r} is not one")
     torch.set_num_threads(args.threads)
     model = load_model(args.model)
-    if hasattr(model.generator, "cache"):  # every setting pays for its priors, as a new gather would
-        model.generator.cache.disable()
+    fresh_priors(model)  # every setting pays for its priors, as a new gather would
     print("tuning gathers", flush=True)
     tuning = score(model, tuning_cases())
     print("test gathers", flush=True)

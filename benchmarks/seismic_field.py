@@ -105,6 +105,13 @@ class TunedFK:
         return run_baseline("fk", observed, mask, value_range=SIGNED_RANGE, **self.options)
 
 
+def fresh_priors(model) -> None:
+    """Turn off a refiner's prior cache, so that each method's seconds include its own consensus, as a user's new
+    gather's would (with it on, a method after the first on the same gather reuses tile priors)."""
+    if hasattr(model.generator, "cache"):
+        model.generator.cache.disable()
+
+
 def gather_set(gather: np.ndarray, name: str) -> ImageSet:
     return ImageSet(torch.from_numpy(gather)[None, None], SIGNED_RANGE, name, None, {})
 
@@ -172,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model = load_model(args.model)
+    fresh_priors(model)
     model.name = "gan-unet"
     shipped_from = model.meta.get("source_run", "").split("/")[0]
     compare = args.compare
@@ -182,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in compare:
         label, _, ref_other = item.partition("=")
         other = load_model(ref_other)
+        fresh_priors(other)
         other.name = label
         others.append(other)
     adapted = AdaptedModel(model, AdaptOptions(seconds=args.adapt_seconds))
@@ -263,7 +272,8 @@ Every U-Net averages each output with that of the polarity-flipped input (`ganre
 `benchmarks/tune_fk.py`: a dip cone of 1 sample/trace); `fk-tuned` picks the dip cone (none, 1, 3 or 6 samples/trace) and
 the sparsity weight (0.01, 0.003) for each spacing and decimation on a tuning gather of the same generator (seeds
 {TUNING_SEED}-{TUNING_SEED + len(SPACINGS) - 1}; the test gathers are seeds 0-{len(SPACINGS) - 1}){fk_line(results)}.
-{env['threads']} torch thread(s) on {env['cpu']}, a 2-core machine: the seconds are this run's, and a time-budgeted
+{env['threads']} torch thread(s) on {env['cpu']}, a 2-core machine: the seconds are this run's (each model computes its
+own consensus for every tile, as for a user's new gather), and a time-budgeted
 adaptation gets fewer steps on a busy machine ({steps_line(results, env)}).
 
 {chr(10).join(lines)}
