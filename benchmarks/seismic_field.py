@@ -112,6 +112,19 @@ def fresh_priors(model) -> None:
         model.generator.cache.disable()
 
 
+def labelled_models(items: list[str]) -> dict:
+    """`LABEL=MODEL` arguments -> {label: loaded model named label, its prior cache off (see fresh_priors)}."""
+    models = {}
+    for item in items:
+        label, _, ref = item.partition("=")
+        if not label or not ref:
+            raise SystemExit(f"expected LABEL=MODEL, got {item!r}")
+        models[label] = load_model(ref)
+        models[label].name = label
+        fresh_priors(models[label])
+    return models
+
+
 def gather_set(gather: np.ndarray, name: str) -> ImageSet:
     return ImageSet(torch.from_numpy(gather)[None, None], SIGNED_RANGE, name, None, {})
 
@@ -186,13 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if compare is None:  # every seismic U-Net trained in runs/ other than the one under test, without adaptation
         compare = [f"{label}={Path(args.runs) / run}" for label, run in COMPARE.items()
                    if run != shipped_from and (Path(args.runs) / run / "model.safetensors").is_file()]
-    others = []
-    for item in compare:
-        label, _, ref_other = item.partition("=")
-        other = load_model(ref_other)
-        fresh_priors(other)
-        other.name = label
-        others.append(other)
+    others = list(labelled_models(compare).values())
     adapted = AdaptedModel(model, AdaptOptions(seconds=args.adapt_seconds))
     scratch = AdaptedModel(model, AdaptOptions(seconds=args.adapt_seconds, from_scratch=True))
     print(f"model {args.model}; adaptation budget {args.adapt_seconds:g} s per gather; torch threads "

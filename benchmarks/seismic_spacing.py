@@ -32,11 +32,10 @@ from ganrecon.adapt import snr_db
 from ganrecon.baselines import run_baseline
 from ganrecon.data.convert import SIGNED_RANGE
 from ganrecon.evaluation import degrade_set
-from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from seismic_field import ROOT, gather_set, pylops_gather  # noqa: E402
+from seismic_field import ROOT, gather_set, labelled_models, pylops_gather  # noqa: E402
 
 SPACINGS = (12.5, 25.0, 37.5, 50.0)
 PARTS = {"all": ("hyperbolic", "parabolic", "linear"), "reflections": ("hyperbolic", "parabolic"),
@@ -133,10 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(out.read_text())
     else:
         torch.set_num_threads(args.threads)
-        models = {}
-        for item in args.model:
-            label, _, ref = item.partition("=")
-            models[label] = load_model(ref)
+        models = labelled_models(args.model)
         start, rows = time.perf_counter(), []
         for parts in PARTS:
             for dx in SPACINGS:
