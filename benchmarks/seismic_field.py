@@ -12,6 +12,7 @@ missing traces; seconds per gather. Any SEG-Y files given with --segy are added 
 missing in the truth too, so decimate a complete file).
 
     .venv/bin/python benchmarks/seismic_field.py [--runs runs] [--adapt-seconds 60] [--segy FILE ...]
+    .venv/bin/python benchmarks/seismic_field.py --choice-only --compare LABEL=MODEL ...   # which model to ship
 """
 
 from __future__ import annotations
@@ -181,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", nargs="*", default=None, metavar="LABEL=MODEL",
                         help="more pretrained models, without adaptation [the runs of COMPARE that exist]")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--choice-only", action="store_true",
+                        help="print the model-choice table (tuning gathers only) and stop; writes nothing")
     parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
     parser.add_argument("--figures", default=str(ROOT / "docs" / "figures"))
     parser.add_argument("--markdown-only", action="store_true", help="re-render the .md from the existing JSON")
@@ -208,10 +211,13 @@ def main(argv: list[str] | None = None) -> int:
     cases = [(f"pylops-dx{dx:g}", pylops_gather(seed, dx), dx) for seed, dx in enumerate(SPACINGS)]
     cases += [(name, arr, None) for name, arr in segy_gathers(args.segy)]
     cases_for_tuning = tuning_cases()
+    choice = {m.name: {c["name"]: missing_snr(m, c) for c in cases_for_tuning} for m in (model, *others)}
+    if args.choice_only:
+        print(choice_table(choice))
+        return 0
     tuning = {(c["dx"], c["pattern"]): tune_fk(c) for c in cases_for_tuning if c["fk"]}
     for (dx, pattern), fk in tuning.items():
         print(f"FK tuned for dx {dx:g} m, {pattern}: {fk.options}", flush=True)
-    choice = {m.name: {c["name"]: missing_snr(m, c) for c in cases_for_tuning} for m in (model, *others)}
     results, rows = [], []
     out_dir, fig_dir = Path(args.out), Path(args.figures)
     fig_dir.mkdir(parents=True, exist_ok=True)
