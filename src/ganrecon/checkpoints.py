@@ -158,12 +158,13 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         raise GanreconError(f"Weights file {path} is truncated or corrupted ({exc}).") from None
 
 
-def save_bundle(path_stem: Path, generator: torch.nn.Module, meta: dict) -> None:
-    """Write <stem>.safetensors + <stem>.json: the EMA generator and how to rebuild it."""
+def save_bundle(path_stem: Path, generator: torch.nn.Module | dict[str, torch.Tensor], meta: dict) -> None:
+    """Write <stem>.safetensors + <stem>.json: the EMA generator (or its state dict) and how to rebuild it."""
     path_stem = Path(path_stem)
     weights = path_stem.with_suffix(".safetensors")
+    state = generator if isinstance(generator, dict) else generator.state_dict()
     with atomic_path(weights) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}, str(tmp))
+        save_file({k: v.detach().cpu().contiguous() for k, v in state.items()}, str(tmp))
     atomic_write_json(path_stem.with_suffix(".json"), {"format": BUNDLE_FORMAT, "version": 1, **meta})
 
 
