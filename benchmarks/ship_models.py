@@ -30,7 +30,7 @@ MAX_BYTES = 4 * 2 ** 20  # a shipped bundle above this in float16 is stored as i
 # shipped name -> (run directory, bundle stem inside it)
 SOURCES = {
     "traces-mnist-unet": ("traces-mnist-unet-wide-gpu2", "model-best"),  # width 64, H200: -wide-gpu -> -wide-gpu2
-    "traces-seismic-unet": ("traces-seismic-unet-wavelets4", "model-best"),  # chain: -pocs -> -continued -> -stage3..5 -> -consensus (prior swapped) -> -consensus2..9 (-consensus8, -9: stages 13, 14, weights/) -> -w48 (widened) -> -echo4 (data echoing) -> -echo4-amp (bf16 autocast) -> -wavelets -> -wavelets2 (four wavelet families) -> -wavelets3 (+ straight slow events) -> -wavelets4 (+ Klauder field gathers, fine-spacing straight events)
+    "traces-seismic-unet": ("traces-seismic-unet-soup21-22", "model-best"),  # mean of -wavelets4 and -wavelets5 (benchmarks/average_weights.py); chain: -pocs -> -continued -> -stage3..5 -> -consensus (prior swapped) -> -consensus2..9 (-consensus8, -9: stages 13, 14, weights/) -> -w48 (widened) -> -echo4 (data echoing) -> -echo4-amp (bf16 autocast) -> -wavelets -> -wavelets2 (four wavelet families) -> -wavelets3 (+ straight slow events) -> -wavelets4 (+ Klauder field gathers, fine-spacing straight events) -> -wavelets5 (+ short, untapered Klauder sweeps)
     "latent-mnist-mlp": ("latent-mnist-mlp", "model"),
     "latent-mnist-dcgan": ("latent-mnist-dcgan", "model"),
     "denoise-blind": ("denoise-blind-w48-fresh2", "model-best"),  # chain: -photos-prior -> -decay .. -decay4 (CPU) -> -gpu (H200) -> -cpu7 .. -cpu12 -> -w48 (widened) -> -w48-dihedral-probe -> -w48-dihedral2 -> -w48-fresh -> -w48-fresh2
@@ -39,6 +39,9 @@ SOURCES = {
     "translate-turbulence": ("translate-turbulence-refine-wide-stage4", "model-best"),  # chain: refine-wide -> -stage2..4
     "translate-turbulence-burst8": ("translate-turbulence-burst8-stage2", "model-best"),  # chain: burst8 -> -stage2
 }
+
+# runs made by no config of their own (benchmarks/average_weights.py) -> the config of the stage they end with
+TRAINED_BY = {"traces-seismic-unet-soup21-22": "traces-seismic-unet-wavelets5"}
 
 # shown by `ganrecon info` and stored in the shipped JSON
 DESCRIPTIONS = {
@@ -54,7 +57,8 @@ DESCRIPTIONS = {
     "traces-seismic-unet": "missing traces of seismic gathers, any size (random, regular, gaps); U-Net GAN refining "
                            "the consensus of f-x, dip-steered and sliding-FK interpolation, trained on clean, "
                            "field-like and aliased synthetic gathers with Ricker, Ormsby, Klauder and phase-rotated "
-                           "wavelets, gathers of slow straight events, and Klauder-only field-like gathers",
+                           "wavelets, gathers of slow straight events, and Klauder-only field-like gathers; the "
+                           "mean of the weights of two stages (stage 22 adds short, untapered Klauder sweeps)",
     "translate-turbulence": "atmospheric turbulence removed from one grey frame, any size; U-Net (width 64) refining "
                             "the frame itself, MSE-trained",
     "translate-turbulence-burst8": "a burst of 8 turbulent frames of a grey scene -> one clean image, any size; U-Net "

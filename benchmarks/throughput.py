@@ -24,7 +24,7 @@ Everything is measured in one run on one machine, so only ratios are compared:
       small watcher process) and that of a process that only imported the CLI and loaded the model;
   bf16 (`torch.autocast("cpu", torch.bfloat16)`) against fp32 on the tiled path: speed-up, PSNR of the bf16
   output against the fp32 output, and the change of PSNR against the clean images where the input has them;
-- each shipped model's training config (benchmarks/ship_models.py SOURCES: run name = config name): images/s
+- each shipped model's training config (benchmarks/ship_models.py SOURCES: run name = config name, or TRAINED_BY): images/s
   of the whole loop (`ganrecon.training.train`: data, degradation, D and G steps, EMA, logging, validation and
   checkpoints) against the bare D + G step on one fixed batch in the same process (the strategy's own `step`
   with the batch made once and the EMA update left out; a refiner's prior is computed in every bare step, as
@@ -64,7 +64,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ship_models import SOURCES  # noqa: E402  (the shipped name -> training run map)
+from ship_models import SOURCES, TRAINED_BY  # noqa: E402  (the shipped name -> training run map)
 
 DATA_ROOTS = [ROOT.parent / "shared" / "datasets", ROOT.parent.parent / "shared" / "datasets"]
 
@@ -533,7 +533,8 @@ def training_configs(names: list[str]) -> dict[str, list[str]]:
     configs: dict[str, list[str]] = {}
     for name in names:
         if name in SOURCES:
-            configs.setdefault(SOURCES[name][0], []).append(name)
+            run = SOURCES[name][0]
+            configs.setdefault(TRAINED_BY.get(run, run), []).append(name)
     return configs
 
 
