@@ -208,13 +208,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {args.model}; adaptation budget {args.adapt_seconds:g} s per gather; torch threads "
           f"{torch.get_num_threads()}", flush=True)
 
-    cases = [(f"pylops-dx{dx:g}", pylops_gather(seed, dx), dx) for seed, dx in enumerate(SPACINGS)]
-    cases += [(name, arr, None) for name, arr in segy_gathers(args.segy)]
     cases_for_tuning = tuning_cases()
     choice = {m.name: {c["name"]: missing_snr(m, c) for c in cases_for_tuning} for m in (model, *others)}
-    if args.choice_only:
+    if args.choice_only:  # no test gather is made
         print(choice_table(choice))
         return 0
+    cases = [(f"pylops-dx{dx:g}", pylops_gather(seed, dx), dx) for seed, dx in enumerate(SPACINGS)]
+    cases += [(name, arr, None) for name, arr in segy_gathers(args.segy)]
     tuning = {(c["dx"], c["pattern"]): tune_fk(c) for c in cases_for_tuning if c["fk"]}
     for (dx, pattern), fk in tuning.items():
         print(f"FK tuned for dx {dx:g} m, {pattern}: {fk.options}", flush=True)

@@ -39,7 +39,14 @@ from ganrecon.data.convert import SIGNED_RANGE
 from ganrecon.data.loader import Context, Raw
 from ganrecon.data.options import as_meta, number, parse_dataclass, parse_range, positive_int, size
 from ganrecon.data.splits import item_rng
-from ganrecon.data.wavelets import WAVELET_FAMILIES, draw_shapes, render_wavelets, ricker
+from ganrecon.data.wavelets import (
+    KLAUDER_SWEEP,
+    KLAUDER_TAPER,
+    WAVELET_FAMILIES,
+    draw_shapes,
+    render_wavelets,
+    ricker,
+)
 from ganrecon.errors import GanreconError
 
 
@@ -61,8 +68,8 @@ class SeismicOptions:
     statics: float = 0.0            # per-trace static shifts, uniform in +-statics milliseconds
     bad: float = 0.0                # share of dead, noisy or polarity-flipped traces
     wavelets: tuple[str, ...] = ("ricker",)  # source wavelet families, one drawn per gather (data/wavelets.py)
-    sweep: tuple[float, float] = (4.0, 12.0)  # Klauder sweep length range, s
-    taper: tuple[float, float] = (1.5, 4.0)   # Klauder Gaussian taper range, periods of the peak frequency
+    sweep: tuple[float, float] = KLAUDER_SWEEP  # Klauder sweep length range, s
+    taper: tuple[float, float] = KLAUDER_TAPER  # Klauder Gaussian taper range, periods of the peak frequency
     dt_range: tuple[float, float] | None = None  # `dt=LOW-HIGH`: time sampling drawn per gather
     dx_range: tuple[float, float] | None = None  # `dx=LOW-HIGH`: trace spacing drawn per gather
 

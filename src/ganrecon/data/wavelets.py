@@ -24,6 +24,8 @@ from scipy.special import dawsn
 
 WAVELET_FAMILIES = ("ricker", "ormsby", "klauder", "rotated")
 HIGHEST = 0.9  # no corner frequency above this share of the Nyquist frequency (no aliasing along time)
+KLAUDER_SWEEP = (4.0, 12.0)  # sweep length range, s: a field vibroseis sweep (`seismic:sweep=`)
+KLAUDER_TAPER = (1.5, 4.0)   # Gaussian taper range, periods of the peak frequency (`seismic:taper=`)
 
 
 def ricker(tau: np.ndarray, freq: np.ndarray) -> np.ndarray:
@@ -59,7 +61,7 @@ def rotated_ricker(tau: np.ndarray, freq, phase) -> np.ndarray:
 
 
 def draw_shapes(rng: np.random.Generator, family: str, freq: np.ndarray, nyquist: float,
-                taper: tuple[float, float] = (1.5, 4.0), sweep: tuple[float, float] = (4.0, 12.0)) -> np.ndarray:
+                taper: tuple[float, float] = KLAUDER_TAPER, sweep: tuple[float, float] = KLAUDER_SWEEP) -> np.ndarray:
     """count x 4 shape numbers for `family` around each event's peak frequency (see `render_wavelets`).
     Klauder wavelets draw their sweep length (s) from `sweep` and their taper (periods of the peak frequency)
     from `taper`: a short untapered sweep rings longer than the defaults' processed field sweep."""
