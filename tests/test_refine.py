@@ -139,13 +139,14 @@ def test_bad_priors_are_one_sentence(kwargs, message):
         build_generator(channels=1, image_size=(16, 16), **kwargs)
 
 
-def test_a_run_with_a_prior_trains_saves_and_loads_without_wiring(tmp_path, tiny_npz):
+def test_a_run_with_a_prior_trains_saves_and_loads_without_wiring(tmp_path, tiny_npz, monkeypatch):
     from conftest import tiny_overrides
 
     from ganrecon.config import load_config
     from ganrecon.inference import load_model
     from ganrecon.training import train
 
+    monkeypatch.setattr("ganrecon.training.conditional.bf16_native", lambda device: True)  # bf16 units or not
     options = {"depth": 2, "width": 8, "prior": "linear"}
     train(load_config(overrides=tiny_overrides(tiny_npz, steps=4, amp=True, generator_options=options)),
           tmp_path / "run", progress=False)

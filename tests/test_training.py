@@ -46,6 +46,15 @@ def test_resume_after_a_stop_gives_the_same_weights(tmp_path, tiny_npz):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_amp_trains_in_fp32_and_says_so_on_a_cpu_without_bf16_units(tmp_path, tiny_npz, monkeypatch, capsys):
+    """Emulated bf16 made a CPU step 20x dearer: `amp: true` there runs fp32, prints why, and the bundle records no
+    autocast type."""
+    monkeypatch.setattr("ganrecon.training.conditional.bf16_native", lambda device: False)
+    train(load_config(overrides=tiny_overrides(tiny_npz, steps=2, amp=True)), tmp_path / "run", progress=False)
+    assert "no bf16 units" in capsys.readouterr().out
+    assert "amp" not in json.loads((tmp_path / "run" / "model.json").read_text())
+
+
 def test_existing_run_needs_resume(tmp_path, tiny_npz):
     config = load_config(overrides=tiny_overrides(tiny_npz, steps=4))
     train(config, tmp_path / "run", progress=False)

@@ -10,7 +10,7 @@ import torch
 
 from ganrecon.config import TrainConfig, load_config
 from ganrecon.errors import GanreconError
-from ganrecon.training.conditional import ConditionalGAN
+from ganrecon.training.conditional import ConditionalGAN, amp_note
 from ganrecon.training.data import DIRECTIONS
 from ganrecon.training.distributed import (
     init_distributed_from_env,
@@ -76,6 +76,8 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False, pro
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
+    if amp_note(config, device) and rank == 0:
+        print(amp_note(config, device), flush=True)
     torch.manual_seed(config.seed)
     # denormal floats (e.g. Adam moments of vanishing gradients) make CPU kernels orders of magnitude slower
     torch.set_flush_denormal(True)
