@@ -70,6 +70,9 @@ def run_setting(data, degrade: str, models: dict, slug: str, limit: int, root: s
         evaluation.results["methods"][label]["train_steps"] = model.meta.get("steps")
         evaluation.results["methods"][label]["init"] = model.meta.get("init")
         evaluation.results["methods"][label]["train_device"] = model.meta.get("device", "cpu")
+        if model.meta.get("averaged_from"):  # a weight mean (benchmarks/average_weights.py): its parts say more
+            evaluation.results["methods"][label]["averaged_from"] = [p["bundle"] for p in model.meta["averaged_from"]]
+            evaluation.results["methods"][label]["total_steps"] = model.meta.get("total_steps")
     save_outputs(evaluation, None, ROOT / "docs" / "figures" / f"traces-{slug}.png", rows=3)
     print(f"  {slug}: {time.perf_counter() - start:.0f} s")
     return evaluation.results
@@ -93,11 +96,18 @@ def large_gathers(model, n: int = 4) -> dict:
 
 def fmt_table(results: dict) -> str:
     table = markdown_table(results)
-    extra = [f"- {k}: trained {v['train_steps']} steps in {v['train_seconds'] / 60:.1f} min"
-             + (f" on the GPU ({v['train_device']})" if v.get("train_device", "cpu") != "cpu" else "")
-             + (f", starting from the weights of `{v['init']}`" if v.get("init") else "")
-             for k, v in results["methods"].items() if v.get("train_seconds")]
+    extra = [f"- {k}: " + provenance(v) for k, v in results["methods"].items() if v.get("train_seconds")]
     return table + ("\n\n" + "\n".join(extra) if extra else "")
+
+
+def provenance(method: dict) -> str:
+    """How a model row's weights came to be: its last training run, or the runs whose weights it averages."""
+    if method.get("averaged_from"):
+        parts = " and ".join(f"`{b}`" for b in method["averaged_from"])
+        return f"the mean of the weights of {parts} ({method['total_steps']} steps over the chain)"
+    return (f"trained {method['train_steps']} steps in {method['train_seconds'] / 60:.1f} min"
+            + (f" on the GPU ({method['train_device']})" if method.get("train_device", "cpu") != "cpu" else "")
+            + (f", starting from the weights of `{method['init']}`" if method.get("init") else ""))
 
 
 def main() -> None:
@@ -112,10 +122,14 @@ def main() -> None:
                         help="recompute only the MNIST tables (a new MNIST model), keeping the seismic ones")
     parser.add_argument("--only-seismic", action="store_true",
                         help="recompute only the seismic tables and the whole-gather check (a new seismic model)")
+    parser.add_argument("--markdown-only", action="store_true", help="rewrite traces.md from traces.json")
     args = parser.parse_args()
     torch.manual_seed(0)
 
     out = ROOT / "docs" / "results"
+    if args.markdown_only:
+        write_markdown(json.loads((out / "traces.json").read_text()), out / "traces.md")
+        return
     seismic_models = find_models(SEISMIC_MODELS, args.runs)
     if args.only_large or args.only_seismic or args.only_mnist:
         results = json.loads((out / "traces.json").read_text())
