@@ -50,4 +50,16 @@ def test_hedge_weights_are_tuned_as_sets_of_candidates_and_shown_as_their_items(
     assert values[0] == (0.5,)  # the rule before it: the mean alone
     assert bench.label((0.5, 0.75), "HEDGE_WEIGHTS") == "0.5, 0.75" == bench.label([0.5, 0.75], "HEDGE_WEIGHTS")
     one_saved = {"rows": [{"mean_margin_db": 1.0, "below_bar": int(i == 0)} for i in range(len(values))]}
-    assert bench.choose([one_saved], "HEDGE_WEIGHTS") == values[1]
+    assert bench.choose([one_saved], "HEDGE_WEIGHTS") == bench.guard.HEDGE_WEIGHTS  # no miss either: it stays
+    gain = {"rows": [{"mean_margin_db": 1.0 + 0.02 * (i == 1), "below_bar": 0} for i in range(len(values))]}
+    assert bench.choose([gain], "HEDGE_WEIGHTS") == values[1]
+
+
+def test_a_tie_keeps_the_guards_current_value_not_the_first_one_tried(monkeypatch):
+    values = bench.CONSTANTS["HEDGE_WEIGHTS"]["values"]
+    monkeypatch.setattr(bench.guard, "HEDGE_WEIGHTS", values[3])
+    same = {"rows": [{"mean_margin_db": 1.0, "margins_db": [1.0], "below_bar": 0} for _ in values]}
+    assert bench.choose([same], "HEDGE_WEIGHTS") == values[3]
+    assert "the guard's current 0.5, 0.75, 0.9 stays" in bench.markdown(
+        [{"set": "s", "degrade": "d", "model": "m", "best_baseline": "b", "held_out": [], "rows": same["rows"]}],
+        values[3], {"machine": "x", "threads": 1, "torch": "t", "seconds": 1.0}, "HEDGE_WEIGHTS")
