@@ -125,6 +125,8 @@ OWN_EVIDENCE = math.inf
 # consensus; 0.5 lost none and gave +1.49 over the triples (0.25: +1.44; never the model +1.37).
 # Re-tuned with stage 21: no gather fell below the consensus at any value, and the lead over the triples was
 # largest with the slack off (+2.49 dB; 0.25: +2.42; 0.5: +2.28; never the model +1.73), so it is off again.
+# With the shipped mean of stages 21 and 22 the same (+2.54 off, the worst gather +0.68; 0.25: +2.47; 0.5: +2.32;
+# never the model +1.76).
 REGULAR_SLACK_DB = -math.inf
 LARGE_HOLE = 2.0        # mean distance (px) from a missing entry to the nearest known one above which holes are large
 MIN_LOW_RES = 4         # a super-resolution check needs a downscaled input of at least this many pixels a side
