@@ -47,7 +47,7 @@ def test_resume_after_a_stop_gives_the_same_weights(tmp_path, tiny_npz):
 
 
 def test_amp_trains_in_fp32_and_says_so_on_a_cpu_without_bf16_units(tmp_path, tiny_npz, monkeypatch, capsys):
-    """Emulated bf16 made a CPU step 20x dearer: `amp: true` there runs fp32, prints why, and the bundle records no
+    """Emulated bf16 made a CPU step 14x dearer: `amp: true` there runs fp32, prints why, and the bundle records no
     autocast type."""
     monkeypatch.setattr("ganrecon.training.conditional.bf16_native", lambda device: False)
     train(load_config(overrides=tiny_overrides(tiny_npz, steps=2, amp=True)), tmp_path / "run", progress=False)

@@ -76,8 +76,9 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False, pro
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
-    if amp_note(config, device) and rank == 0:
-        print(amp_note(config, device), flush=True)
+    note = amp_note(config, device)
+    if note and rank == 0:
+        print(note, flush=True)
     torch.manual_seed(config.seed)
     # denormal floats (e.g. Adam moments of vanishing gradients) make CPU kernels orders of magnitude slower
     torch.set_flush_denormal(True)

@@ -52,7 +52,7 @@ def amp_dtype(device: torch.device) -> torch.dtype | None:
     """Autocast's type for `amp: true`: bf16 on CPUs with bf16 units and on GPUs that have it (the format validated
     on CPU, and no loss scaling between two optimisers), fp16 with a GradScaler on older GPUs, and None (fp32) on a
     CPU without bf16 units, where autocast emulates bf16 in slow reference convolutions (a width-64 U-Net step on
-    MNIST took 20x as long as in fp32 on an AMD EPYC without AVX512)."""
+    MNIST took 14x as long as in fp32 on an AMD EPYC without AVX-512)."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return torch.bfloat16 if bf16_native(device) else None
@@ -102,6 +102,7 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
     and cumulative over the `init:` chain; the device, since a GPU second is not a CPU second; autocast's type,
     since it changes what a step costs)."""
     before_steps, before_seconds = lineage(config.init)
+    autocast = amp_dtype(torch.device(device)) if config.amp else None
     return {
         "task": config.task,
         "generator": config.generator,
@@ -122,8 +123,7 @@ def model_meta(config: TrainConfig, train, scale: int, step: int, seconds: float
         "total_train_seconds": round(before_seconds + seconds, 1),
         "threads": config.threads or torch.get_num_threads(),  # what it ran on, where the config left it open
         **({"echo": config.echo} if config.echo > 1 else {}),
-        **({"amp": str(amp_dtype(torch.device(device))).removeprefix("torch.")}
-           if config.amp and amp_dtype(torch.device(device)) is not None else {}),
+        **({"amp": str(autocast).removeprefix("torch.")} if autocast is not None else {}),
         "device": device,
     }
 
