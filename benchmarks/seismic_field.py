@@ -29,6 +29,7 @@ import torch
 
 from ganrecon.adapt import AdaptedModel, AdaptOptions, snr_db
 from ganrecon.baselines import run_baseline
+from ganrecon.bundles import weight_mean_text
 from ganrecon.data import ImageSet
 from ganrecon.data.convert import SIGNED_RANGE
 from ganrecon.evaluation import degrade_set, evaluate
@@ -256,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     env = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or
            platform.machine(), "threads": torch.get_num_threads(), "adapt_seconds": args.adapt_seconds,
            "model": str(args.model), "argv": sys.argv[1:],
-           "models": {m.name: {k: m.meta.get(k) for k in ("data", "steps", "init", "source_run")}
+           "models": {m.name: {k: m.meta.get(k) for k in ("data", "steps", "init", "source_run", "averaged_from",
+                                                                     "total_steps")}
                       for m in (model, *others)}}
     data = {"environment": env, "results": results, "model_choice": choice}
     atomic_write_json(out_dir / "seismic_field.json", data)
@@ -304,10 +306,15 @@ adaptation gets fewer steps on a busy machine ({steps_line(results, env)}).
     print(f"wrote {path}")
 
 
+def tuning_means(choice: dict) -> dict[str, float]:
+    """Model -> its mean missing-trace SNR over the tuning gathers."""
+    return {name: float(np.mean(list(row.values()))) for name, row in choice.items()}
+
+
 def model_to_ship(choice: dict, incumbent: str = "gan-unet") -> str:
     """The challenger with the best tuning mean if it beats the shipped model's (`incumbent`) by SHIP_MARGIN_DB,
     else the shipped model."""
-    means = {name: float(np.mean(list(row.values()))) for name, row in choice.items()}
+    means = tuning_means(choice)
     best = max(means, key=means.get)
     return best if incumbent not in means or means[best] >= means[incumbent] + SHIP_MARGIN_DB else incumbent
 
@@ -322,8 +329,9 @@ def choice_table(choice: dict | None) -> str:
              f"shipped one's by {SHIP_MARGIN_DB:g} dB or more.", "",
              "| model | " + " | ".join(c.replace("dx", "").replace("/s", " m, seed ").replace("/", ", ") for c in cases)
              + " | mean |", "|---|" + "---|" * (len(cases) + 1)]
-    for name, row in sorted(choice.items(), key=lambda kv: -np.mean(list(kv[1].values()))):
-        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in row.values()) + f" | {np.mean(list(row.values())):.2f} |")
+    means = tuning_means(choice)
+    for name, row in sorted(choice.items(), key=lambda kv: -means[kv[0]]):
+        lines.append(f"| {name} | " + " | ".join(f"{v:.2f}" for v in row.values()) + f" | {means[name]:.2f} |")
     return "\n".join([*lines, "", f"To ship: **{model_to_ship(choice)}**."])
 
 
@@ -333,6 +341,9 @@ def steps_line(results: list[dict], env: dict) -> str:
 
 
 def provenance(model: dict) -> str:
+    mean = weight_mean_text(model)
+    if mean:
+        return mean
     data = model["data"] if isinstance(model["data"], str) else " + ".join(model["data"])
     start = f", starting from `{model['init']}`" if model.get("init") else ""
     return f"trained on `{data}` for {model['steps']} steps{start}"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from ganrecon.bundles import weight_mean_text
 from ganrecon.data import load_dataset
 from ganrecon.evaluation import evaluate, save_outputs
 from ganrecon.inference import load_model, pretrained_names
@@ -71,7 +72,7 @@ def run_setting(data, degrade: str, models: dict, slug: str, limit: int, root: s
         evaluation.results["methods"][label]["init"] = model.meta.get("init")
         evaluation.results["methods"][label]["train_device"] = model.meta.get("device", "cpu")
         if model.meta.get("averaged_from"):  # a weight mean (benchmarks/average_weights.py): its parts say more
-            evaluation.results["methods"][label]["averaged_from"] = [p["bundle"] for p in model.meta["averaged_from"]]
+            evaluation.results["methods"][label]["averaged_from"] = model.meta["averaged_from"]
             evaluation.results["methods"][label]["total_steps"] = model.meta.get("total_steps")
     save_outputs(evaluation, None, ROOT / "docs" / "figures" / f"traces-{slug}.png", rows=3)
     print(f"  {slug}: {time.perf_counter() - start:.0f} s")
@@ -102,10 +103,7 @@ def fmt_table(results: dict) -> str:
 
 def provenance(method: dict) -> str:
     """How a model row's weights came to be: its last training run, or the runs whose weights it averages."""
-    if method.get("averaged_from"):
-        parts = " and ".join(f"`{b}`" for b in method["averaged_from"])
-        return f"the mean of the weights of {parts} ({method['total_steps']} steps over the chain)"
-    return (f"trained {method['train_steps']} steps in {method['train_seconds'] / 60:.1f} min"
+    return weight_mean_text(method) or (f"trained {method['train_steps']} steps in {method['train_seconds'] / 60:.1f} min"
             + (f" on the GPU ({method['train_device']})" if method.get("train_device", "cpu") != "cpu" else "")
             + (f", starting from the weights of `{method['init']}`" if method.get("init") else ""))
 

@@ -99,6 +99,16 @@ def bundle_path(ref: str | Path) -> Path:
                         f"(shipped: {names}).")
 
 
+def weight_mean_text(meta: dict) -> str | None:
+    """How a weight mean (benchmarks/average_weights.py) came to be, from its description; None for a bundle that
+    one training run wrote (its own steps and `init` say it)."""
+    parts = meta.get("averaged_from")
+    if not parts:
+        return None
+    names = " and ".join(f"`{part['bundle']}`" for part in parts)
+    return f"the mean of the weights of {names} ({meta.get('total_steps')} steps over the chain)"
+
+
 def bundle_kind(meta: dict) -> str:
     kind = meta.get("kind", "conditional")
     if kind not in BUNDLE_KINDS:
