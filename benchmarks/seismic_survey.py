@@ -46,6 +46,7 @@ from ganrecon.degrade import parse_degradation
 from ganrecon.guard import GuardedModel
 from ganrecon.inference import load_model
 from ganrecon.io_utils import atomic_write_json, atomic_write_text
+from ganrecon.reconstructor import resolve_precision
 from ganrecon.training.rundir import seconds_at
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,10 +56,10 @@ CONVENTIONAL = ("zero-fill", "linear", "biharmonic", "fk", "pocs", "sliding-fk",
 # eval_every: one held-out score is a pass over the whole survey (9.9 s for 60 shots with 2 threads, the time of 81
 # bf16 steps; docs/results/adapt_precision.md): at 400 steps scoring takes 17% of the budget, at 50 62%
 FULL = {"shots": 60, "nt": 500, "nx": 96, "spacings": (25.0, 37.5), "test_every": 10, "seconds": 1800.0,
-        "steps": None, "eval_every": 400, "adapt_seconds": 60.0, "precision": "bf16", "lr_decay": "none",
+        "steps": None, "eval_every": 400, "adapt_seconds": 60.0, "precision": "auto", "lr_decay": "none",
         "methods": CONVENTIONAL}
 QUICK = {"shots": 6, "nt": 128, "nx": 32, "spacings": (25.0,), "test_every": 3, "seconds": 6.0, "steps": 6,
-         "eval_every": 3, "adapt_seconds": 2.0, "precision": "bf16", "lr_decay": "linear-budget",
+         "eval_every": 3, "adapt_seconds": 2.0, "precision": "auto", "lr_decay": "linear-budget",
          "methods": ("zero-fill", "linear")}
 SHOT_STEP_M = 50.0        # source interval along the line
 V_DIRECT, V_GROUND_ROLL = 1500.0, 450.0
@@ -153,7 +154,8 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
         flush=True)
     report = {k: v for k, v in vars(adaptation).items() if k != "run_dir"}
     report["curve"] = adaptation_curve(run)
-    settings = {k: plan[k] for k in ("seconds", "eval_every", "precision", "lr_decay", "adapt_seconds")}
+    settings = {k: plan[k] for k in ("seconds", "eval_every", "lr_decay", "adapt_seconds")}
+    settings["precision"] = resolve_precision(plan["precision"])  # what ran, not `auto`
     return {"dx_m": dx, "test_shots": survey["test"], "methods": methods, "survey_adaptation": report,
             "settings": dict(settings, threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(),
                              source_run=pretrained.meta.get("source_run"))}  # a shipped name outlives its weights
@@ -205,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--adapt-seconds", type=float, default=None, help="single-gather adaptation per test shot")
     parser.add_argument("--eval-every", type=int, default=None, help="survey adaptation steps between held-out "
                                                                         "scores (each one pass over the survey)")
-    parser.add_argument("--precision", choices=("fp32", "bf16"), default=None,
-                        help="of both adaptations' training steps [bf16]")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "auto"), default=None,
+                        help="of both adaptations' training steps [auto: bf16 where the CPU has bf16 units, which "
+                             "emulate it many times slower than fp32 where it has none]")
     parser.add_argument("--lr-decay", choices=("none", "linear-budget"), default=None,
                         help="survey adaptation's learning-rate schedule [none]; a resumed run may add the decay")
     parser.add_argument("--methods", nargs="*", default=None, help="conventional methods [%(default)s: all]")

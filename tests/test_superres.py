@@ -292,6 +292,21 @@ def test_auto_precision_takes_bf16_only_where_the_cpu_has_it(tmp_path, monkeypat
     assert model.precision == expected
 
 
+@pytest.mark.parametrize("native", [False, True])
+def test_explicit_bf16_is_warned_on_stderr_where_the_cpu_would_emulate_it(tmp_path, monkeypatch, capsys, native):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    weights = _bundle(tmp_path, 2)
+    np.save(tmp_path / "in.npy", np.random.default_rng(0).random((12, 10), dtype=np.float32))
+    for precision in ("bf16", "fp32", "auto"):
+        assert main(["reconstruct", str(tmp_path / "in.npy"), "--model", str(weights), "-o",
+                     str(tmp_path / f"out-{precision}.npy"), "--guard", "off", "--precision", precision]) == 0
+        err = capsys.readouterr().err
+        warned = precision == "bf16" and not native
+        assert ("without bf16 units" in err) == warned, (precision, err)
+    assert (tmp_path / "out-bf16.npy").is_file()  # the user's choice still runs
+
+
 def test_auto_precision_keeps_fp32_for_a_model_whose_bundle_says_bf16_costs_it_too_much(tmp_path, monkeypatch):
     from ganrecon.reconstruction import set_precision
 

@@ -104,6 +104,15 @@ ENSEMBLE_HELP = ("self-ensemble: none; mirror or dihedral: the network also sees
                  "choice (docs/results/self_ensemble.md)")
 
 
+def _warn_precision(precision: str) -> None:
+    """An explicit bf16 where it is emulated is said on stderr before any work (ganrecon.reconstructor)."""
+    from ganrecon.reconstructor import precision_note
+
+    note = precision_note(precision)
+    if note:
+        err_console.print(note, soft_wrap=True, highlight=False)
+
+
 def _guard_mode(guard: str, adapting: bool, notes: list[str]) -> str:
     """`auto` is `choose`, except for models adapted to the input: their check would adapt them again for each
     held-out fold (several times the adaptation budget), so there it is off, and said so."""
@@ -355,6 +364,7 @@ def reconstruct(
         raise GanreconError("Choose --adapt or --gather-only, not both.")
     options = (AdaptOptions(seconds=adapt_seconds, from_scratch=gather_only, precision=precision)
                if adapt or gather_only else None)
+    _warn_precision(precision)
     notes: list[str] = []
     guard = _guard_mode(guard, options is not None, notes)
     if folder:
@@ -404,6 +414,7 @@ def adapt(
     from ganrecon.adapt_survey import SurveyAdaptConfig, adapt_survey
 
     _check(folders={"--out": out})
+    _warn_precision(precision)
     config = SurveyAdaptConfig(survey=survey, model=model, degrade=degrade, seconds=seconds, steps=steps, hide=hide,
                                holdout=holdout, lr=lr, batch_size=batch_size, eval_every=eval_every, seed=seed,
                                threads=threads, precision=precision, lr_decay=lr_decay)

@@ -74,6 +74,15 @@ def resolve_precision(precision: str, device: torch.device | str = "cpu") -> str
     return check_precision(precision)
 
 
+def precision_note(precision: str, device: torch.device | str = "cpu") -> str | None:
+    """The warning an explicit `bf16` deserves where the hardware has no bf16 units (autocast then emulates it,
+    many times slower than fp32; `auto` picks fp32 there), else None. The user's choice still stands."""
+    if precision != "bf16" or bf16_native(torch.device(device)):
+        return None
+    return (f"--precision bf16 on a {torch.device(device).type} without bf16 units: autocast emulates it, many "
+            "times slower than fp32 (--precision auto chooses fp32 here).")
+
+
 @contextmanager
 def inference_layout(generator: torch.nn.Module, channels_last: bool):
     """The generator's weights in channels_last for the duration (oneDNN's fast convolution path), then the very
