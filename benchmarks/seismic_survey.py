@@ -57,10 +57,10 @@ CONVENTIONAL = ("zero-fill", "linear", "biharmonic", "fk", "pocs", "sliding-fk",
 # bf16 steps; docs/results/adapt_precision.md): at 400 steps scoring takes 17% of the budget, at 50 62%
 FULL = {"shots": 60, "nt": 500, "nx": 96, "spacings": (25.0, 37.5), "test_every": 10, "seconds": 1800.0,
         "steps": None, "eval_every": 400, "adapt_seconds": 60.0, "precision": "auto", "lr_decay": "none",
-        "methods": CONVENTIONAL}
+        "methods": CONVENTIONAL, "pool": 0}
 QUICK = {"shots": 6, "nt": 128, "nx": 32, "spacings": (25.0,), "test_every": 3, "seconds": 6.0, "steps": 6,
          "eval_every": 3, "adapt_seconds": 2.0, "precision": "auto", "lr_decay": "linear-budget",
-         "methods": ("zero-fill", "linear")}
+         "methods": ("zero-fill", "linear"), "pool": 0}
 SHOT_STEP_M = 50.0        # source interval along the line
 V_DIRECT, V_GROUND_ROLL = 1500.0, 450.0
 
@@ -133,7 +133,7 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
     resume = args.resume and (run / "config.yaml").is_file()
     config = SurveyAdaptConfig(survey=str(survey["path"]), model=args.model, seconds=plan["seconds"],
                                steps=plan["steps"], eval_every=plan["eval_every"], threads=args.threads,
-                               precision=plan["precision"], lr_decay=plan["lr_decay"])
+                               precision=plan["precision"], lr_decay=plan["lr_decay"], pool=plan["pool"])
     adaptation = adapt_survey(config, run, resume=resume, progress=not args.quiet)
     methods = {name: score(lambda o, m, n=name: run_baseline(n, o, m, value_range=SIGNED_RANGE), survey)
                for name in plan["methods"]}
@@ -154,7 +154,7 @@ def run_spacing(dx: float, plan: dict, args) -> dict:
         flush=True)
     report = {k: v for k, v in vars(adaptation).items() if k != "run_dir"}
     report["curve"] = adaptation_curve(run)
-    settings = {k: plan[k] for k in ("seconds", "eval_every", "lr_decay", "adapt_seconds")}
+    settings = {k: plan[k] for k in ("seconds", "eval_every", "lr_decay", "adapt_seconds", "pool")}
     settings["precision"] = resolve_precision(plan["precision"])  # what ran, not `auto`
     return {"dx_m": dx, "test_shots": survey["test"], "methods": methods, "survey_adaptation": report,
             "settings": dict(settings, threads=torch.get_num_threads(), cpu=platform.processor() or platform.machine(),
@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr-decay", choices=("none", "linear-budget"), default=None,
                         help="survey adaptation's learning-rate schedule [none]; a resumed run may add the decay")
     parser.add_argument("--methods", nargs="*", default=None, help="conventional methods [%(default)s: all]")
+    parser.add_argument("--pool", type=int, default=None, help="survey adaptation: 0, new problems at every step, "
+                        "or N fixed problems whose costly prior is computed once each [0]")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--work", default=None, help="survey files and adaptation runs [runs/seismic-survey; "
                                                       "--quick: a new temporary folder]")
@@ -228,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         write_markdown(data, Path(args.out) / "seismic_survey.md", figure)
         return 0
     plan = dict(QUICK if args.quick else FULL)
-    for key in ("shots", "spacings", "seconds", "adapt_seconds", "eval_every", "precision", "lr_decay", "methods"):
+    for key in ("shots", "spacings", "seconds", "adapt_seconds", "eval_every", "precision", "lr_decay", "methods",
+                "pool"):
         if getattr(args, key) is not None:
             plan[key] = getattr(args, key)
     if plan["shots"] < 2 or not plan["spacings"]:
@@ -297,7 +300,7 @@ def write_markdown(data: dict, path: Path, figure: Path) -> None:
         source = f"from `{run['source_run']}`, " if run.get("source_run") else ""
         targets.append(f"- {res['dx_m']:g} m ({source}{run['seconds']:g} s of survey adaptation in "
                        f"{run.get('precision', 'fp32')}, learning rate {decay_text(run.get('lr_decay', 'none'))}, "
-                       f"held-out score every {run['eval_every']} steps; "
+                       f"held-out score every {run['eval_every']} steps{pool_text(run.get('pool', 0))}; "
                        f"{run['adapt_seconds']:g} s per test shot for single-gather adaptation): "
                        f"survey-adapted {survey:.2f} dB; vs best conventional ({best[1]}) "
                        f"{best[0]:.2f} dB -> {survey - best[0]:+.2f} (target +5); vs single-gather-adapted "
@@ -323,6 +326,11 @@ Targets (50% random, SNR on the missing traces):
 {chr(10).join(targets)}
 """)
     print(f"wrote {path}")
+
+
+def pool_text(pool: int) -> str:
+    """How the survey adaptation drew its training problems, where it used a fixed pool."""
+    return f", {pool} fixed training problems (the consensus prior computed once each)" if pool else ""
 
 
 def guarded_text(methods: dict, conventional) -> str:

@@ -128,6 +128,44 @@ def test_resume_continues_to_the_weights_of_an_uninterrupted_run(tmp_path, unet)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_pool_of_fixed_problems_resumes_exactly_and_may_not_change_on_resume(tmp_path, unet):
+    """--pool N: the steps draw from N problems drawn once (so a refiner computes each prior once); the pool is
+    drawn again from the seed on resume, so a resumed run ends with the weights of an uninterrupted one."""
+    survey = npy_survey(tmp_path / "survey")
+    whole = adapt_survey(config(survey, unet, pool=3), tmp_path / "whole", progress=False)
+    adapt_survey(config(survey, unet, pool=3), tmp_path / "parts", progress=False, stop_after=2)
+    second = adapt_survey(config(survey, unet, pool=3), tmp_path / "parts", resume=True, progress=False)
+    assert (second.steps, second.best_step) == (whole.steps, whole.best_step)
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "parts")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    adapt_survey(config(survey, unet), tmp_path / "fresh", progress=False)
+    fresh = weights(tmp_path / "fresh")
+    assert any(not torch.equal(a[k], fresh[k]) for k in a)  # other problems than a run without a pool
+    with pytest.raises(GanreconError, match="was adapted with pool 3, not 5"):
+        adapt_survey(config(survey, unet, pool=5, steps=6), tmp_path / "parts", resume=True, progress=False)
+
+
+def test_a_validation_pass_does_not_evict_the_pools_cached_priors(tmp_path):
+    """A survey's validation pass holds more tiles than the cache's spare 256: the pool's priors must survive it."""
+    torch.manual_seed(0)
+    options = {"depth": 2, "width": 8, "prior": "cubic"}  # a costly (cached) prior
+    generator = build_generator("unet", channels=1, image_size=SIZE, value_range=(-1.0, 1.0), **options)
+    stem = tmp_path / "refiner"
+    save_bundle(stem, generator, {"task": "traces", "generator": "unet", "generator_options": options,
+                                  "channels": 1, "image_size": list(SIZE), "value_range": [-1.0, 1.0], "scale": 1,
+                                  "data_consistency": True})
+    clean = [torch.from_numpy(gather(16, seed=i, samples=32))[None] for i in range(300)]  # one tile each
+    strategy = SelfSupervisedAdaptation(load_model(stem.with_suffix(".safetensors")),
+                                        [(c, (c != 0).float()) for c in clean], batch_size=8, pool=8)
+    for step in range(4):
+        strategy.step(step, torch.Generator().manual_seed(step))
+    cache = strategy.generator.cache.entries
+    pool_priors = set(cache)
+    assert strategy.validation_tiles() == 300 and len(pool_priors) > 0
+    strategy.validate(1)
+    assert pool_priors <= set(cache) and len(cache) == len(pool_priors) + 300
+
+
 def test_missing_traces_are_never_targets_nor_inputs(unet):
     """Garbage in the missing traces of every gather changes nothing: they are neither hidden-and-learnt targets
     nor held-out scores nor inputs."""
@@ -196,6 +234,7 @@ def test_degrade_removes_traces_from_a_complete_survey(tmp_path):
     ("bad-seconds", "--seconds must be a positive number"),
     ("bad-precision", "Unknown precision 'fp8'"),
     ("bad-lr-decay", "--lr-decay must be one of none, linear-budget, got 'cosine'"),
+    ("bad-pool", "--pool must be 0 (new problems at every step) or more, got -1"),
     ("all-dead", "None of the 2 images has known entries"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(tmp_path, unet, capsys, case, message):
@@ -211,6 +250,7 @@ def test_bad_input_is_one_sentence_and_exit_2(tmp_path, unet, capsys, case, mess
             "bad-seconds": [str(survey), "--model", unet, "--seconds", "0"],
             "bad-precision": [str(survey), "--model", unet, "--precision", "fp8"],
             "bad-lr-decay": [str(survey), "--model", unet, "--lr-decay", "cosine"],
+            "bad-pool": [str(survey), "--model", unet, "--pool", "-1"],
             "all-dead": [str(tmp_path / "dead"), "--model", unet]}[case]
     code = main(["adapt", *argv, "--out", str(tmp_path / "run"), "--steps", "2", "--no-progress"])
     err = " ".join(capsys.readouterr().err.split())

@@ -28,7 +28,8 @@ from ganrecon.training.adaptation import check_lr_decay
 
 # what a resumed run must share with the run it continues (the budget, steps, threads, precision and lr_decay may
 # change)
-SAME_ON_RESUME = ("survey", "model", "degrade", "seed", "hide", "holdout", "lr", "batch_size", "eval_every")
+SAME_ON_RESUME = ("survey", "model", "degrade", "seed", "hide", "holdout", "lr", "batch_size", "eval_every",
+                  "pool")
 
 
 @dataclass
@@ -49,6 +50,7 @@ class SurveyAdaptConfig:
     threads: int | None = None       # torch CPU threads
     precision: str = "fp32"          # of the training steps: fp32, bf16 autocast, or auto (bf16 where native)
     lr_decay: str = "none"           # none; linear-budget: constant for half the budget (seconds or steps), then to 0
+    pool: int = 0                    # > 0: steps draw from this many fixed problems, a costly prior computed once each
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -59,6 +61,8 @@ class SurveyAdaptConfig:
             raise GanreconError("Give a time budget (--seconds) or a number of steps (--steps).")
         if self.seconds is not None and not (self.seconds > 0 and math.isfinite(self.seconds)):
             raise GanreconError(f"--seconds must be a positive number, got {self.seconds}.")
+        if isinstance(self.pool, bool) or not isinstance(self.pool, int) or self.pool < 0:
+            raise GanreconError(f"--pool must be 0 (new problems at every step) or more, got {self.pool!r}.")
         for key in ("steps", "batch_size", "eval_every", "threads"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -145,10 +149,12 @@ def _run(config: SurveyAdaptConfig, model, survey: Survey, out: Path, checkpoint
 
     provenance = {"adapted_from": model.name, "adapted_from_ref": config.model, "survey": config.survey,
                   "survey_gathers": len(survey.gathers), "survey_degrade": config.degrade}
+    if config.pool:
+        provenance["adapt_pool"] = config.pool  # the training problems were this many, fixed
     strategy = SelfSupervisedAdaptation(model, survey.pairs(), hide=config.hide, holdout=config.holdout,
                                         lr=config.lr, batch_size=config.batch_size, seed=config.seed,
                                         provenance=provenance, precision=config.precision,
-                                        lr_decay=config.lr_decay, steps=config.steps)
+                                        lr_decay=config.lr_decay, steps=config.steps, pool=config.pool)
     options = LoopOptions(steps=config.steps, seed=strategy.seed, run_dir=out, max_seconds=config.seconds,
                           eval_every=config.eval_every, checkpoint_every=config.eval_every,
                           log_every=min(10, config.eval_every), stop_after=stop_after,

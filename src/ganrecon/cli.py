@@ -407,6 +407,9 @@ def adapt(
     precision: str = typer.Option("auto", help="of the training steps: fp32; bf16 autocast (1.5x faster on CPUs "
                                                 "with bf16 units, docs/results/adapt_precision.md; held-out scores "
                                                 "and output stay fp32); auto: bf16 where native, else fp32"),
+    pool: int = typer.Option(0, help="0: new training problems at every step; N: the steps draw from N fixed "
+                                     "problems (crop, hidden traces), whose costly prior (the seismic consensus) "
+                                     "is computed once each: many more steps per minute"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Fine-tune a seismic model on every gather of a survey (self-supervised: no clean data); then reconstruct
@@ -417,7 +420,7 @@ def adapt(
     _warn_precision(precision)
     config = SurveyAdaptConfig(survey=survey, model=model, degrade=degrade, seconds=seconds, steps=steps, hide=hide,
                                holdout=holdout, lr=lr, batch_size=batch_size, eval_every=eval_every, seed=seed,
-                               threads=threads, precision=precision, lr_decay=lr_decay)
+                               threads=threads, precision=precision, lr_decay=lr_decay, pool=pool)
     result = adapt_survey(config, out, resume=resume, progress=progress,
                           notes=lambda line: console.print(line, soft_wrap=True, highlight=False))
     done = result.steps - result.first_step

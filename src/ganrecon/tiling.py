@@ -13,6 +13,15 @@ def _positions(length: int, tile: int, step: int) -> list[int]:
     return sorted(set(pos))
 
 
+def tile_boxes(h: int, w: int, tile: tuple[int, int], overlap: float) -> list[tuple[int, int]]:
+    """The top-left corners of the tiles `tiled_apply` cuts from an h x w image (one box where it fits a tile)."""
+    th, tw = tile
+    if h <= th and w <= tw:
+        return [(0, 0)]
+    ov_h, ov_w = int(th * overlap), int(tw * overlap)
+    return [(y, x) for y in _positions(h, th, th - ov_h) for x in _positions(w, tw, tw - ov_w)]
+
+
 def _ramp(n: int, ov: int, first_edge: bool, last_edge: bool) -> torch.Tensor:
     """One side's blending weights along one axis (see `_window`)."""
     wgt = torch.ones(n)
@@ -79,7 +88,7 @@ def tiled_apply(fn, observed: torch.Tensor, mask: torch.Tensor, tile: tuple[int,
     ys, xs = _positions(h, th, th - ov_h), _positions(w, tw, tw - ov_w)
     windows: dict[tuple, torch.Tensor] = {}  # at most 9 kinds: corner, edge and interior tiles
     out = torch.zeros(n, out_channels or c, h * scale, w * scale)
-    boxes = [(y, x) for y in ys for x in xs]
+    boxes = tile_boxes(h, w, tile, overlap)
     for i in range(n):
         for start in range(0, len(boxes), batch_tiles):
             chunk = boxes[start:start + batch_tiles]

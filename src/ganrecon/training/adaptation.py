@@ -26,6 +26,7 @@ import torch
 from ganrecon.checkpoints import save_bundle
 from ganrecon.errors import GanreconError
 from ganrecon.reconstructor import resolve_precision
+from ganrecon.tiling import tile_boxes
 from ganrecon.training.steps import lr_factor
 from ganrecon.training.strategy import Strategy
 
@@ -151,9 +152,14 @@ class SelfSupervisedAdaptation(Strategy):
         rng = torch.Generator().manual_seed(self.seed + 1)
         pool = [self._draw_problem(rng) for _ in range(size)]
         refiner = self.generator
-        if hasattr(refiner, "cache_pool"):
-            refiner.cache_pool(size)  # the pool, and validation's tiles besides
+        if hasattr(refiner, "cache_pool"):  # the pool, and validation's tiles besides: a survey's validation pass
+            refiner.cache_pool(size + self.validation_tiles())  # must not evict the pool's priors
         return pool
+
+    def validation_tiles(self) -> int:
+        """Tiles of one validation pass (each holds one prior: a self-ensemble computes it once per tile)."""
+        overlap = self.adapted.default_overlap()
+        return sum(len(tile_boxes(*observed.shape[-2:], self.crop, overlap)) for observed, _, _ in self.images)
 
     def _crop(self, i: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A random training crop of image i: (observed, training mask), each C x h x w."""
