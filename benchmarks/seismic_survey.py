@@ -50,6 +50,7 @@ from ganrecon.reconstructor import resolve_precision
 from ganrecon.training.rundir import seconds_at
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "docs" / "results"
 DT = 0.004
 PATTERN = "columns:random:0.5"
 CONVENTIONAL = ("zero-fill", "linear", "biharmonic", "fk", "pocs", "sliding-fk", "fx", "dip-steered", "consensus")
@@ -219,13 +220,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default=None, help="survey files and adaptation runs [runs/seismic-survey; "
                                                       "--quick: a new temporary folder]")
     parser.add_argument("--resume", action="store_true", help="continue the survey adaptations in --work")
-    parser.add_argument("--out", default=str(ROOT / "docs" / "results"))
+    parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--render", action="store_true", help="only rewrite the markdown and figure from --out's JSON")
     args = parser.parse_args(argv)
     if args.render:
         data = json.loads((Path(args.out) / "seismic_survey.json").read_text())
-        figure = ROOT / "docs" / "figures" / "seismic-survey-adaptation.png"
+        figure = figure_path(Path(args.out))
         plot_curves(data, figure)
         write_markdown(data, Path(args.out) / "seismic_survey.md", figure)
         return 0
@@ -249,10 +250,17 @@ def main(argv: list[str] | None = None) -> int:
     data = {"environment": env, "results": results}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "seismic_survey.json", data)
-    figure = (Path(args.work) if args.quick else ROOT / "docs" / "figures") / "seismic-survey-adaptation.png"
+    figure = figure_path(out)
     plot_curves(data, figure)
     write_markdown(data, out / "seismic_survey.md", figure)
     return 0
+
+
+def figure_path(out: Path) -> Path:
+    """The learning-curve figure: docs/figures for the repository's results, else beside the results it shows (a
+    smoke run, or a variant written to another --out, never replaces the README's figure)."""
+    name = "seismic-survey-adaptation.png"
+    return ROOT / "docs" / "figures" / name if out.resolve() == RESULTS.resolve() else out / name
 
 
 def plot_curves(data: dict, path: Path) -> None:

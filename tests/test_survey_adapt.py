@@ -145,8 +145,10 @@ def test_a_pool_of_fixed_problems_resumes_exactly_and_may_not_change_on_resume(t
         adapt_survey(config(survey, unet, pool=5, steps=6), tmp_path / "parts", resume=True, progress=False)
 
 
-def test_a_validation_pass_does_not_evict_the_pools_cached_priors(tmp_path):
-    """A survey's validation pass holds more tiles than the cache's spare 256: the pool's priors must survive it."""
+@pytest.mark.parametrize("pool", [0, 8])
+def test_the_prior_cache_holds_a_whole_validation_pass_beside_the_pool(tmp_path, pool):
+    """A survey's validation pass poses more tiles than the cache's spare 256: they must all stay cached (an LRU
+    cache smaller than a pass misses every tile of every pass) without evicting the pool's priors."""
     torch.manual_seed(0)
     options = {"depth": 2, "width": 8, "prior": "cubic"}  # a costly (cached) prior
     generator = build_generator("unet", channels=1, image_size=SIZE, value_range=(-1.0, 1.0), **options)
@@ -156,12 +158,12 @@ def test_a_validation_pass_does_not_evict_the_pools_cached_priors(tmp_path):
                                   "data_consistency": True})
     clean = [torch.from_numpy(gather(16, seed=i, samples=32))[None] for i in range(300)]  # one tile each
     strategy = SelfSupervisedAdaptation(load_model(stem.with_suffix(".safetensors")),
-                                        [(c, (c != 0).float()) for c in clean], batch_size=8, pool=8)
+                                        [(c, (c != 0).float()) for c in clean], batch_size=8, pool=pool)
     for step in range(4):
         strategy.step(step, torch.Generator().manual_seed(step))
     cache = strategy.generator.cache.entries
     pool_priors = set(cache)
-    assert strategy.validation_tiles() == 300 and len(pool_priors) > 0
+    assert strategy.validation_tiles() == 300 and (len(pool_priors) > 0) == (pool > 0)
     strategy.validate(1)
     assert pool_priors <= set(cache) and len(cache) == len(pool_priors) + 300
 

@@ -40,6 +40,9 @@ LR_DECAYS = ("none", "linear-budget")
 SHIPPING_FIELDS = ("shipped_name", "stored_dtype", "source_run", "description", "selected")
 
 
+MAX_CACHED_TILES = 16384  # validation priors kept by an adaptation: ~0.8 GB at 128 x 96 float32
+
+
 def snr_db(estimate: torch.Tensor, truth: torch.Tensor) -> float:
     error = float(((estimate - truth) ** 2).sum())
     return 10 * math.log10(float((truth ** 2).sum()) / error) if error > 0 else math.inf
@@ -110,6 +113,7 @@ class SelfSupervisedAdaptation(Strategy):
         check_lr_decay(lr_decay)
         self.lr_decay, self.steps = lr_decay, steps
         self.pool = self._draw_pool(pool) if pool > 0 else None
+        self._cache_validation_priors()
         self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.9, 0.999))
         self.initial_state = copy.deepcopy(self.generator.state_dict())
         self.best_generator = copy.deepcopy(self.generator)  # the best-scoring weights so far
@@ -151,15 +155,24 @@ class SelfSupervisedAdaptation(Strategy):
         no better on the missing traces (benchmarks/adapt_pool.py), so it is not the default."""
         rng = torch.Generator().manual_seed(self.seed + 1)
         pool = [self._draw_problem(rng) for _ in range(size)]
-        refiner = self.generator
-        if hasattr(refiner, "cache_pool"):  # the pool, and validation's tiles besides: a survey's validation pass
-            refiner.cache_pool(size + self.validation_tiles())  # must not evict the pool's priors
+        if hasattr(self.generator, "cache_pool"):
+            self.generator.cache_pool(size)  # the pool, and validation's tiles besides (_cache_validation_priors)
         return pool
 
     def validation_tiles(self) -> int:
         """Tiles of one validation pass (each holds one prior: a self-ensemble computes it once per tile)."""
         overlap = self.adapted.default_overlap()
         return sum(len(tile_boxes(*observed.shape[-2:], self.crop, overlap)) for observed, _, _ in self.images)
+
+    def _cache_validation_priors(self) -> None:
+        """Room in a refiner's prior cache for every validation tile beside the pool: every pass poses the same
+        tiles, and a least-recently-used cache smaller than one pass misses each of them every time (a survey of
+        60 shots of 500 x 96 holds 420 tiles, the cache 256; each pass recomputed the consensus of all of them)
+        and evicts the pool's priors besides. At most MAX_CACHED_TILES (a larger survey is scored afresh)."""
+        cache = getattr(self.generator, "cache", None)
+        if cache is not None and cache.size > 0:
+            pool = len(self.pool) if self.pool is not None else 0
+            cache.size = max(cache.size, pool + min(self.validation_tiles(), MAX_CACHED_TILES))
 
     def _crop(self, i: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A random training crop of image i: (observed, training mask), each C x h x w."""
