@@ -38,8 +38,6 @@ PASS_MARGIN = 1.1  # the budget keeps the slowest reconstruction pass seen times
 LR_DECAYS = ("none", "linear-budget")
 # what describes the shipped file rather than the network: not carried into an adapted model's bundle
 SHIPPING_FIELDS = ("shipped_name", "stored_dtype", "source_run", "description", "selected")
-
-
 MAX_CACHED_TILES = 16384  # validation priors kept by an adaptation: ~0.8 GB at 128 x 96 float32
 
 
@@ -168,7 +166,7 @@ class SelfSupervisedAdaptation(Strategy):
         """Room in a refiner's prior cache for every validation tile beside the pool: every pass poses the same
         tiles, and a least-recently-used cache smaller than one pass misses each of them every time (a survey of
         60 shots of 500 x 96 holds 420 tiles, the cache 256; each pass recomputed the consensus of all of them)
-        and evicts the pool's priors besides. At most MAX_CACHED_TILES (a larger survey is scored afresh)."""
+        and evicts the pool's priors besides. At most MAX_CACHED_TILES (beyond them a pass computes priors again)."""
         cache = getattr(self.generator, "cache", None)
         if cache is not None and cache.size > 0:
             pool = len(self.pool) if self.pool is not None else 0
