@@ -338,7 +338,7 @@ Targets (50% random, SNR on the missing traces):
 
 def pool_text(pool: int) -> str:
     """How the survey adaptation drew its training problems, where it used a fixed pool."""
-    return f", {pool} fixed training problems (the consensus prior computed once each)" if pool else ""
+    return f", {pool} fixed training problems (the prior of each computed once)" if pool else ""
 
 
 def guarded_text(methods: dict, conventional) -> str:
