@@ -13,13 +13,10 @@ def _positions(length: int, tile: int, step: int) -> list[int]:
     return sorted(set(pos))
 
 
-def tile_boxes(h: int, w: int, tile: tuple[int, int], overlap: float) -> list[tuple[int, int]]:
-    """The top-left corners of the tiles `tiled_apply` cuts from an h x w image (one box where it fits a tile)."""
+def tile_grid(h: int, w: int, tile: tuple[int, int], overlap: float) -> tuple[list[int], list[int]]:
+    """The rows and columns where `tiled_apply`'s tiles start in an h x w image (one each where it fits a tile)."""
     th, tw = tile
-    if h <= th and w <= tw:
-        return [(0, 0)]
-    ov_h, ov_w = int(th * overlap), int(tw * overlap)
-    return [(y, x) for y in _positions(h, th, th - ov_h) for x in _positions(w, tw, tw - ov_w)]
+    return _positions(h, th, th - int(th * overlap)), _positions(w, tw, tw - int(tw * overlap))
 
 
 def _ramp(n: int, ov: int, first_edge: bool, last_edge: bool) -> torch.Tensor:
@@ -85,10 +82,10 @@ def tiled_apply(fn, observed: torch.Tensor, mask: torch.Tensor, tile: tuple[int,
         return tiled_apply(fn, obs, msk, tile, scale, overlap=overlap, batch_tiles=batch_tiles,
                            pad_to_tile=pad_to_tile, device=device, out_channels=out_channels)[..., :h * scale, :w * scale]
     ov_h, ov_w = int(th * overlap), int(tw * overlap)
-    ys, xs = _positions(h, th, th - ov_h), _positions(w, tw, tw - ov_w)
+    ys, xs = tile_grid(h, w, tile, overlap)
     windows: dict[tuple, torch.Tensor] = {}  # at most 9 kinds: corner, edge and interior tiles
     out = torch.zeros(n, out_channels or c, h * scale, w * scale)
-    boxes = tile_boxes(h, w, tile, overlap)
+    boxes = [(y, x) for y in ys for x in xs]
     for i in range(n):
         for start in range(0, len(boxes), batch_tiles):
             chunk = boxes[start:start + batch_tiles]

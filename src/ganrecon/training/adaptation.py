@@ -26,7 +26,7 @@ import torch
 from ganrecon.checkpoints import save_bundle
 from ganrecon.errors import GanreconError
 from ganrecon.reconstructor import resolve_precision
-from ganrecon.tiling import tile_boxes
+from ganrecon.tiling import tile_grid
 from ganrecon.training.steps import lr_factor
 from ganrecon.training.strategy import Strategy
 
@@ -160,7 +160,8 @@ class SelfSupervisedAdaptation(Strategy):
     def validation_tiles(self) -> int:
         """Tiles of one validation pass (each holds one prior: a self-ensemble computes it once per tile)."""
         overlap = self.adapted.default_overlap()
-        return sum(len(tile_boxes(*observed.shape[-2:], self.crop, overlap)) for observed, _, _ in self.images)
+        grids = (tile_grid(*observed.shape[-2:], self.crop, overlap) for observed, _, _ in self.images)
+        return sum(len(ys) * len(xs) for ys, xs in grids)
 
     def _cache_validation_priors(self) -> None:
         """Room in a refiner's prior cache for every validation tile beside the pool: every pass poses the same
