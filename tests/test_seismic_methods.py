@@ -152,3 +152,23 @@ def test_gathers_in_parallel_give_what_one_at_a_time_gives(name):
     finally:
         torch.set_num_threads(previous)
     torch.testing.assert_close(parallel, serial, rtol=0, atol=1e-6 if name == "deep-prior" else 0)
+
+
+def test_consensus_scans_the_slopes_once_and_gives_the_mean_of_its_parts(monkeypatch):
+    """The consensus shares one slope scan between its dip-steered part and f-x prediction's first estimate: it
+    must still be exactly the mean of fx, dip-steered and sliding-fk run on their own (with a fully known
+    batch member, which none of them touches)."""
+    from ganrecon import seismic_fx, seismic_methods
+    from ganrecon.seismic_methods import CONSENSUS_PARTS, consensus_of
+
+    clean = torch.cat([gather([(30, 2.5, 0.1, 1.0), (60, -0.7, 0.08, 0.6)], h=64, w=20),
+                       gather([(40, 0.4, 0.08, 1.0)], h=64, w=20)])
+    mask = torch.stack([trace_mask(20, [1, 4, 5, 9, 13, 14, 18], h=64)[0], trace_mask(20, [], h=64)[0]])
+    parts = [run(name, clean, mask) for name in CONSENSUS_PARTS]
+    scans = []
+    monkeypatch.setattr(seismic_fx, "dip_interpolate", lambda *a, **k: scans.append(1))  # f-x's own scan
+    shared = seismic_methods.consensus_parts(clean * mask, mask)
+    assert not scans and len(shared) == len(CONSENSUS_PARTS)
+    for alone, together in zip(parts, shared):
+        torch.testing.assert_close(together, alone, rtol=0, atol=0)
+    torch.testing.assert_close(run("consensus", clean, mask), consensus_of(parts, clean * mask, mask), rtol=0, atol=0)

@@ -56,6 +56,14 @@ def shift_phases(offsets: np.ndarray, slopes: np.ndarray, freqs: np.ndarray) -> 
     return np.exp((2j * np.pi * freqs.astype(np.float32)) * shifts[..., None])
 
 
+def phase_table(offsets: np.ndarray, slopes: np.ndarray, freqs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(U x P x F phases of the U distinct offsets, the M x K index of each offset among them): a gather's
+    offsets are a few small integers, so the phases of a chunk are looked up, not exponentiated again (the
+    complex exponentials were half of the scan's time)."""
+    distinct, index = np.unique(offsets, return_inverse=True)
+    return shift_phases(distinct[:, None], slopes, freqs)[:, :, 0], index.reshape(offsets.shape)
+
+
 def pick(score: np.ndarray, allowed: np.ndarray | None = None) -> np.ndarray:
     """Index of the best slope (axis -2) at every time, among the allowed ones."""
     if allowed is not None:
@@ -74,13 +82,23 @@ def dip_interpolate(data: np.ndarray, known: np.ndarray, *, neighbours: int = 4,
                     slope_step: float = 0.25, lowpass: float = 0.04, smooth: float = 8.0, refine: float = 1.0,
                     power: float = 1.0, chunk: int = 4) -> np.ndarray:
     """Dip-steered interpolation of one gather (H x W); missing traces are the all-False columns of `known`."""
+    return dip_stacks(data, known, neighbours=neighbours, max_slope=max_slope, slope_step=slope_step,
+                      lowpass=lowpass, smooth=smooth, refine=refine, powers=(power,), chunk=chunk)[0]
+
+
+def dip_stacks(data: np.ndarray, known: np.ndarray, *, neighbours: int = 4, max_slope: float = 12.0,
+               slope_step: float = 0.25, lowpass: float = 0.04, smooth: float = 8.0, refine: float = 1.0,
+               powers: tuple[float, ...] = (1.0,), chunk: int = 4) -> list[np.ndarray]:
+    """`dip_interpolate` for each of `powers` from one slope scan (the scan is the cost; the consensus needs
+    the stack at two powers: its own dip-steered part and f-x prediction's first estimate)."""
     from scipy.fft import next_fast_len, rfft
 
-    check_dip(neighbours, max_slope, slope_step, lowpass, smooth, refine, power)
+    for power in powers:
+        check_dip(neighbours, max_slope, slope_step, lowpass, smooth, refine, power)
     traces = known.all(axis=0)
     data = np.where(known, data, 0.0)
     if traces.all() or traces.sum() < 2:
-        return data
+        return [data.copy() for _ in powers]
     h = data.shape[0]
     slopes = np.arange(-max_slope, max_slope + 0.5 * slope_step, slope_step)
     idx, offsets = nearest_known(traces, int(neighbours))
@@ -91,18 +109,20 @@ def dip_interpolate(data: np.ndarray, known: np.ndarray, *, neighbours: int = 4,
     n_low = min(spectra.shape[1], int(np.ceil(3 * lowpass * nfft)) + 1)
     step = max(1, int(0.25 / (3 * lowpass)))
     lowpassed = spectra[:, :n_low] * np.exp(-0.5 * (freqs[:n_low] / lowpass) ** 2).astype(np.float32)
-    weights = 1.0 / np.abs(offsets).astype(float) ** power
-    weights /= weights.sum(axis=1, keepdims=True)
+    table, which = phase_table(offsets, slopes, freqs)
+    weights = [np.abs(offsets).astype(float) ** -power for power in powers]
+    weights = [w / w.sum(axis=1, keepdims=True) for w in weights]
     miss = np.flatnonzero(~traces)
-    estimate = data.copy()
+    estimates = [data.copy() for _ in powers]
     for start in range(0, miss.size, chunk):
         part = slice(start, start + chunk)
-        phase = shift_phases(offsets[part], slopes, freqs)
+        phase = table[which[part]].transpose(0, 2, 1, 3)  # M x P x K x F
         low = semblance(align(lowpassed[idx[part]], phase[..., :n_low], nfft // step, -(-h // step)), smooth / step)
         first = slopes[pick(low)].repeat(step, axis=-1)[:, :h]  # M x T
         full = align(spectra[idx[part]], phase, nfft, h)  # M x P x K x T
         near = np.abs(slopes[None, :, None] - first[:, None, :]) <= refine + 1e-9
         best = pick(semblance(full, smooth), near)  # M x T
-        stack = np.einsum("mpkt,mk->mpt", full, weights[part])
-        estimate[:, miss[part]] = np.take_along_axis(stack, best[:, None, :], axis=1)[:, 0].T
-    return np.where(known, data, estimate)
+        along = np.take_along_axis(full, best[:, None, None, :], axis=1)[:, 0]  # M x K x T on the picked slope
+        for estimate, w in zip(estimates, weights):
+            estimate[:, miss[part]] = np.einsum("mkt,mk->mt", along, w[part]).T
+    return [np.where(known, data, estimate) for estimate in estimates]

@@ -136,8 +136,10 @@ def spitz_window(data: np.ndarray, known_traces: np.ndarray, *, length: int, dam
 
 
 def fx_interpolate(data: np.ndarray, known: np.ndarray, *, window=(100, 24), overlap=(0.5, 0.5), length: int = 4,
-                   damping: float = 0.01, fill_damping: float = 1e-4, first: str = "dip") -> np.ndarray:
-    """Spitz f-x interpolation of one gather (H x W) whose missing traces are the all-False columns of `known`."""
+                   damping: float = 0.01, fill_damping: float = 1e-4, first: str = "dip",
+                   guess: np.ndarray | None = None) -> np.ndarray:
+    """Spitz f-x interpolation of one gather (H x W) whose missing traces are the all-False columns of `known`.
+    `guess`: the `first` estimate when the caller has it already (the consensus scans the slopes once)."""
     if int(length) < 1 or damping < 0 or fill_damping < 0 or first not in FIRST_ESTIMATES:
         raise GanreconError("f-x prediction needs a filter length >= 1, non-negative damping and a first estimate "
                             f"out of {', '.join(FIRST_ESTIMATES)}.")
@@ -147,7 +149,8 @@ def fx_interpolate(data: np.ndarray, known: np.ndarray, *, window=(100, 24), ove
         return data
     prefilled = data
     if not regular_step(traces):  # the adaptive form: a first estimate carries the dips
-        guess = dip_interpolate(data, known) if first == "dip" else linear_fill(data, traces)
+        if guess is None:
+            guess = dip_interpolate(data, known) if first == "dip" else linear_fill(data, traces)
         prefilled = np.where(traces[None, :], data, guess)
 
     def run(windows, known_windows):
