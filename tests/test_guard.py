@@ -526,3 +526,21 @@ def test_images_share_their_sets_best_baseline_unless_their_own_is_clearly_bette
     per_fold = [image([0.5, 0.5, 0.5], [1.0, 1.0, 1.0])] * 4 + [lucky, clear]
     counts = torch.ones(3, len(per_fold))
     assert image_baselines(per_fold, counts) == ["fk"] * 5 + ["pocs"]
+
+
+def test_the_guards_own_seismic_baselines_come_from_one_pass_with_the_numbers_of_separate_runs(monkeypatch):
+    """With its default baselines the guard takes fx, dip-steered and sliding-fk from one pass per gather (one
+    slope scan): the same estimates, in the same order, as running each baseline on its own."""
+    from ganrecon import seismic_fx
+
+    clean = _images(2, 32, 24) * 2 - 1
+    observed, mask = parse_degradation("columns:random:0.5")(clean, value_range=(-1.0, 1.0), generator=1)
+    guard = GuardedModel(_random_model((-1.0, 1.0)), "columns:random:0.5", fast=True)
+    alone = {name: fn(observed, mask).float().cpu() for name, fn in guard.baselines.items()}
+    scans = []
+    monkeypatch.setattr(seismic_fx, "dip_interpolate", lambda *a, **k: scans.append(1))  # f-x's own scan
+    together = guard.run_baselines(observed, mask)
+    assert not scans and {"fx", "dip-steered", "sliding-fk", "consensus"} <= set(together)
+    assert list(together) == list(alone)
+    for name in alone:
+        torch.testing.assert_close(together[name], alone[name], rtol=0, atol=0)

@@ -67,7 +67,7 @@ import torch.nn.functional as F
 from ganrecon.baselines import BASELINES, applicable_baselines, impulse_candidates, run_baseline
 from ganrecon.errors import GanreconError
 from ganrecon.reconstructor import ModelWrapper
-from ganrecon.seismic_methods import CONSENSUS_PARTS, consensus_of
+from ganrecon.seismic_methods import CONSENSUS_PARTS, consensus_of, consensus_parts
 
 MODES = ("choose", "report", "off")
 DEFAULT_SHARE = 0.1
@@ -750,7 +750,8 @@ class GuardedModel(ModelWrapper):
         self.folds = int(folds)
         self.degradation = _as_degradation(degradation, model)
         self.kind, self.reason = check_kind(self.degradation, int(model.scale))
-        if baselines is None or isinstance(baselines, (list, tuple)):
+        made_here = baselines is None or isinstance(baselines, (list, tuple))
+        if made_here:
             slow = self.kind == "holdout" and not fast  # FK for missing traces, unless the user wants speed
             chosen = default_baselines(self.degradation, model.value_range, int(model.scale), slow=slow)
             if self.kind == "impulses":
@@ -759,6 +760,9 @@ class GuardedModel(ModelWrapper):
                 chosen = {k: v for k, v in chosen.items() if k in set(baselines)}
             baselines = chosen
         self.baselines = dict(baselines)
+        # the consensus's parts as default_baselines makes them: one pass per gather gives all three (one slope scan)
+        self.parts_range = (tuple(model.value_range) if made_here and all(p in self.baselines for p in CONSENSUS_PARTS)
+                            else None)
         if not self.baselines and self.kind is not None:
             self.kind, self.reason = None, "no conventional baseline applies"
         self.images: list[dict] = []
@@ -797,12 +801,15 @@ class GuardedModel(ModelWrapper):
     def run_baselines(self, observed: torch.Tensor, mask: torch.Tensor) -> dict[str, torch.Tensor]:
         """Every baseline's estimate; the consensus from its parts' estimates when they are among them."""
         out = {}
+        if self.parts_range is not None:
+            parts = consensus_parts(observed, mask, value_range=self.parts_range)
+            out.update((name, part.float().cpu()) for name, part in zip(CONSENSUS_PARTS, parts))
         for name, fn in self.baselines.items():
             if name == "consensus" and all(part in out for part in CONSENSUS_PARTS):
                 out[name] = consensus_of([out[part] for part in CONSENSUS_PARTS], observed, mask)
-            else:
+            elif name not in out:
                 out[name] = fn(observed, mask).float().cpu()
-        return out
+        return {name: out[name] for name in self.baselines}
 
     def self_check(self, observed: torch.Tensor, mask: torch.Tensor) -> SelfCheck | str:
         """The check that fits the input, or the reason there is none."""
