@@ -164,7 +164,8 @@ def consensus_parts(observed, mask, *, value_range=(-1.0, 1.0)) -> list[torch.Te
 
     def parts(d, k):
         first, dip = dip_stacks(d, k, powers=(FX_FIRST_POWER, DIP_OPTIONS["power"]), **scan)
-        return [fx_interpolate(d, k, guess=first, **FX_OPTIONS), dip,
+        guess = first if FX_OPTIONS["first"] == "dip" else None  # f-x's own first estimate otherwise
+        return [fx_interpolate(d, k, guess=guess, **FX_OPTIONS), dip,
                 pocs_interpolate(d, k, **SLIDING_FK_OPTIONS)]
 
     return per_gather_parts(parts, len(CONSENSUS_PARTS), observed, mask, value_range)
