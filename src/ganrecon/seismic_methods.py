@@ -161,11 +161,12 @@ def consensus_parts(observed, mask, *, value_range=(-1.0, 1.0)) -> list[torch.Te
     f-x prediction's first estimate is the dip-steered stack at its own weights (1 / distance), so both come
     from one slope scan, the costliest step of either (the scan took half of the consensus's time)."""
     scan = {name: value for name, value in DIP_OPTIONS.items() if name != "power"}
+    # the stack at f-x's weights only while f-x's first estimate is dip-steered (else f-x makes its own)
+    powers = (DIP_OPTIONS["power"], FX_FIRST_POWER) if FX_OPTIONS["first"] == "dip" else (DIP_OPTIONS["power"],)
 
     def parts(d, k):
-        first, dip = dip_stacks(d, k, powers=(FX_FIRST_POWER, DIP_OPTIONS["power"]), **scan)
-        guess = first if FX_OPTIONS["first"] == "dip" else None  # f-x's own first estimate otherwise
-        return [fx_interpolate(d, k, guess=guess, **FX_OPTIONS), dip,
+        dip, *first = dip_stacks(d, k, powers=powers, **scan)
+        return [fx_interpolate(d, k, guess=first[0] if first else None, **FX_OPTIONS), dip,
                 pocs_interpolate(d, k, **SLIDING_FK_OPTIONS)]
 
     return per_gather_parts(parts, len(CONSENSUS_PARTS), observed, mask, value_range)
