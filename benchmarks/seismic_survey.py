@@ -354,8 +354,11 @@ def guarded_text(methods: dict, conventional) -> str:
 
 
 def decay_text(lr_decay: str) -> str:
-    return {"none": "constant", "linear-budget": "decayed linearly to zero over the budget's second half (from "
-            "where the run was resumed with the decay, if later)"}.get(lr_decay, lr_decay)
+    """The schedule in words; `linear-budget` follows the cumulative clock, so a resume that extends the budget
+    lifts the rate back to the fraction of the schedule at the new budget (2e-4 at twice the old one)."""
+    return {"none": "constant", "linear-budget": "constant over the first half of the cumulative budget, then "
+            "linearly to zero at its end (a resume that extends the budget from t to T lifts the rate back to "
+            "2 - 2t/T of its start, at most 1)"}.get(lr_decay, lr_decay)
 
 
 def curve_text(curve: list[dict], points: int = 8) -> str:

@@ -12,7 +12,6 @@ from ganrecon.training.accumulate import init_generator, lineage
 from ganrecon.training.api import STRATEGIES, check_config, strategy_for, train, train_from_files
 from ganrecon.training.conditional import (
     ConditionalGAN,
-    apply_consistency,
     build_models,
     degrade,
     model_meta,
@@ -36,7 +35,7 @@ from ganrecon.training.unconditional import UnconditionalGAN, build_latent_model
 __all__ = [
     "DIRECTIONS", "STRATEGIES", "ConditionalGAN", "DegradationMix", "LoopOptions", "RunLock", "RunLoop", "Strategy",
     "TrainConfig", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "UnconditionalGAN",
-    "apply_consistency", "build_latent_models", "build_models", "check_config", "degrade", "ema_decay",
+    "build_latent_models", "build_models", "check_config", "degrade", "ema_decay",
     "init_distributed_from_env", "init_generator", "is_paired", "lineage", "latent_model_meta", "load_config",
     "load_training_data", "load_union", "lr_factor", "model_meta", "open_tensorboard", "orient", "paired_observed",
     "resolve_device", "step_generator", "strategy_for", "train", "train_from_files", "update_ema",

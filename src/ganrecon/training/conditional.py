@@ -29,7 +29,7 @@ from ganrecon.losses import (
 )
 from ganrecon.models import build_discriminator, build_generator
 from ganrecon.models.layers import normalise_by_observed
-from ganrecon.reconstructor import bf16_native
+from ganrecon.reconstructor import bf16_native, keep_observed
 from ganrecon.training.accumulate import init_generator, lineage
 from ganrecon.training.augment import augment_batch, check_augment
 from ganrecon.training.data import DegradationMix, load_training_data, orient, paired_observed
@@ -64,13 +64,6 @@ def amp_note(config: TrainConfig, device: torch.device) -> str | None:
         return None
     return (f"amp: true asks for bf16 autocast, but this {device.type} has no bf16 units (autocast would emulate "
             "it many times slower than fp32): training in fp32.")
-
-
-def apply_consistency(estimate: torch.Tensor, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Keep what was observed: the output equals the input wherever the mask says the value is known."""
-    if estimate.shape != observed.shape:
-        return estimate
-    return mask * observed + (1.0 - mask) * estimate
 
 
 def build_models(config: TrainConfig, channels: int, image_size: tuple[int, int], value_range, scale: int = 1,
@@ -291,7 +284,7 @@ class ConditionalGAN(GANStrategy):
         fake = fake.float()
         fake, *fake2 = fake.chunk(2) if diverse else (fake,)
         if c.data_consistency:
-            fake = apply_consistency(fake, observed, mask)
+            fake = keep_observed(fake, observed, mask)
         d_loss = self.discriminator_step(observed, clean, fake) if adversarial_on else torch.zeros(())
 
         self.opt_g.zero_grad(set_to_none=True)
