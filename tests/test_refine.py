@@ -109,6 +109,28 @@ def test_costly_priors_are_cached_per_image():
     assert calls == [2, 1, 2, 2] and not cache.entries
 
 
+def test_a_saved_prior_cache_is_read_back_only_for_the_same_prior(tmp_path):
+    calls = []
+
+    def slow(o, m):
+        calls.append(len(o))
+        return o * 2
+
+    cache = PriorCache(size=4)
+    x = torch.rand(3, 1, 4, 4)
+    m = torch.ones_like(x)
+    cache(slow, x, m)
+    cache.save(tmp_path / "priors.pt", "cubic")
+    again = PriorCache(size=2)  # smaller: keeps the most recently used
+    assert again.load(tmp_path / "priors.pt", "cubic") == 2
+    torch.testing.assert_close(again(slow, x[1:], m[1:]), x[1:] * 2)
+    assert calls == [3]  # nothing computed again
+    assert PriorCache(size=4).load(tmp_path / "priors.pt", "linear") == 0  # another prior's values
+    (tmp_path / "broken.pt").write_bytes(b"not a cache")
+    assert PriorCache(size=4).load(tmp_path / "broken.pt", "cubic") == 0
+    assert PriorCache(size=4).load(tmp_path / "absent.pt", "cubic") == 0
+
+
 def test_a_refiner_caches_its_costly_prior_only_for_validation_and_inference():
     """Training batches are new at every step: in training mode or with gradients on the cache is bypassed, so it
     keeps the fixed validation batch that validation (eval mode, no gradients) reuses."""

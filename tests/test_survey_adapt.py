@@ -145,20 +145,26 @@ def test_a_pool_of_fixed_problems_resumes_exactly_and_may_not_change_on_resume(t
         adapt_survey(config(survey, unet, pool=5, steps=6), tmp_path / "parts", resume=True, progress=False)
 
 
-@pytest.mark.parametrize("pool", [0, 8])
-def test_the_prior_cache_holds_a_whole_validation_pass_beside_the_pool(tmp_path, pool):
-    """A survey's validation pass poses more tiles than the cache's spare 256: they must all stay cached (an LRU
-    cache smaller than a pass misses every tile of every pass) without evicting the pool's priors."""
+@pytest.fixture(scope="module")
+def refiner(tmp_path_factory):
+    """The tiny U-Net refining a costly (cached) prior, cubic interpolation."""
     torch.manual_seed(0)
-    options = {"depth": 2, "width": 8, "prior": "cubic"}  # a costly (cached) prior
+    options = {"depth": 2, "width": 8, "prior": "cubic"}
     generator = build_generator("unet", channels=1, image_size=SIZE, value_range=(-1.0, 1.0), **options)
-    stem = tmp_path / "refiner"
+    stem = tmp_path_factory.mktemp("refiner") / "refiner"
     save_bundle(stem, generator, {"task": "traces", "generator": "unet", "generator_options": options,
                                   "channels": 1, "image_size": list(SIZE), "value_range": [-1.0, 1.0], "scale": 1,
                                   "data_consistency": True})
+    return str(stem.with_suffix(".safetensors"))
+
+
+@pytest.mark.parametrize("pool", [0, 8])
+def test_the_prior_cache_holds_a_whole_validation_pass_beside_the_pool(refiner, pool):
+    """A survey's validation pass poses more tiles than the cache's spare 256: they must all stay cached (an LRU
+    cache smaller than a pass misses every tile of every pass) without evicting the pool's priors."""
     clean = [torch.from_numpy(gather(16, seed=i, samples=32))[None] for i in range(300)]  # one tile each
-    strategy = SelfSupervisedAdaptation(load_model(stem.with_suffix(".safetensors")),
-                                        [(c, (c != 0).float()) for c in clean], batch_size=8, pool=pool)
+    strategy = SelfSupervisedAdaptation(load_model(refiner), [(c, (c != 0).float()) for c in clean], batch_size=8,
+                                        pool=pool)
     for step in range(4):
         strategy.step(step, torch.Generator().manual_seed(step))
     cache = strategy.generator.cache.entries
@@ -166,6 +172,35 @@ def test_the_prior_cache_holds_a_whole_validation_pass_beside_the_pool(tmp_path,
     assert strategy.validation_tiles() == 300 and (len(pool_priors) > 0) == (pool > 0)
     strategy.validate(1)
     assert pool_priors <= set(cache) and len(cache) == len(pool_priors) + 300
+
+
+def test_a_resumed_refiner_reads_the_priors_it_computed_back(tmp_path, refiner, monkeypatch):
+    """RUN/prior-cache.pt: the resumed part computes fewer priors than without the file, and still ends with the
+    weights of an uninterrupted run."""
+    import ganrecon.models.refine as refine
+
+    survey = npy_survey(tmp_path / "survey")
+    adapt_survey(config(survey, refiner, pool=3), tmp_path / "whole", progress=False)
+    for part in ("cached", "bare"):
+        adapt_survey(config(survey, refiner, pool=3), tmp_path / part, progress=False, stop_after=2)
+    assert (tmp_path / "cached" / "prior-cache.pt").is_file()
+    (tmp_path / "bare" / "prior-cache.pt").unlink()
+    computed = []
+
+    def counted(name, observed, mask, **kwargs):
+        computed.append(len(observed))
+        return run_baseline(name, observed, mask, **kwargs)
+
+    run_baseline = refine.run_baseline
+    monkeypatch.setattr(refine, "run_baseline", counted)
+    counts = {}
+    for part in ("cached", "bare"):
+        computed.clear()
+        adapt_survey(config(survey, refiner, pool=3), tmp_path / part, resume=True, progress=False)
+        counts[part] = sum(computed)
+    assert counts["cached"] < counts["bare"]
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "cached")
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_missing_traces_are_never_targets_nor_inputs(unet):

@@ -8,7 +8,8 @@ hundreds of gathers with the same geometry and geology. The adaptation strategy
 to restore them; missing traces are never targets, and known traces held out across all gathers choose the
 weights that ship. The one run loop (`ganrecon.training.loop`) gives it the run directory's lock, time budget,
 progress, log.csv / validation.csv, checkpoints and exact resume; RUN/model.safetensors + model.json is written
-with every checkpoint and holds the weights chosen so far.
+with every checkpoint and holds the weights chosen so far; RUN/prior-cache.pt keeps a refiner's computed priors
+for the resume.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ganrecon.reconstructor import resolve_precision
 from ganrecon.survey import Survey, read_survey
 from ganrecon.training.adaptation import check_lr_decay
 
+PRIOR_CACHE = "prior-cache.pt"  # a refiner's computed priors, which a resumed run reads instead of recomputing
 # what a resumed run must share with the run it continues (the budget, steps, threads, precision and lr_decay may
 # change)
 SAME_ON_RESUME = ("survey", "model", "degrade", "seed", "hide", "holdout", "lr", "batch_size", "eval_every",
@@ -154,7 +156,8 @@ def _run(config: SurveyAdaptConfig, model, survey: Survey, out: Path, checkpoint
     strategy = SelfSupervisedAdaptation(model, survey.pairs(), hide=config.hide, holdout=config.holdout,
                                         lr=config.lr, batch_size=config.batch_size, seed=config.seed,
                                         provenance=provenance, precision=config.precision,
-                                        lr_decay=config.lr_decay, steps=config.steps, pool=config.pool)
+                                        lr_decay=config.lr_decay, steps=config.steps, pool=config.pool,
+                                        prior_cache=out / PRIOR_CACHE)
     options = LoopOptions(steps=config.steps, seed=strategy.seed, run_dir=out, max_seconds=config.seconds,
                           eval_every=config.eval_every, checkpoint_every=config.eval_every,
                           log_every=min(10, config.eval_every), stop_after=stop_after,

@@ -29,13 +29,17 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
+import pickle
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from ganrecon.baselines import BASELINES, impulse_candidates, run_baseline
 from ganrecon.errors import GanreconError
+from ganrecon.io_utils import atomic_path
 from ganrecon.models.layers import polarity_average
 from ganrecon.orientations import oriented_mean
 
@@ -107,6 +111,30 @@ class PriorCache:
             self.entries.popitem(last=False)
         return torch.stack(out).to(observed.device)
 
+    def save(self, path: Path, tag: str) -> None:
+        """The entries, least recently used first, to `path` (atomically): a resumed survey adaptation reads them
+        back instead of computing the prior of every pool problem and validation tile again (about 5 of 55
+        minutes with the seismic consensus). `tag` names the prior they came from."""
+        keys = torch.tensor([list(k) for k in self.entries], dtype=torch.uint8).reshape(-1, 20)
+        with atomic_path(path) as tmp:
+            torch.save({"tag": tag, "keys": keys, "values": list(self.entries.values())}, tmp)
+
+    def load(self, path: Path, tag: str) -> int:
+        """Entries saved by `save` for the same prior (`tag`), up to the cache's size; how many were taken. A
+        missing, unreadable or foreign file gives none: the cache only saves time, the keys (hashes of image and
+        mask) make a stale entry harmless."""
+        try:
+            saved = torch.load(path, weights_only=True)
+        except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):
+            return 0
+        if not isinstance(saved, dict) or saved.get("tag") != tag or self.size <= 0:
+            return 0
+        pairs = list(zip((bytes(k.tolist()) for k in saved["keys"]), saved["values"]))[-self.size:]
+        self.entries.update(pairs)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+        return len(pairs)
+
 
 def check_prior(prior: str, scale: int, value_range, options: dict | None = None) -> None:
     """One sentence when `prior` cannot serve a generator of this scale and value range."""
@@ -156,6 +184,12 @@ class PriorRefiner(nn.Module):
     @property
     def value_range(self) -> tuple[float, float]:
         return (self.lo, self.hi)
+
+    @property
+    def prior_tag(self) -> str:
+        """What a cached prior depends on besides its input: a saved cache of another prior is not read back."""
+        return json.dumps({"prior": self.prior_name, "options": self.prior_options, "range": self.value_range,
+                           "scale": self.scale}, sort_keys=True, default=str)
 
     def prior(self, observed: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The conventional estimate (float32, no gradients, the clean grid); missing entries must be finite."""

@@ -86,7 +86,7 @@ class SelfSupervisedAdaptation(Strategy):
     def __init__(self, model, images: Sequence[tuple[torch.Tensor, torch.Tensor]], *, hide: float = 0.3,
                  holdout: float = 0.1, lr: float | None = None, batch_size: int = 4, from_scratch: bool = False,
                  seed: int = 0, provenance: dict | None = None, precision: str = "fp32", lr_decay: str = "none",
-                 steps: int | None = None, pool: int = 0):
+                 steps: int | None = None, pool: int = 0, prior_cache: Path | None = None):
         from ganrecon.inference import ReconstructionModel
 
         if model.scale != 1 or model.fixed_size:
@@ -112,6 +112,7 @@ class SelfSupervisedAdaptation(Strategy):
         self.lr_decay, self.steps = lr_decay, steps
         self.pool = self._draw_pool(pool) if pool > 0 else None
         self._cache_validation_priors()
+        self.prior_cache, self.priors_saved = prior_cache, self._load_priors(prior_cache)
         self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.9, 0.999))
         self.initial_state = copy.deepcopy(self.generator.state_dict())
         self.best_generator = copy.deepcopy(self.generator)  # the best-scoring weights so far
@@ -172,6 +173,13 @@ class SelfSupervisedAdaptation(Strategy):
         if cache is not None and cache.size > 0:
             pool = len(self.pool) if self.pool is not None else 0
             cache.size = max(cache.size, pool + min(self.validation_tiles(), MAX_CACHED_TILES))
+
+    def _load_priors(self, path: Path | None) -> int:
+        """A refiner's priors saved by an earlier part of this run (`save`), if any: how many were read."""
+        cache = getattr(self.generator, "cache", None)
+        if path is None or cache is None or not Path(path).is_file():
+            return 0
+        return cache.load(Path(path), self.generator.prior_tag)
 
     def _crop(self, i: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A random training crop of image i: (observed, training mask), each C x h x w."""
@@ -307,9 +315,14 @@ class SelfSupervisedAdaptation(Strategy):
 
     def save(self, run_dir: Path, step: int, seconds: float) -> None:
         """RUN/model.safetensors + model.json: the weights chosen so far (the best held-out score; the last ones
-        when nothing could be scored), loadable like any trained model."""
+        when nothing could be scored), loadable like any trained model; and a refiner's cached priors to
+        `prior_cache` while their number changes."""
         chosen = self.best_generator if self.best_step is not None else self.generator
         save_bundle(Path(run_dir) / "model", chosen, self.bundle_meta(step, seconds))
+        cache = getattr(self.generator, "cache", None)
+        if self.prior_cache is not None and cache is not None and len(cache.entries) != self.priors_saved:
+            cache.save(Path(self.prior_cache), self.generator.prior_tag)  # only while the cache still grows
+            self.priors_saved = len(cache.entries)
 
     def bundle_meta(self, step: int, seconds: float) -> dict:
         meta = {k: v for k, v in self.adapted.meta.items() if k not in SHIPPING_FIELDS}
