@@ -123,11 +123,13 @@ class PriorCache:
         """Entries saved by `save` for the same prior (`tag`), up to the cache's size; how many were taken. A
         missing, unreadable or foreign file gives none: the cache only saves time, the keys (hashes of image and
         mask) make a stale entry harmless."""
+        if self.size <= 0:
+            return 0
         try:
             saved = torch.load(path, weights_only=True)
         except (OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError):
             return 0
-        if not isinstance(saved, dict) or saved.get("tag") != tag or self.size <= 0:
+        if not isinstance(saved, dict) or saved.get("tag") != tag:
             return 0
         pairs = list(zip((bytes(k.tolist()) for k in saved["keys"]), saved["values"]))[-self.size:]
         self.entries.update(pairs)
