@@ -172,3 +172,22 @@ def test_consensus_scans_the_slopes_once_and_gives_the_mean_of_its_parts(monkeyp
     for alone, together in zip(parts, shared):
         torch.testing.assert_close(together, alone, rtol=0, atol=0)
     torch.testing.assert_close(run("consensus", clean, mask), consensus_of(parts, clean * mask, mask), rtol=0, atol=0)
+
+
+def test_a_consensus_whose_fx_starts_from_linear_scans_one_power_only(monkeypatch):
+    """With f-x's first estimate set to linear, the consensus asks the slope scan for the dip-steered part's
+    stack alone, and its f-x part is f-x prediction with that first estimate."""
+    from ganrecon import seismic_methods
+    from ganrecon.seismic_methods import DIP_OPTIONS
+
+    clean = gather([(30, 2.5, 0.1, 1.0), (60, -0.7, 0.08, 0.6)], h=64, w=20)
+    mask = trace_mask(20, [1, 4, 5, 9, 13, 14, 18], h=64)
+    monkeypatch.setitem(seismic_methods.FX_OPTIONS, "first", "linear")
+    powers = []
+    stacks = seismic_methods.dip_stacks
+    monkeypatch.setattr(seismic_methods, "dip_stacks", lambda *a, **k: powers.append(k["powers"]) or stacks(*a, **k))
+    fx, dip, sliding = seismic_methods.consensus_parts(clean * mask, mask)
+    assert powers == [(DIP_OPTIONS["power"],)]
+    torch.testing.assert_close(fx, run("fx", clean, mask, first="linear"), rtol=0, atol=0)
+    torch.testing.assert_close(dip, run("dip-steered", clean, mask), rtol=0, atol=0)
+    torch.testing.assert_close(sliding, run("sliding-fk", clean, mask), rtol=0, atol=0)
