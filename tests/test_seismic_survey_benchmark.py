@@ -29,7 +29,7 @@ def test_a_second_spacing_keeps_the_first_and_each_has_its_curve(tmp_path):
         assert res["settings"]["lr_decay"] == "linear-budget"
         assert "survey-adapted-guarded" in res["methods"] and "survey-adapted:pretrained-tiles" in res["methods"]
     text = (work / "seismic_survey.md").read_text()
-    assert "decayed linearly to zero" in text and "Guarded: " in text and "| 25 m | survey-adapted |" in text and "| 37.5 m | survey-adapted |" in text
+    assert "then linearly to zero at its end" in text and "Guarded: " in text and "| 25 m | survey-adapted |" in text and "| 37.5 m | survey-adapted |" in text
     assert (work / "seismic-survey-adaptation.png").stat().st_size > 0
     # results of another survey geometry are replaced, never mixed with
     other = dict(bench.QUICK, shots=4)
