@@ -88,13 +88,17 @@ def test_missing_entries_are_never_read_and_impulse_priors_guide_with_candidates
     assert guide.sum() == 62 and guide[0, 0, 2, 3] == 0 and guide[0, 0, 5, 5] == 0
 
 
-def test_costly_priors_are_cached_per_image():
-    calls = []
-
+def counted_prior(calls: list):
+    """A stand-in costly prior (twice the input) that records how many images each call computed."""
     def slow(o, m):
         calls.append(len(o))
         return o * 2
+    return slow
 
+
+def test_costly_priors_are_cached_per_image():
+    calls = []
+    slow = counted_prior(calls)
     cache = PriorCache(size=3)
     x = torch.rand(2, 1, 4, 4)
     m = torch.ones_like(x)
@@ -111,11 +115,7 @@ def test_costly_priors_are_cached_per_image():
 
 def test_a_saved_prior_cache_is_read_back_only_for_the_same_prior(tmp_path):
     calls = []
-
-    def slow(o, m):
-        calls.append(len(o))
-        return o * 2
-
+    slow = counted_prior(calls)
     cache = PriorCache(size=4)
     x = torch.rand(3, 1, 4, 4)
     m = torch.ones_like(x)
