@@ -107,9 +107,13 @@ class PriorCache:
         for k in keys:
             self.entries.move_to_end(k)
             out.append(self.entries[k])
+        self._trim()
+        return torch.stack(out).to(observed.device)
+
+    def _trim(self) -> None:
+        """Drop the least recently used entries beyond `size`."""
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
-        return torch.stack(out).to(observed.device)
 
     def save(self, path: Path, tag: str) -> None:
         """The entries, least recently used first, to `path` (atomically): a resumed survey adaptation reads them
@@ -133,8 +137,7 @@ class PriorCache:
             return 0
         pairs = list(zip((bytes(k.tolist()) for k in saved["keys"]), saved["values"]))[-self.size:]
         self.entries.update(pairs)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        self._trim()
         return len(pairs)
 
 

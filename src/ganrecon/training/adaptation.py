@@ -112,7 +112,8 @@ class SelfSupervisedAdaptation(Strategy):
         self.lr_decay, self.steps = lr_decay, steps
         self.pool = self._draw_pool(pool) if pool > 0 else None
         self._cache_validation_priors()
-        self.prior_cache, self.priors_saved = prior_cache, self._load_priors(prior_cache)
+        self.prior_cache = Path(prior_cache) if prior_cache is not None else None
+        self.priors_saved = self._load_priors()
         self.optimiser = torch.optim.Adam(self.generator.parameters(), lr=self.lr, betas=(0.9, 0.999))
         self.initial_state = copy.deepcopy(self.generator.state_dict())
         self.best_generator = copy.deepcopy(self.generator)  # the best-scoring weights so far
@@ -174,12 +175,12 @@ class SelfSupervisedAdaptation(Strategy):
             pool = len(self.pool) if self.pool is not None else 0
             cache.size = max(cache.size, pool + min(self.validation_tiles(), MAX_CACHED_TILES))
 
-    def _load_priors(self, path: Path | None) -> int:
+    def _load_priors(self) -> int:
         """A refiner's priors saved by an earlier part of this run (`save`), if any: how many were read."""
         cache = getattr(self.generator, "cache", None)
-        if path is None or cache is None or not Path(path).is_file():
+        if self.prior_cache is None or cache is None:
             return 0
-        return cache.load(Path(path), self.generator.prior_tag)
+        return cache.load(self.prior_cache, self.generator.prior_tag)
 
     def _crop(self, i: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """A random training crop of image i: (observed, training mask), each C x h x w."""
@@ -321,7 +322,7 @@ class SelfSupervisedAdaptation(Strategy):
         save_bundle(Path(run_dir) / "model", chosen, self.bundle_meta(step, seconds))
         cache = getattr(self.generator, "cache", None)
         if self.prior_cache is not None and cache is not None and len(cache.entries) != self.priors_saved:
-            cache.save(Path(self.prior_cache), self.generator.prior_tag)  # only while the cache still grows
+            cache.save(self.prior_cache, self.generator.prior_tag)  # only while the cache still grows
             self.priors_saved = len(cache.entries)
 
     def bundle_meta(self, step: int, seconds: float) -> dict:
