@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="survey adaptation's learning-rate schedule [none]; a resumed run may add the decay")
     parser.add_argument("--methods", nargs="*", default=None, help="conventional methods [%(default)s: all]")
     parser.add_argument("--pool", type=int, default=None, help="survey adaptation: 0, new problems at every step, "
-                        "or N fixed problems whose costly prior is computed once each [0]")
+                        "or N fixed problems whose costly prior is computed once each [0]; --resume may grow it")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--work", default=None, help="survey files and adaptation runs [runs/seismic-survey; "
                                                       "--quick: a new temporary folder]")
@@ -308,7 +308,7 @@ def write_markdown(data: dict, path: Path, figure: Path) -> None:
         source = f"from `{run['source_run']}`, " if run.get("source_run") else ""
         targets.append(f"- {res['dx_m']:g} m ({source}{run['seconds']:g} s of survey adaptation in "
                        f"{run.get('precision', 'fp32')}, learning rate {decay_text(run.get('lr_decay', 'none'))}, "
-                       f"held-out score every {run['eval_every']} steps{pool_text(run.get('pool', 0))}; "
+                       f"held-out score every {run['eval_every']} steps{pool_text(run.get('pool', 0), a.get('pool_history'))}; "
                        f"{run['adapt_seconds']:g} s per test shot for single-gather adaptation): "
                        f"survey-adapted {survey:.2f} dB; vs best conventional ({best[1]}) "
                        f"{best[0]:.2f} dB -> {survey - best[0]:+.2f} (target +5); vs single-gather-adapted "
@@ -336,9 +336,15 @@ Targets (50% random, SNR on the missing traces):
     print(f"wrote {path}")
 
 
-def pool_text(pool: int) -> str:
-    """How the survey adaptation drew its training problems, where it used a fixed pool."""
-    return f", {pool} fixed training problems (the prior of each computed once)" if pool else ""
+def pool_text(pool: int, history: list | None = None) -> str:
+    """How the survey adaptation drew its training problems, where it used a fixed pool (grown on resume where
+    `history`, [[first step, pool], ...], says so)."""
+    if not pool:
+        return ""
+    grown = "".join(f", grown to {size} at step {step}" for step, size in (history or [])[1:])
+    first = history[0][1] if history else pool
+    return (f", {first} fixed training problems{grown} (the first ones kept when it grew; the prior of each "
+            "computed once)")
 
 
 def guarded_text(methods: dict, conventional) -> str:

@@ -36,3 +36,10 @@ def test_a_second_spacing_keeps_the_first_and_each_has_its_curve(tmp_path):
     assert bench.merged([{"dx_m": 50.0}], other, work / "seismic_survey.json") == [{"dx_m": 50.0}]
     same = bench.merged([{"dx_m": 50.0}], dict(bench.QUICK), work / "seismic_survey.json")
     assert [r["dx_m"] for r in same] == [25.0, 37.5, 50.0]
+
+
+def test_a_pool_grown_on_resume_is_told_with_its_steps():
+    assert bench.pool_text(0) == ""
+    assert bench.pool_text(1000).startswith(", 1000 fixed training problems (")
+    told = bench.pool_text(3000, [[0, 1000], [5600, 3000]])
+    assert told.startswith(", 1000 fixed training problems, grown to 3000 at step 5600 (the first ones kept")

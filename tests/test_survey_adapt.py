@@ -128,9 +128,10 @@ def test_resume_continues_to_the_weights_of_an_uninterrupted_run(tmp_path, unet)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_a_pool_of_fixed_problems_resumes_exactly_and_may_not_change_on_resume(tmp_path, unet):
+def test_a_pool_of_fixed_problems_resumes_exactly_and_may_only_grow_on_resume(tmp_path, unet):
     """--pool N: the steps draw from N problems drawn once (so a refiner computes each prior once); the pool is
-    drawn again from the seed on resume, so a resumed run ends with the weights of an uninterrupted one."""
+    drawn again from the seed on resume, so a resumed run ends with the weights of an uninterrupted one. A resume
+    may grow the pool (new problems after the old ones) and the run says from which step it drew from more."""
     survey = npy_survey(tmp_path / "survey")
     whole = adapt_survey(config(survey, unet, pool=3), tmp_path / "whole", progress=False)
     adapt_survey(config(survey, unet, pool=3), tmp_path / "parts", progress=False, stop_after=2)
@@ -141,8 +142,19 @@ def test_a_pool_of_fixed_problems_resumes_exactly_and_may_not_change_on_resume(t
     adapt_survey(config(survey, unet), tmp_path / "fresh", progress=False)
     fresh = weights(tmp_path / "fresh")
     assert any(not torch.equal(a[k], fresh[k]) for k in a)  # other problems than a run without a pool
-    with pytest.raises(GanreconError, match="was adapted with pool 3, not 5"):
-        adapt_survey(config(survey, unet, pool=5, steps=6), tmp_path / "parts", resume=True, progress=False)
+    for pool, why in ((2, "pool 3, not 2; a resume may grow a pool"), (0, "pool 3, not 0")):
+        with pytest.raises(GanreconError, match=why):
+            adapt_survey(config(survey, unet, pool=pool, steps=6), tmp_path / "parts", resume=True, progress=False)
+    heard = []
+    grown = adapt_survey(config(survey, unet, pool=5, steps=6), tmp_path / "parts", resume=True, progress=False,
+                         notes=heard.append)
+    assert grown.pool_history == [[0, 3], [4, 5]] and "from 3 to 5 training problems at step 4" in heard[-1]
+    meta = json.loads((tmp_path / "parts" / "model.json").read_text())
+    assert meta["adapt_pool"] == 5 and meta["adapt_pool_history"] == [[0, 3], [4, 5]]
+    again = adapt_survey(config(survey, unet, pool=5, steps=8), tmp_path / "parts", resume=True, progress=False)
+    assert again.pool_history == [[0, 3], [4, 5]]  # the history stays with the run
+    with pytest.raises(GanreconError, match="pool 0, not 3"):
+        adapt_survey(config(survey, unet, pool=3, steps=6), tmp_path / "fresh", resume=True, progress=False)
 
 
 @pytest.fixture(scope="module")

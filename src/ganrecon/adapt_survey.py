@@ -15,6 +15,7 @@ for the resume.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +30,8 @@ from ganrecon.training.adaptation import check_lr_decay
 
 PRIOR_CACHE = "prior-cache.pt"  # a refiner's computed priors, which a resumed run reads instead of recomputing
 # what a resumed run must share with the run it continues (the budget, steps, threads, precision and lr_decay may
-# change)
-SAME_ON_RESUME = ("survey", "model", "degrade", "seed", "hide", "holdout", "lr", "batch_size", "eval_every",
-                  "pool")
+# change, and a pool may grow: `grown_pool`)
+SAME_ON_RESUME = ("survey", "model", "degrade", "seed", "hide", "holdout", "lr", "batch_size", "eval_every")
 
 
 @dataclass
@@ -53,6 +53,7 @@ class SurveyAdaptConfig:
     precision: str = "fp32"          # of the training steps: fp32, bf16 autocast, or auto (bf16 where native)
     lr_decay: str = "none"           # none; linear-budget: constant for half the budget (seconds or steps), then to 0
     pool: int = 0                    # > 0: steps draw from this many fixed problems, a costly prior computed once each
+    pool_history: list | None = None  # [[first step, pool], ...] where a resume grew the pool (set by adapt_survey)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -88,6 +89,7 @@ class SurveyAdaptResult:
     holdout_snr_start: float         # dB on the held-out known traces with the starting weights
     holdout_snr_best: float          # dB with the weights written to RUN/model.safetensors
     best_step: int | None            # their step (0: the starting weights were kept); None: the last weights
+    pool_history: list | None = None  # [[first step, pool], ...] where a resume grew the pool
 
 
 def seismic_model(ref: str):
@@ -104,17 +106,33 @@ def seismic_model(ref: str):
     return model
 
 
-def check_same_run(run_dir: Path, config: SurveyAdaptConfig) -> None:
-    """--resume continues the run begun in RUN: the same survey, model and settings, or one sentence."""
+def check_same_run(run_dir: Path, config: SurveyAdaptConfig) -> dict:
+    """--resume continues the run begun in RUN: the same survey, model and settings, or one sentence; returns the
+    saved config ({} where none could be read)."""
     try:
         saved = yaml.safe_load((Path(run_dir) / "config.yaml").read_text()) or {}
     except (OSError, yaml.YAMLError):
-        return  # no readable config: a run killed before writing it starts again from its checkpoint
+        return {}  # no readable config: a run killed before writing it starts again from its checkpoint
     for key in SAME_ON_RESUME:
         if key in saved and saved[key] != getattr(config, key):
             raise GanreconError(f"{run_dir} was adapted with {key} {saved[key]!r}, not {getattr(config, key)!r}; "
                                 "resume with the same survey, model and settings (only --seconds, --steps, "
-                                "--threads, --precision and --lr-decay may change).")
+                                "--threads, --precision and --lr-decay may change, and --pool may grow).")
+    before = saved.get("pool", config.pool)
+    if config.pool != before and not 0 < before < config.pool:
+        raise GanreconError(f"{run_dir} was adapted with pool {before}, not {config.pool}; a resume may grow a pool "
+                            f"(its first {before or 'N'} problems stay the same), not shrink, start or end one.")
+    return saved
+
+
+def grown_pool(saved: dict, config: SurveyAdaptConfig, checkpoint: Path | None) -> list | None:
+    """The run's pool sizes, [[first step, pool], ...], once a resume grew its pool (the steps before drew from the
+    smaller pool: results must say so); None while it never grew, or where no step was kept to resume."""
+    history = saved.get("pool_history")
+    if checkpoint is None or saved.get("pool", config.pool) == config.pool:
+        return history if checkpoint is not None else None
+    step = int(json.loads((checkpoint / "state.json").read_text())["step"])
+    return [*(history or [[0, saved["pool"]]]), [step, config.pool]]
 
 
 def adapt_survey(config: SurveyAdaptConfig, out: str | Path, *, resume: bool = False, progress: bool = True,
@@ -132,13 +150,16 @@ def adapt_survey(config: SurveyAdaptConfig, out: str | Path, *, resume: bool = F
     checkpoint_to_resume(out, resume)  # refused before the lock, so a mistyped --out gets no folder
     with RunLock(out):
         checkpoint = checkpoint_to_resume(out, resume)
-        if resume:
-            check_same_run(out, config)
+        saved = check_same_run(out, config) if resume else {}
+        config = dataclasses.replace(config, pool_history=grown_pool(saved, config, checkpoint))
         model = seismic_model(config.model)
         survey = read_survey(config.survey, degrade=config.degrade, seed=config.seed)
         _check_channels(model, survey)
         if notes:
             notes(f"Survey {config.survey}: {survey.describe()}.")
+            if config.pool_history != saved.get("pool_history"):
+                notes(f"The pool grows from {saved['pool']} to {config.pool} training problems at step "
+                      f"{config.pool_history[-1][0]} (the first {saved['pool']} stay the same).")
         return _run(config, model, survey, out, checkpoint, progress, stop_after)
 
 
@@ -153,6 +174,8 @@ def _run(config: SurveyAdaptConfig, model, survey: Survey, out: Path, checkpoint
                   "survey_gathers": len(survey.gathers), "survey_degrade": config.degrade}
     if config.pool:
         provenance["adapt_pool"] = config.pool  # the training problems were this many, fixed
+    if config.pool_history:
+        provenance["adapt_pool_history"] = config.pool_history  # ... after fewer in the steps before
     strategy = SelfSupervisedAdaptation(model, survey.pairs(), hide=config.hide, holdout=config.holdout,
                                         lr=config.lr, batch_size=config.batch_size, seed=config.seed,
                                         provenance=provenance, precision=config.precision,
@@ -164,7 +187,8 @@ def _run(config: SurveyAdaptConfig, model, survey: Survey, out: Path, checkpoint
                           progress=FractionBarProgress("adapting") if progress else None)
     result = RunLoop(strategy, options, RunFiles(out, config)).run(checkpoint)
     return SurveyAdaptResult(out, len(survey.gathers), survey.describe(), result.first_step, result.step,
-                             result.seconds, strategy.start_score, strategy.best_score, strategy.best_step)
+                             result.seconds, strategy.start_score, strategy.best_score, strategy.best_step,
+                             config.pool_history)
 
 
 def _check_channels(model, survey: Survey) -> None:

@@ -409,7 +409,8 @@ def adapt(
                                                 "and output stay fp32); auto: bf16 where native, else fp32"),
     pool: int = typer.Option(0, help="0: new training problems at every step; N: the steps draw from N fixed "
                                      "problems (crop, hidden traces), whose costly prior (the seismic consensus) "
-                                     "is computed once each: many more steps per minute"),
+                                     "is computed once each: many more steps per minute. A resumed run may grow "
+                                     "it (its first problems stay the same)"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ) -> None:
     """Fine-tune a seismic model on every gather of a survey (self-supervised: no clean data); then reconstruct
