@@ -279,6 +279,9 @@ def plot_curves(data: dict, path: Path) -> None:
         best = max(s["snr_missing"] for k, s in res["methods"].items() if k in data["environment"]["plan"]["methods"])
         ax.axhline(best, color=line.get_color(), linestyle="--", linewidth=1,
                    label=f"{res['dx_m']:g} m: best conventional (test shots)")
+        for step, size in (res["survey_adaptation"].get("pool_history") or [])[1:]:
+            ax.axvline(grown_minute(curve, step), color=line.get_color(), linestyle=":", linewidth=1,
+                       label=f"{res['dx_m']:g} m: pool grown to {size}")
         ax.plot([curve[-1]["seconds"] / 60], [res["methods"]["survey-adapted"]["snr_missing"]], marker="*",
                 markersize=11, linestyle="none", color=line.get_color(),
                 label=f"{res['dx_m']:g} m: survey-adapted, the kept weights (test shots)")
@@ -290,6 +293,12 @@ def plot_curves(data: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def grown_minute(curve: list[dict], step: int) -> float:
+    """The minute of the held-out score nearest `step` (a resume that grew the pool starts at a checkpoint, and
+    each checkpoint has its score)."""
+    return min(curve, key=lambda p: abs(p["step"] - step))["seconds"] / 60
 
 
 def write_markdown(data: dict, path: Path, figure: Path) -> None:
@@ -343,8 +352,8 @@ def pool_text(pool: int, history: list | None = None) -> str:
         return ""
     grown = "".join(f", grown to {size} at step {step}" for step, size in (history or [])[1:])
     first = history[0][1] if history else pool
-    return (f", {first} fixed training problems{grown} (the first ones kept when it grew; the prior of each "
-            "computed once)")
+    kept = "the first ones kept when it grew; " if grown else ""
+    return f", {first} fixed training problems{grown} ({kept}the prior of each computed once)"
 
 
 def guarded_text(methods: dict, conventional) -> str:

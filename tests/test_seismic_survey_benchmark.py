@@ -40,6 +40,8 @@ def test_a_second_spacing_keeps_the_first_and_each_has_its_curve(tmp_path):
 
 def test_a_pool_grown_on_resume_is_told_with_its_steps():
     assert bench.pool_text(0) == ""
-    assert bench.pool_text(1000).startswith(", 1000 fixed training problems (")
+    assert bench.pool_text(1000) == ", 1000 fixed training problems (the prior of each computed once)"
     told = bench.pool_text(3000, [[0, 1000], [5600, 3000]])
     assert told.startswith(", 1000 fixed training problems, grown to 3000 at step 5600 (the first ones kept")
+    curve = [{"step": 0, "seconds": 0.0}, {"step": 400, "seconds": 600.0}, {"step": 800, "seconds": 1200.0}]
+    assert bench.grown_minute(curve, 420) == 10.0  # the figure's mark: the score nearest the step it grew at
