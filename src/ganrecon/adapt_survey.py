@@ -15,7 +15,6 @@ for the resume.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import torch
 import yaml
 
+from ganrecon.checkpoints import checkpoint_meta
 from ganrecon.errors import GanreconError
 from ganrecon.reconstructor import resolve_precision
 from ganrecon.survey import Survey, read_survey
@@ -128,11 +128,12 @@ def check_same_run(run_dir: Path, config: SurveyAdaptConfig) -> dict:
 def grown_pool(saved: dict, config: SurveyAdaptConfig, checkpoint: Path | None) -> list | None:
     """The run's pool sizes, [[first step, pool], ...], once a resume grew its pool (the steps before drew from the
     smaller pool: results must say so); None while it never grew, or where no step was kept to resume."""
+    if checkpoint is None:
+        return None
     history = saved.get("pool_history")
-    if checkpoint is None or saved.get("pool", config.pool) == config.pool:
-        return history if checkpoint is not None else None
-    step = int(json.loads((checkpoint / "state.json").read_text())["step"])
-    return [*(history or [[0, saved["pool"]]]), [step, config.pool]]
+    if saved.get("pool", config.pool) == config.pool:
+        return history
+    return [*(history or [[0, saved["pool"]]]), [int(checkpoint_meta(checkpoint)["step"]), config.pool]]
 
 
 def adapt_survey(config: SurveyAdaptConfig, out: str | Path, *, resume: bool = False, progress: bool = True,

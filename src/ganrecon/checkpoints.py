@@ -120,14 +120,19 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def checkpoint_meta(path: Path) -> dict:
+    """A checkpoint folder's JSON metadata (step, ...) without its tensors."""
+    try:
+        return json.loads((Path(path) / "state.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise GanreconError(f"The checkpoint metadata {Path(path) / 'state.json'} is missing or corrupted.") from None
+
+
 def load_checkpoint(path: Path, *, generator, opt_g, discriminator=None, ema=None, opt_d=None, best=None) -> dict:
     """Restore all training state from a checkpoint folder (the modules given, as `save_checkpoint` wrote them);
     returns its JSON metadata (step, ...)."""
     tensors = _read_safetensors(path / "state.safetensors")
-    try:
-        meta = json.loads((path / "state.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        raise GanreconError(f"The checkpoint metadata {path / 'state.json'} is missing or corrupted.") from None
+    meta = checkpoint_meta(path)
     _load_module("G", generator, tensors)
     for prefix, module in _optional_modules(discriminator, ema, best).items():
         _load_module(prefix, module, tensors)
